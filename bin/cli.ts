@@ -1,0 +1,84 @@
+/**
+ * The `faultline` command: parses the subcommand and starts the sidecar or a runner. This is
+ * the one place allowed to compose the sidecar and the controller.
+ */
+import { readFileSync } from 'node:fs'
+import { buildSidecar } from '../sidecar/build.ts'
+import { parseSidecarConfig, SIDECAR_FLAGS } from '../src/config.ts'
+import { isFaultlineError } from '../src/errors.ts'
+import { createLogger } from '../src/log.ts'
+import { ruleSetJsonSchema } from '../src/rules/schema.ts'
+
+const USAGE = `faultline <command> [options]
+
+commands:
+  sidecar   run the fault-injection proxy in front of an app
+  demo      run a sidecar in front of a sample app and show each fault kind (--keep to stay up)
+  schema    print the JSON Schema of a rule set
+  bench     run the proxy benchmark (benchmarks/README.md)
+  version   print the version
+
+faultline sidecar options (environment variable in brackets):
+${Object.entries(SIDECAR_FLAGS)
+  .map(([flag, [env, help]]) => `  --${flag.padEnd(24)} ${help} [${env}]`)
+  .join('\n')}
+`
+
+async function sidecar(argv: string[]): Promise<void> {
+  const config = parseSidecarConfig(argv, process.env)
+  const logger = createLogger({ name: 'faultline-sidecar', level: config.logLevel })
+  const sc = buildSidecar({ ...config, logger, headerFaults: config.headerFaults || false })
+  await sc.listen()
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'draining in-flight requests, then exiting')
+    await sc.close()
+    process.exit(0)
+  }
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+  process.once('SIGINT', () => void stop('SIGINT'))
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2)
+  switch (command) {
+    case 'sidecar':
+      return sidecar(rest)
+    case 'demo': {
+      const { runDemo } = await import('./demo.ts')
+      return runDemo({ keep: rest.includes('--keep') })
+    }
+    case 'schema':
+      process.stdout.write(JSON.stringify(ruleSetJsonSchema(), null, 2) + '\n')
+      return
+    case 'bench': {
+      const { runBenchmarks } = await import('../benchmarks/run.ts')
+      await runBenchmarks(rest)
+      return
+    }
+    case 'version':
+    case '--version': {
+      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+        version: string
+      }
+      process.stdout.write(pkg.version + '\n')
+      return
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE)
+      return
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`)
+      process.exitCode = 2
+  }
+}
+
+main().catch((err: unknown) => {
+  if (isFaultlineError(err)) {
+    process.stderr.write(`faultline: ${err.message} [${err.code}]\n`)
+    for (const i of err.issues ?? []) process.stderr.write(`  ${i.path}: ${i.message}\n`)
+  } else process.stderr.write(`faultline: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})

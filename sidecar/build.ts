@@ -1,0 +1,200 @@
+/**
+ * buildSidecar(opts): the whole data plane, not yet listening. One factory so every test and
+ * the CLI build the same thing; close() drains in-flight requests and releases every resource.
+ */
+import type { FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
+import { Pool } from 'undici'
+import { type Clock, systemClock } from '../src/clock.ts'
+import type { HostPort } from '../src/config.ts'
+import {
+  DEFAULT_HEADER_FAULT_MAX_DELAY_MS,
+  DEFAULT_HEALTH_PATHS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_STATS_RETENTION_S,
+  DEFAULT_UPSTREAM_TIMEOUT_MS,
+} from '../src/constants.ts'
+import { errors } from '../src/errors.ts'
+import { createLogger, type Logger } from '../src/log.ts'
+import { createSidecarMetrics } from '../src/metrics.ts'
+import { type RandomSource, seededRandom } from '../src/random.ts'
+import { StatsWindow } from '../src/stats/window.ts'
+import { buildAdminApp } from './admin.ts'
+import { faultLogger } from './fault-log.ts'
+import { type HeaderFaultLimits, headerFaultReader } from './header-faults.ts'
+import { buildProxyApp } from './proxy.ts'
+import type { ProxyContext } from './proxy-context.ts'
+import { RuleStore } from './rule-store.ts'
+import { RulesFileSource } from './rules-file.ts'
+
+export interface SidecarOptions {
+  /** The app behind the sidecar, e.g. http://127.0.0.1:8080 */
+  upstream: string
+  listen?: HostPort
+  admin?: HostPort
+  rulesFile?: string
+  /** Initial rules (`{ rules: [...] }`), when there is no rules file. */
+  rules?: unknown
+  service?: string
+  adminToken?: string
+  /** Enable header-driven faults; `true` uses the default caps. */
+  headerFaults?: boolean | Partial<HeaderFaultLimits>
+  healthPaths?: string[]
+  maxBodyBytes?: number
+  upstreamTimeoutMs?: number
+  upstreamConnections?: number
+  statsRetentionSeconds?: number
+  /** How long close() waits for in-flight requests before cutting them. */
+  drainTimeoutMs?: number
+  clock?: Clock
+  random?: RandomSource
+  seed?: number
+  logger?: Logger
+}
+
+export interface Sidecar {
+  proxy: FastifyInstance
+  admin: FastifyInstance
+  store: RuleStore
+  stats: StatsWindow
+  registry: Registry
+  /** Starts both listeners; resolves to their base URLs. */
+  listen(): Promise<{ proxyUrl: string; adminUrl: string }>
+  close(): Promise<void>
+}
+
+export function parseUpstream(text: string): URL {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch (err) {
+    throw errors.FL_ERR_CONFIG_INVALID(`upstream "${text}" is not a URL`, {
+      cause: err,
+      issues: [{ path: '/upstream', message: 'must be an http:// URL such as http://127.0.0.1:8080' }],
+    })
+  }
+  if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search)
+    throw errors.FL_ERR_CONFIG_INVALID(`upstream "${text}" must be http://host:port with no path`, {
+      issues: [{ path: '/upstream', message: 'must be http://host:port with no path or query' }],
+    })
+  return url
+}
+
+export function buildSidecar(opts: SidecarOptions): Sidecar {
+  const upstream = parseUpstream(opts.upstream)
+  const clock = opts.clock ?? systemClock
+  const log = opts.logger ?? createLogger({ name: 'faultline-sidecar' })
+  const service = opts.service ?? 'default'
+  const registry = new Registry()
+  const metrics = createSidecarMetrics(registry, service)
+  const stats = new StatsWindow({
+    retentionSeconds: opts.statsRetentionSeconds ?? DEFAULT_STATS_RETENTION_S,
+    now: clock.now,
+  })
+  const store = new RuleStore(clock)
+  const timeout = opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS
+  const pool = new Pool(upstream.origin, {
+    connections: opts.upstreamConnections ?? 256,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    keepAliveTimeout: 30_000,
+  })
+  const logFault = faultLogger(log, clock)
+
+  store.onChange((change) => {
+    metrics.setRules(change.rules, change.generation)
+    log.info(change, 'rules changed')
+  })
+
+  const headerLimits =
+    opts.headerFaults === undefined || opts.headerFaults === false
+      ? undefined
+      : {
+          maxDelayMs: DEFAULT_HEADER_FAULT_MAX_DELAY_MS,
+          minBytesPerSecond: 1024,
+          ...(opts.headerFaults === true ? {} : opts.headerFaults),
+        }
+
+  const ctx: ProxyContext = {
+    pool,
+    store,
+    stats,
+    metrics,
+    observer: {
+      matched: (rule) => stats.ruleMatched(rule.id),
+      skipped: (rule, reason) => metrics.faultSkipped(rule.id, reason),
+    },
+    random: opts.random ?? (opts.seed === undefined ? Math.random : seededRandom(opts.seed)),
+    clock,
+    log,
+    healthPaths: new Set(opts.healthPaths ?? DEFAULT_HEALTH_PATHS),
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    headerFaults: headerLimits ? headerFaultReader(headerLimits) : undefined,
+    injected(rule, kind) {
+      metrics.faultInjected(rule.id, kind)
+      logFault(rule.id, kind)
+    },
+    skipped: (rule, reason) => metrics.faultSkipped(rule.id, reason),
+  }
+
+  const file = opts.rulesFile ? new RulesFileSource(opts.rulesFile, store, log) : undefined
+  if (file) file.start()
+  else if (opts.rules !== undefined) store.replace(opts.rules)
+  metrics.setRules(store.snapshot.rules.length, store.generation)
+
+  const proxy = buildProxyApp(ctx, upstream)
+  const admin = buildAdminApp({
+    store,
+    stats,
+    registry,
+    upstream,
+    token: opts.adminToken,
+    rulesLoaded: () => file?.loaded ?? true,
+  })
+
+  const listenOn = {
+    proxy: opts.listen ?? { host: '0.0.0.0', port: 8480 },
+    admin: opts.admin ?? { host: '127.0.0.1', port: 8481 },
+  }
+  let closing: Promise<void> | undefined
+
+  return {
+    proxy,
+    admin,
+    store,
+    stats,
+    registry,
+    async listen() {
+      const proxyUrl = await proxy.listen(listenOn.proxy)
+      const adminUrl = await admin.listen(listenOn.admin)
+      log.info(
+        {
+          proxy: proxyUrl,
+          admin: adminUrl,
+          upstream: upstream.origin,
+          service,
+          rulesFile: file?.file,
+          headerFaults: headerLimits ?? false,
+          adminAuth: opts.adminToken ? 'bearer' : 'none',
+          generation: store.generation,
+        },
+        'sidecar listening',
+      )
+      return { proxyUrl: proxyUrl.replace('0.0.0.0', '127.0.0.1'), adminUrl }
+    },
+    close() {
+      closing ??= (async () => {
+        file?.close()
+        const drain = setTimeout(() => proxy.server.closeAllConnections(), opts.drainTimeoutMs ?? 30_000)
+        drain.unref()
+        proxy.server.closeIdleConnections()
+        await proxy.close()
+        clearTimeout(drain)
+        await admin.close()
+        store.close()
+        await pool.close()
+      })()
+      return closing
+    },
+  }
+}

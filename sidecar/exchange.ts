@@ -1,0 +1,580 @@
+/**
+ * One client request through the sidecar. The Exchange is at once the undici dispatch handler
+ * for the upstream call and the FaultOps that fault kinds act through, so a request costs one
+ * object. HOT PATH: the unfaulted route (start -> forward -> pass-through) allocates the
+ * upstream header object and nothing else of ours.
+ *
+ *   client ─▶ start ─▶ [request faults] ─▶ forward ─▶ upstream
+ *   client ◀─ emit  ◀─ [response faults] ◀─ onResponseStart/Data/End ◀─┘
+ *
+ * All accounting (stats, metrics, maxActive release) happens once, in onClose, which Node fires
+ * for every response whether it finished, was cut by a fault, or the client left.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import type { Dispatcher } from 'undici'
+import { rewriteJsonBody } from '../src/body-codec.ts'
+import { FAULT_HEADER } from '../src/constants.ts'
+import { errors, type FaultlineError } from '../src/errors.ts'
+import type { FaultOps, JsonTransform, Phase, TargetRewrite } from '../src/faults/types.ts'
+import type { CompiledRule, HeaderBag, RequestView } from '../src/rules/compile.ts'
+import {
+  NO_RULES,
+  responseCandidates,
+  type SkipReason,
+  selectRequestRules,
+  selectResponseRules,
+} from '../src/rules/match.ts'
+import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from './headers.ts'
+import type { ProxyContext } from './proxy-context.ts'
+
+type BodyMode = 'pass' | 'buffer' | 'discard'
+
+type Controller = Dispatcher.DispatchController
+
+export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandler {
+  readonly method: string
+  readonly path: string
+  readonly query: string
+  readonly headers: HeaderBag
+  phase: Phase = 'request'
+
+  readonly #ctx: ProxyContext
+  readonly #req: IncomingMessage
+  readonly #res: ServerResponse
+  readonly #start: number
+  #upstreamStart = 0
+  #controller: Controller | undefined
+
+  #candidates: readonly CompiledRule[] = NO_RULES
+  #held: CompiledRule[] | undefined
+  #faultLabel = 'none'
+
+  /** A fault ended the exchange (local reply, reset or close). */
+  #terminal = false
+  /** The connection was cut on purpose or after a failure: counts as an error with code 0. */
+  #cut = false
+  #clientGone = false
+  #failed = false
+  #cancelWait: (() => void) | undefined
+
+  // Request-phase edits
+  #outHeaders: Record<string, string | string[]> | undefined
+  #target: TargetRewrite | undefined
+  #extraQuery: string | undefined
+  #requestBody: Buffer | undefined
+  #requestTransforms: JsonTransform[] | undefined
+
+  // Response state
+  #status = 0
+  #resHeaders: HeaderBag | undefined
+  #responseBody: Buffer | undefined
+  #responseTransforms: JsonTransform[] | undefined
+  #mode: BodyMode = 'pass'
+  #buffered: Buffer[] | undefined
+  #bufferedBytes = 0
+  #onDrain: (() => void) | undefined
+
+  // Throttle state
+  #bps = 0
+  #queue: Buffer[] | undefined
+  #pumping = false
+  #endPending = false
+  #nextWriteAt = 0
+  #pumpTimer: NodeJS.Timeout | undefined
+
+  constructor(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse) {
+    this.#ctx = ctx
+    this.#req = req
+    this.#res = res
+    this.#start = performance.now()
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    this.path = q < 0 ? url : url.slice(0, q)
+    this.query = q < 0 ? '' : url.slice(q + 1)
+    this.method = req.method ?? 'GET'
+    this.headers = req.headers
+    res.once('close', this.#onClose)
+  }
+
+  /** HOT PATH entry. */
+  start(): void {
+    const ctx = this.#ctx
+    const snap = ctx.store.snapshot
+    const headerRules = ctx.headerFaults?.(this.headers)
+    if (snap.rules.length === 0 && headerRules === undefined) {
+      this.#forward()
+      return
+    }
+    const now = ctx.clock.now()
+    const health = ctx.healthPaths.has(this.path)
+    let rules = selectRequestRules(snap, this, now, health, ctx.random, ctx.observer)
+    this.#candidates = responseCandidates(snap, this, now, health)
+    if (headerRules) {
+      if (headerRules.request) rules = [...rules, headerRules.request]
+      if (headerRules.response) this.#candidates = [...this.#candidates, headerRules.response]
+    }
+    if (rules.length === 0) {
+      this.#forward()
+      return
+    }
+    this.#runFaults(rules, 'request').then(() => this.#forward(), this.#internalError)
+  }
+
+  // ── fault execution ──────────────────────────────────────────────────────────
+
+  async #runFaults(rules: readonly CompiledRule[], phase: Phase): Promise<void> {
+    this.phase = phase
+    // Hold every admitted rule before the first await, so maxActive is exact.
+    for (const rule of rules) this.#hold(rule)
+    for (const rule of rules) {
+      for (const action of rule.actions) {
+        this.#ctx.injected(rule, action.fault.kind)
+        this.#faultLabel = action.fault.kind
+        const pending = action.fault.apply(action.compiled, this)
+        if (pending !== undefined) await pending
+        if (this.#terminal || this.#clientGone) return
+      }
+    }
+  }
+
+  #hold(rule: CompiledRule): void {
+    rule.active++
+    ;(this.#held ??= []).push(rule)
+    this.#ctx.metrics.activeFaults.inc()
+    this.#ctx.stats.ruleInjected(rule.id)
+  }
+
+  #skip(reason: SkipReason): void {
+    for (const rule of this.#held ?? NO_RULES) this.#ctx.skipped(rule, reason)
+  }
+
+  #marker(): string | undefined {
+    return this.#held?.map((r) => r.id).join(',')
+  }
+
+  // ── FaultOps ─────────────────────────────────────────────────────────────────
+
+  random(): number {
+    return this.#ctx.random()
+  }
+
+  wait(ms: number): Promise<boolean> {
+    if (this.#clientGone) return Promise.resolve(false)
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#cancelWait = undefined
+        resolve(!this.#clientGone)
+      }, ms)
+      this.#cancelWait = () => {
+        clearTimeout(timer)
+        this.#cancelWait = undefined
+        resolve(false)
+      }
+    })
+  }
+
+  respond(status: number, headers: Readonly<Record<string, string>>, body: Buffer): void {
+    this.#terminal = true
+    this.#mode = 'discard'
+    const res = this.#res
+    if (res.headersSent || this.#clientGone) return
+    res.writeHead(status, { ...headers, 'content-length': body.length, [FAULT_HEADER]: this.#marker() ?? '' })
+    res.end(body)
+  }
+
+  reset(): void {
+    this.#cutConnection(true)
+  }
+
+  close(): void {
+    this.#cutConnection(false)
+  }
+
+  #cutConnection(reset: boolean): void {
+    this.#terminal = true
+    this.#cut = true
+    this.#mode = 'discard'
+    this.#controller?.abort(new Error('connection cut by fault'))
+    const socket = this.#req.socket
+    if (reset && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
+    else socket.destroy()
+  }
+
+  setStatus(status: number): void {
+    this.#status = status
+  }
+
+  setHeader(name: string, value: string): void {
+    if (this.phase === 'request') this.#requestHeaders()[name] = value
+    else this.#responseHeaders()[name] = value
+  }
+
+  appendHeader(name: string, value: string): void {
+    const h = this.phase === 'request' ? this.#requestHeaders() : this.#responseHeaders()
+    const prev = h[name]
+    h[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
+  }
+
+  setBody(body: Buffer): void {
+    if (this.phase === 'request') this.#requestBody = body
+    else this.#responseBody = body
+  }
+
+  transformJson(fn: JsonTransform): void {
+    if (this.phase === 'request') (this.#requestTransforms ??= []).push(fn)
+    else (this.#responseTransforms ??= []).push(fn)
+  }
+
+  setTarget(rewrite: TargetRewrite): void {
+    this.#target = { ...this.#target, ...rewrite }
+  }
+
+  appendQuery(name: string, value: string): void {
+    const pair = `${encodeURIComponent(name)}=${encodeURIComponent(value)}`
+    this.#extraQuery = this.#extraQuery ? `${this.#extraQuery}&${pair}` : pair
+  }
+
+  throttle(bytesPerSecond: number): void {
+    this.#bps = this.#bps ? Math.min(this.#bps, bytesPerSecond) : bytesPerSecond
+  }
+
+  #requestHeaders(): Record<string, string | string[]> {
+    return (this.#outHeaders ??= upstreamRequestHeaders(this.headers, this.#ctx.headerFaults !== undefined))
+  }
+
+  #responseHeaders(): HeaderBag {
+    return (this.#resHeaders ??= {})
+  }
+
+  // ── forwarding ───────────────────────────────────────────────────────────────
+
+  #forward(): void {
+    if (this.#terminal || this.#clientGone) return
+    const headers = this.#requestHeaders()
+    let method = this.#target?.method ?? this.method
+    let body: Dispatcher.DispatchOptions['body'] = hasRequestBody(this.headers) ? this.#req : null
+    if (this.#requestBody) {
+      body = this.#requestBody
+      headers['content-length'] = String(this.#requestBody.length)
+    } else if (this.#requestTransforms && body) {
+      this.#bufferRequestBody().then((b) => this.#dispatch(method, headers, b), this.#internalError)
+      return
+    }
+    if (method === 'GET' || method === 'HEAD') {
+      if (body !== null && this.#target?.method) {
+        // The rewrite turned a request with a body into one that cannot carry it.
+        body = null
+        delete headers['content-length']
+      }
+    }
+    method = method.toUpperCase()
+    this.#dispatch(method, headers, body)
+  }
+
+  #dispatch(
+    method: string,
+    headers: Record<string, string | string[]>,
+    body: Dispatcher.DispatchOptions['body'],
+  ): void {
+    if (this.#clientGone) return
+    if (body instanceof Buffer) {
+      headers['content-length'] = String(body.length)
+      delete headers['transfer-encoding']
+    }
+    this.#upstreamStart = performance.now()
+    try {
+      this.#ctx.pool.dispatch({ path: this.#upstreamPath(), method, headers, body }, this)
+    } catch (err) {
+      this.#upstreamFailed(err as Error)
+    }
+  }
+
+  #upstreamPath(): string {
+    const t = this.#target
+    if (!t && this.#extraQuery === undefined) return this.#req.url ?? '/'
+    let query = this.query
+    if (t?.query) query = new URLSearchParams(t.query).toString()
+    if (this.#extraQuery) query = query ? `${query}&${this.#extraQuery}` : this.#extraQuery
+    const path = t?.path ?? this.path
+    return query ? `${path}?${query}` : path
+  }
+
+  /** Reads the request body for a JSON patch, up to the cap; beyond it, streams it on unchanged. */
+  #bufferRequestBody(): Promise<Buffer | Readable> {
+    const req = this.#req
+    const cap = this.#ctx.maxBodyBytes
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      const onData = (chunk: Buffer) => {
+        chunks.push(chunk)
+        size += chunk.length
+        if (size <= cap) return
+        req.pause()
+        cleanup()
+        this.#skip('patch_too_large')
+        resolve(
+          Readable.from(
+            (async function* () {
+              yield* chunks
+              for await (const c of req) yield c as Buffer
+            })(),
+          ),
+        )
+      }
+      const onEnd = () => {
+        cleanup()
+        const all = Buffer.concat(chunks)
+        const out = rewriteJsonBody(all, req.headers['content-encoding'], this.#requestTransforms!)
+        if (!out.ok) this.#skip(out.reason)
+        resolve(out.ok ? out.body : all)
+      }
+      const cleanup = () => {
+        req.off('data', onData)
+        req.off('end', onEnd)
+        req.off('error', reject)
+      }
+      req.on('data', onData)
+      req.on('end', onEnd)
+      req.on('error', reject)
+    })
+  }
+
+  // ── undici DispatchHandler ───────────────────────────────────────────────────
+
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller
+    if (this.#clientGone) controller.abort(new Error('client went away'))
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: HeaderBag): void {
+    this.#ctx.metrics.observeUpstream((performance.now() - this.#upstreamStart) / 1000)
+    this.#status = statusCode
+    if (this.#clientGone) return
+    const candidates = this.#candidates
+    if (candidates.length > 0) {
+      const ctx = this.#ctx
+      const rules = selectResponseRules(
+        candidates,
+        statusCode,
+        headers,
+        this.headers,
+        ctx.clock.now(),
+        ctx.random,
+        ctx.observer,
+      )
+      if (rules.length > 0) {
+        this.#resHeaders = clientResponseHeaders(headers)
+        controller.pause()
+        this.#runFaults(rules, 'response').then(() => {
+          this.#startBody()
+          if (!controller.aborted) controller.resume()
+        }, this.#internalError)
+        return
+      }
+    }
+    this.#resHeaders = headers
+    this.#startBody(true)
+  }
+
+  /** Decides what happens to the upstream body once response faults (if any) have run. */
+  #startBody(raw = false): void {
+    if (this.#terminal || this.#clientGone) {
+      this.#mode = 'discard'
+      return
+    }
+    const headers = raw
+      ? clientResponseHeaders(this.#resHeaders!)
+      : (this.#resHeaders as Record<string, string | string[]>)
+    const marker = this.#marker()
+    if (marker) headers[FAULT_HEADER] = marker
+    if (this.#responseBody) {
+      this.#mode = 'discard'
+      headers['content-length'] = String(this.#responseBody.length)
+      delete headers['content-encoding']
+      this.#res.writeHead(this.#status, headers)
+      this.#emit(this.#responseBody)
+      this.#finish()
+    } else if (this.#responseTransforms) {
+      this.#mode = 'buffer'
+      this.#buffered = []
+      this.#resHeaders = headers
+    } else {
+      this.#mode = 'pass'
+      this.#res.writeHead(this.#status, headers)
+    }
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    const mode = this.#mode
+    if (mode === 'pass') {
+      this.#emit(chunk, controller)
+      return
+    }
+    if (mode === 'discard') return
+    this.#buffered!.push(chunk)
+    this.#bufferedBytes += chunk.length
+    if (this.#bufferedBytes > this.#ctx.maxBodyBytes) {
+      // Fail open: too big to patch, so the client gets the original, unmodified.
+      this.#skip('patch_too_large')
+      this.#mode = 'pass'
+      this.#res.writeHead(this.#status, this.#resHeaders as Record<string, string | string[]>)
+      for (const c of this.#buffered!) this.#emit(c, controller)
+      this.#buffered = undefined
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#mode === 'discard' || this.#clientGone) return
+    if (this.#mode === 'buffer') {
+      const headers = this.#resHeaders as Record<string, string | string[]>
+      const original = Buffer.concat(this.#buffered!)
+      const out = rewriteJsonBody(
+        original,
+        headers['content-encoding'] as string | undefined,
+        this.#responseTransforms!,
+      )
+      if (!out.ok) this.#skip(out.reason)
+      const body = out.ok ? out.body : original
+      headers['content-length'] = String(body.length)
+      this.#res.writeHead(this.#status, headers)
+      this.#emit(body)
+    }
+    this.#finish()
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    if (this.#clientGone || this.#terminal) return
+    this.#upstreamFailed(err)
+  }
+
+  #upstreamFailed(err: Error): void {
+    const res = this.#res
+    this.#failed = true
+    this.#ctx.log.warn(
+      { err: { message: err.message, code: (err as { code?: string }).code } },
+      'upstream request failed',
+    )
+    if (res.headersSent) {
+      // Too late for a status: cutting the connection is the only honest signal left.
+      this.#cut = true
+      res.destroy()
+      return
+    }
+    this.#sendError(upstreamError(err))
+  }
+
+  #internalError = (err: unknown): void => {
+    this.#ctx.log.error({ err }, 'fault execution failed')
+    this.#failed = true
+    if (this.#res.headersSent) {
+      this.#cut = true
+      this.#res.destroy()
+    } else this.#sendError(errors.FL_ERR_INTERNAL('fault execution failed', { cause: err }))
+  }
+
+  #sendError(e: FaultlineError): void {
+    const body = JSON.stringify(e.toJSON())
+    this.#res.writeHead(e.statusCode, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    })
+    this.#res.end(body)
+  }
+
+  // ── output with backpressure and throttling ──────────────────────────────────
+
+  #emit(chunk: Buffer, controller?: Controller): void {
+    if (this.#bps) {
+      this.#enqueue(chunk, controller)
+      return
+    }
+    if (!this.#res.write(chunk) && controller && !controller.paused) {
+      controller.pause()
+      this.#res.once('drain', (this.#onDrain ??= () => controller.resume()))
+    }
+  }
+
+  #finish(): void {
+    if (this.#pumping) this.#endPending = true
+    else this.#res.end()
+  }
+
+  #enqueue(chunk: Buffer, controller?: Controller): void {
+    ;(this.#queue ??= []).push(chunk)
+    if (controller) this.#controller = controller
+    this.#controller?.pause()
+    if (!this.#pumping) {
+      this.#pumping = true
+      this.#nextWriteAt = performance.now()
+      this.#pump()
+    }
+  }
+
+  /** Writes the queue in slices of ~50 ms worth of bytes, each at its scheduled time. */
+  #pump = (): void => {
+    this.#pumpTimer = undefined
+    const queue = this.#queue!
+    if (this.#clientGone) return
+    const head = queue[0]
+    if (head === undefined) {
+      this.#pumping = false
+      if (this.#endPending) this.#res.end()
+      else if (this.#controller && !this.#controller.aborted) this.#controller.resume()
+      return
+    }
+    const sliceBytes = Math.max(1, Math.floor(this.#bps / 20))
+    const slice = head.length <= sliceBytes ? head : head.subarray(0, sliceBytes)
+    if (slice === head) queue.shift()
+    else queue[0] = head.subarray(sliceBytes)
+    this.#res.write(slice)
+    this.#nextWriteAt += (slice.length * 1000) / this.#bps
+    this.#pumpTimer = setTimeout(this.#pump, Math.max(0, this.#nextWriteAt - performance.now()))
+  }
+
+  // ── accounting ───────────────────────────────────────────────────────────────
+
+  #onClose = (): void => {
+    const res = this.#res
+    if (!res.writableFinished && !this.#cut && !this.#failed) {
+      this.#clientGone = true
+      this.#cancelWait?.()
+      this.#controller?.abort(new Error('client went away'))
+      if (this.#held) this.#skip('client_gone')
+    }
+    if (this.#pumpTimer) clearTimeout(this.#pumpTimer)
+    const ctx = this.#ctx
+    const elapsedMs = performance.now() - this.#start
+    const code = this.#cut ? 0 : this.#clientGone ? 499 : res.statusCode
+    const error = code === 0 || code >= 500 || this.#failed
+    const held = this.#held
+    ctx.stats.record(elapsedMs * 1000, held !== undefined, error)
+    ctx.metrics.observeRequest(this.method, code, this.#faultLabel, elapsedMs / 1000)
+    if (held) {
+      for (const rule of held) rule.active--
+      ctx.metrics.activeFaults.dec(held.length)
+    }
+  }
+}
+
+/** Maps an undici failure to the status a client should see (one place for the mapping). */
+export function upstreamError(err: Error): FaultlineError {
+  const code = (err as { code?: string }).code ?? ''
+  const detail = `${code || err.name}: ${err.message}`
+  if (
+    [
+      'ECONNREFUSED',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      'EHOSTUNREACH',
+      'UND_ERR_CONNECT_TIMEOUT',
+      'UND_ERR_DESTROYED',
+      'UND_ERR_CLOSED',
+    ].includes(code)
+  )
+    return errors.FL_ERR_UPSTREAM_UNAVAILABLE(detail, { cause: err })
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return errors.FL_ERR_UPSTREAM_TIMEOUT(detail, { cause: err })
+  return errors.FL_ERR_UPSTREAM_BAD_RESPONSE(detail, { cause: err })
+}

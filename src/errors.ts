@@ -1,0 +1,71 @@
+/**
+ * The one error catalogue. Every error faultline raises on purpose has a stable code listed
+ * here and in docs/errors.md (a test keeps the two in step). Errors keep their `cause`.
+ */
+
+export interface FieldIssue {
+  /** JSON pointer to the offending field, e.g. `/rules/0/delay/ms`. */
+  path: string
+  message: string
+}
+
+export class FaultlineError extends Error {
+  readonly code: string
+  readonly statusCode: number
+  readonly issues: FieldIssue[] | undefined
+
+  constructor(
+    code: string,
+    message: string,
+    statusCode: number,
+    options?: { cause?: unknown; issues?: FieldIssue[] },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'FaultlineError'
+    this.code = code
+    this.statusCode = statusCode
+    this.issues = options?.issues
+  }
+
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { code: this.code, error: this.message }
+    if (this.issues) out.errors = this.issues
+    return out
+  }
+}
+
+export interface ErrorFactory {
+  (detail?: string, options?: { cause?: unknown; issues?: FieldIssue[] }): FaultlineError
+  readonly code: string
+  readonly statusCode: number
+}
+
+function define(code: string, message: string, statusCode: number): ErrorFactory {
+  const make = (detail?: string, options?: { cause?: unknown; issues?: FieldIssue[] }) =>
+    new FaultlineError(code, detail ? `${message}: ${detail}` : message, statusCode, options)
+  return Object.assign(make, { code, statusCode })
+}
+
+export const errors = {
+  /** Configuration */
+  FL_ERR_CONFIG_INVALID: define('FL_ERR_CONFIG_INVALID', 'invalid configuration', 400),
+  /** Rules */
+  FL_ERR_RULES_INVALID: define('FL_ERR_RULES_INVALID', 'invalid rule set', 400),
+  FL_ERR_RULES_FILE: define('FL_ERR_RULES_FILE', 'cannot load rules file', 400),
+  FL_ERR_RULE_DUPLICATE: define('FL_ERR_RULE_DUPLICATE', 'a rule with this id already exists', 409),
+  FL_ERR_RULE_NOT_FOUND: define('FL_ERR_RULE_NOT_FOUND', 'no rule with this id', 404),
+  /** Admin API */
+  FL_ERR_UNAUTHORIZED: define('FL_ERR_UNAUTHORIZED', 'missing or wrong bearer token', 401),
+  FL_ERR_BAD_REQUEST: define('FL_ERR_BAD_REQUEST', 'bad request', 400),
+  FL_ERR_INTERNAL: define('FL_ERR_INTERNAL', 'internal error', 500),
+  /** Upstream (the app behind the sidecar) */
+  FL_ERR_UPSTREAM_UNAVAILABLE: define('FL_ERR_UPSTREAM_UNAVAILABLE', 'upstream unavailable', 503),
+  FL_ERR_UPSTREAM_TIMEOUT: define('FL_ERR_UPSTREAM_TIMEOUT', 'upstream timed out', 504),
+  FL_ERR_UPSTREAM_BAD_RESPONSE: define('FL_ERR_UPSTREAM_BAD_RESPONSE', 'upstream connection failed', 502),
+} as const
+
+export type ErrorCode = keyof typeof errors
+
+export function isFaultlineError(err: unknown): err is FaultlineError {
+  return err instanceof FaultlineError
+}

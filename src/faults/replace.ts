@@ -1,0 +1,62 @@
+import { type Infer, object, string } from '../schema.ts'
+import { headerMap, headerPairs, queryMap, statusCode, TOKEN } from './shared.ts'
+import { type FaultKind, phaseOnly, type TargetRewrite } from './types.ts'
+
+const schema = object(
+  {
+    status: statusCode,
+    headers: headerMap,
+    body: string({ maxLength: 10_485_760 }),
+    bodyBase64: string({ pattern: /^[A-Za-z0-9+/]*={0,2}$/, maxLength: 14_000_000 }),
+    path: string({ pattern: /^\/[^?#\s]*$/, description: 'request phase: forward to this path' }),
+    method: string({ pattern: TOKEN, maxLength: 32, description: 'request phase: forward with this method' }),
+    query: queryMap,
+  },
+  {
+    description:
+      'replace parts of the request (path, method, query, headers, body) or of the response (status, headers, body)',
+    refine(v, path, issues) {
+      if (Object.keys(v).length === 0) issues.push({ path, message: 'must replace at least one thing' })
+      if (v.body !== undefined && v.bodyBase64 !== undefined)
+        issues.push({ path: `${path}/bodyBase64`, message: 'cannot be combined with body' })
+    },
+  },
+)
+
+interface CompiledReplace {
+  status?: number
+  headers: [string, string][]
+  body?: Buffer
+  target?: TargetRewrite
+}
+
+export const replace: FaultKind<Infer<typeof schema>, CompiledReplace> = {
+  kind: 'replace',
+  phases: ['request', 'response'],
+  description: schema.json.description as string,
+  schema,
+  compile(spec, phase, path, issues) {
+    phaseOnly(spec, ['path', 'method', 'query'], 'request', phase, path, issues)
+    phaseOnly(spec, ['status'], 'response', phase, path, issues, '; use abort to answer without forwarding')
+    const hasTarget = spec.path !== undefined || spec.method !== undefined || spec.query !== undefined
+    return {
+      status: spec.status,
+      headers: headerPairs(spec.headers),
+      body:
+        spec.body !== undefined
+          ? Buffer.from(spec.body)
+          : spec.bodyBase64 !== undefined
+            ? Buffer.from(spec.bodyBase64, 'base64')
+            : undefined,
+      target: hasTarget
+        ? { path: spec.path, method: spec.method?.toUpperCase(), query: spec.query }
+        : undefined,
+    }
+  },
+  apply(c, ops) {
+    if (c.target) ops.setTarget(c.target)
+    if (c.status !== undefined) ops.setStatus(c.status)
+    for (const [k, v] of c.headers) ops.setHeader(k, v)
+    if (c.body) ops.setBody(c.body)
+  },
+}

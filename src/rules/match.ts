@@ -1,0 +1,113 @@
+/**
+ * HOT PATH: runs for every proxied request. No allocation unless a rule matches; a snapshot's
+ * rules are already split by phase and fully precompiled.
+ */
+import { fnv1a, PPM } from '../random.ts'
+import type { CompiledRule, HeaderBag, RequestView, RuleSnapshot } from './compile.ts'
+
+export type SkipReason =
+  | 'not_sampled'
+  | 'max_active'
+  | 'client_gone'
+  | 'patch_not_json'
+  | 'patch_too_large'
+  | 'patch_failed'
+
+/** Told about every match and skip, so per-rule figures need no second pass. */
+export interface MatchObserver {
+  matched(rule: CompiledRule): void
+  skipped(rule: CompiledRule, reason: SkipReason): void
+}
+
+export const NO_RULES: readonly CompiledRule[] = Object.freeze([])
+
+/** Whether this request falls in the rule's percent: sticky hash when the header is present, else a roll. */
+export function sampled(rule: CompiledRule, headers: HeaderBag, random: () => number): boolean {
+  const ppm = rule.ppm
+  if (ppm >= PPM) return true
+  if (ppm <= 0) return false
+  if (rule.sticky !== undefined) {
+    const key = headers[rule.sticky]
+    if (typeof key === 'string') return fnv1a(key, rule.stickySeed) % PPM < ppm
+  }
+  return Math.floor(random() * PPM) < ppm
+}
+
+function admit(
+  rule: CompiledRule,
+  headers: HeaderBag,
+  random: () => number,
+  observer: MatchObserver,
+): boolean {
+  observer.matched(rule)
+  if (!sampled(rule, headers, random)) {
+    observer.skipped(rule, 'not_sampled')
+    return false
+  }
+  if (rule.active >= rule.maxActive) {
+    observer.skipped(rule, 'max_active')
+    return false
+  }
+  return true
+}
+
+/**
+ * Request-phase rules to apply, in list order. `healthPath` true means the path is exempt unless
+ * a rule names it exactly.
+ */
+export function selectRequestRules(
+  snap: RuleSnapshot,
+  req: RequestView,
+  now: number,
+  healthPath: boolean,
+  random: () => number,
+  observer: MatchObserver,
+): readonly CompiledRule[] {
+  const rules = snap.requestRules
+  let out: CompiledRule[] | undefined
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!
+    if (rule.expiresAt <= now) continue
+    if (healthPath && rule.exactPath !== req.path) continue
+    if (!rule.matchRequest(req)) continue
+    if (admit(rule, req.headers, random, observer)) (out ??= []).push(rule)
+  }
+  return out ?? NO_RULES
+}
+
+/** Response-phase rules whose request part matches: the response decides the rest later. */
+export function responseCandidates(
+  snap: RuleSnapshot,
+  req: RequestView,
+  now: number,
+  healthPath: boolean,
+): readonly CompiledRule[] {
+  const rules = snap.responseRules
+  let out: CompiledRule[] | undefined
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!
+    if (rule.expiresAt <= now) continue
+    if (healthPath && rule.exactPath !== req.path) continue
+    if (rule.matchRequest(req)) (out ??= []).push(rule)
+  }
+  return out ?? NO_RULES
+}
+
+/** Of the candidates, those the upstream response matches and that are sampled in. */
+export function selectResponseRules(
+  candidates: readonly CompiledRule[],
+  status: number,
+  responseHeaders: HeaderBag,
+  requestHeaders: HeaderBag,
+  now: number,
+  random: () => number,
+  observer: MatchObserver,
+): readonly CompiledRule[] {
+  let out: CompiledRule[] | undefined
+  for (const rule of candidates) {
+    if (rule.expiresAt <= now) continue
+    if (rule.matchResponse && !rule.matchResponse(status, responseHeaders)) continue
+    if (admit(rule, requestHeaders, random, observer)) (out ??= []).push(rule)
+  }
+  return out ?? NO_RULES
+}
