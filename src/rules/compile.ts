@@ -111,9 +111,10 @@ export function compileRuleSet(input: unknown, opts: { now: number; generation: 
     if (issues.length !== before) {
       // The shape is wrong somewhere; still report what the matchers alone would reject.
       const matchIssues: FieldIssue[] = []
-      if (matchSchema.check(r.match ?? {}, `${path}/match`, matchIssues) !== undefined) {
-        compileRequestMatcher(r.match as MatchSpec, `${path}/match`, issues)
-        compileResponseMatcher(r.match as MatchSpec, `${path}/match`, issues)
+      const match = matchSchema.check(r.match ?? {}, `${path}/match`, matchIssues) as MatchSpec | undefined
+      if (match) {
+        compileRequestMatcher(match, `${path}/match`, issues)
+        compileResponseMatcher(match, `${path}/match`, issues)
       }
       return
     }

@@ -1,0 +1,192 @@
+import { readFileSync } from 'node:fs'
+import zlib from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { rewriteJsonBody } from '../../src/body-codec.ts'
+import { parseSidecarConfig } from '../../src/config.ts'
+import { formatDuration, parseDuration } from '../../src/duration.ts'
+import { errors } from '../../src/errors.ts'
+import { sampleDelay } from '../../src/faults/delay.ts'
+import { applyJsonPatch, applyMergePatch } from '../../src/json-patch.ts'
+import { seededRandom } from '../../src/random.ts'
+
+describe('durations', () => {
+  it.each([
+    ['250ms', 250],
+    ['30s', 30_000],
+    ['1m30s', 90_000],
+    ['2h', 7_200_000],
+    ['1.5s', 1500],
+  ])('%s = %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms))
+  it.each(['', '60', '1x', 's', '-1s', '1 s'])('rejects %j', (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  )
+  it('formats back', () => expect(formatDuration(90_000)).toBe('1m30s'))
+})
+
+describe('JSON merge patch (RFC 7396 appendix A examples)', () => {
+  it.each([
+    [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
+    [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
+    [{ a: 'b' }, { a: null }, {}],
+    [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
+    [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
+    [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
+    [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+      ['c', 'd'],
+    ],
+    [{ a: 'b' }, ['c'], ['c']],
+    [{ a: 'foo' }, null, null],
+    [{ e: null }, { a: 1 }, { e: null, a: 1 }],
+    [[1, 2], { a: 'b', c: null }, { a: 'b' }],
+  ])('%j + %j', (doc, patch, out) => expect(applyMergePatch(doc, patch)).toEqual(out))
+})
+
+describe('JSON patch (RFC 6902)', () => {
+  it('applies every op and leaves the input alone', () => {
+    const doc = { a: 1, list: [1, 2], nested: { x: 'y' } }
+    const out = applyJsonPatch(doc, [
+      { op: 'add', path: '/b', value: 2 },
+      { op: 'add', path: '/list/-', value: 3 },
+      { op: 'add', path: '/list/0', value: 0 },
+      { op: 'remove', path: '/a' },
+      { op: 'replace', path: '/b', value: 'two' },
+      { op: 'copy', from: '/nested', path: '/copied' },
+      { op: 'move', from: '/nested/x', path: '/moved' },
+      { op: 'test', path: '/moved', value: 'y' },
+    ])
+    expect(out).toEqual({ b: 'two', list: [0, 1, 2, 3], nested: {}, copied: { x: 'y' }, moved: 'y' })
+    expect(doc).toEqual({ a: 1, list: [1, 2], nested: { x: 'y' } })
+  })
+  it.each([
+    [[{ op: 'remove', path: '/missing' }]],
+    [[{ op: 'test', path: '/a', value: 2 }]],
+    [[{ op: 'add', path: '/list/9', value: 1 }]],
+    [[{ op: 'replace', path: '/a/b/c', value: 1 }]],
+  ])('fails atomically on %j', (ops) => {
+    expect(() => applyJsonPatch({ a: 1, list: [] }, ops as never)).toThrow()
+  })
+  it('handles ~0 and ~1 escapes', () => {
+    expect(
+      applyJsonPatch({ 'a/b': 1, 'c~d': 2 }, [
+        { op: 'remove', path: '/a~1b' },
+        { op: 'remove', path: '/c~0d' },
+      ]),
+    ).toEqual({})
+  })
+})
+
+describe('body codec', () => {
+  const doc = { a: 1 }
+  const t = [(v: unknown) => ({ ...(v as object), b: 2 })]
+  it.each(['gzip', 'br', 'deflate', ''])('round-trips %j', (enc) => {
+    const plain = Buffer.from(JSON.stringify(doc))
+    const body =
+      enc === 'gzip'
+        ? zlib.gzipSync(plain)
+        : enc === 'br'
+          ? zlib.brotliCompressSync(plain)
+          : enc === 'deflate'
+            ? zlib.deflateSync(plain)
+            : plain
+    const out = rewriteJsonBody(body, enc, t)
+    expect(out.ok).toBe(true)
+    if (!out.ok) return
+    const decoded =
+      enc === 'gzip'
+        ? zlib.gunzipSync(out.body)
+        : enc === 'br'
+          ? zlib.brotliDecompressSync(out.body)
+          : enc === 'deflate'
+            ? zlib.inflateSync(out.body)
+            : out.body
+    expect(JSON.parse(decoded.toString())).toEqual({ a: 1, b: 2 })
+  })
+  it('fails open on non-JSON, unknown encodings and failing patches', () => {
+    expect(rewriteJsonBody(Buffer.from('<html>'), '', t)).toEqual({ ok: false, reason: 'patch_not_json' })
+    expect(rewriteJsonBody(Buffer.from('{}'), 'zstd', t)).toEqual({ ok: false, reason: 'patch_not_json' })
+    expect(
+      rewriteJsonBody(Buffer.from('{}'), '', [
+        () => {
+          throw new Error('x')
+        },
+      ]),
+    ).toEqual({ ok: false, reason: 'patch_failed' })
+  })
+})
+
+describe('delay distributions', () => {
+  const stats = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length
+    return {
+      mean,
+      sd: Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length),
+      min: Math.min(...xs),
+      max: Math.max(...xs),
+    }
+  }
+  const r = seededRandom(3)
+  it('uniform stays within ms +/- jitter', () => {
+    const s = stats(
+      Array.from({ length: 20_000 }, () =>
+        sampleDelay({ ms: 100, jitterMs: 20, distribution: 'uniform' }, r),
+      ),
+    )
+    expect(s.min).toBeGreaterThanOrEqual(80)
+    expect(s.max).toBeLessThanOrEqual(120)
+    expect(Math.abs(s.mean - 100)).toBeLessThan(1)
+  })
+  it('normal has the given mean and standard deviation, never negative', () => {
+    const s = stats(
+      Array.from({ length: 20_000 }, () => sampleDelay({ ms: 100, jitterMs: 10, distribution: 'normal' }, r)),
+    )
+    expect(Math.abs(s.mean - 100)).toBeLessThan(0.5)
+    expect(Math.abs(s.sd - 10)).toBeLessThan(0.5)
+    expect(
+      stats(
+        Array.from({ length: 2000 }, () => sampleDelay({ ms: 1, jitterMs: 50, distribution: 'normal' }, r)),
+      ).min,
+    ).toBe(0)
+  })
+})
+
+describe('error catalogue', () => {
+  const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+  it.each(Object.entries(errors))('%s has a stable code and is documented', (key, make) => {
+    expect(make.code).toBe(key)
+    expect(make().code).toBe(key)
+    expect(doc).toContain(`\`${key}\``)
+  })
+  it('keeps the cause', () => {
+    const cause = new Error('root')
+    expect(errors.FL_ERR_RULES_FILE('x', { cause }).cause).toBe(cause)
+  })
+})
+
+describe('sidecar configuration', () => {
+  it('reads flags, then environment variables', () => {
+    const c = parseSidecarConfig(['--upstream', 'http://127.0.0.1:9'], {
+      FAULTLINE_LISTEN: '127.0.0.1:9000',
+      FAULTLINE_HEADER_FAULTS: '1',
+    })
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 9000 })
+    expect(c.admin).toEqual({ host: '127.0.0.1', port: 8481 })
+    expect(c.headerFaults).toEqual({ maxDelayMs: 10_000 })
+  })
+  it('names every bad flag', () => {
+    try {
+      parseSidecarConfig(['--listen', 'nope', '--upstream-timeout', '5'], {})
+      expect.unreachable()
+    } catch (err) {
+      expect((err as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual([
+        '--upstream',
+        '--listen',
+        '--upstream-timeout',
+      ])
+    }
+  })
+  it('rejects unknown flags', () =>
+    expect(() => parseSidecarConfig(['--upstrem', 'x'], {})).toThrow(/upstrem/))
+})
