@@ -2,7 +2,7 @@
  * A small HTTP app to put behind a sidecar: used by `faultline demo`, the tests and the
  * benchmarks. Endpoints:
  *   GET  /                  "hello"
- *   ANY  /echo[...]         JSON: method, url, headers, body (as text)
+ *   ANY  /echo[...]         JSON: method, url, headers, body (as text and base64), bytes
  *   GET  /json[?gzip=1|br=1] JSON document {"user":{"name":"ada","tier":"gold"},"items":[1,2,3]}
  *   GET  /bytes?n=N         N bytes of "x", streamed in 16 KiB chunks
  *   GET  /status/:code      that status
@@ -42,6 +42,7 @@ export async function startSampleApp(port = 0, host = '127.0.0.1'): Promise<Samp
             url: req.url,
             headers: req.headers,
             body: body.toString('utf8'),
+            bodyBase64: body.toString('base64'),
             bytes: body.length,
           }),
           'application/json',

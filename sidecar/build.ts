@@ -186,10 +186,13 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
       closing ??= (async () => {
         file?.close()
         const drain = setTimeout(() => proxy.server.closeAllConnections(), opts.drainTimeoutMs ?? 30_000)
+        // Node closes only the connections idle when close() is called; a keep-alive connection
+        // whose request finishes during the drain would otherwise linger for its idle timeout.
+        const sweep = setInterval(() => proxy.server.closeIdleConnections(), 50)
         drain.unref()
-        proxy.server.closeIdleConnections()
         await proxy.close()
         clearTimeout(drain)
+        clearInterval(sweep)
         await admin.close()
         store.close()
         await pool.close()

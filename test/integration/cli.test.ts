@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
+import { afterEach, expect, it } from 'vitest'
+import { type SampleApp, startSampleApp } from '../../examples/sample-app.ts'
+import { send } from '../helpers/world.ts'
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/faultline.js')
+const children: ChildProcess[] = []
+let app: SampleApp | undefined
+let dir: string | undefined
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL')
+  await app?.close()
+  app = undefined
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+function run(args: string[]) {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  let stderr = ''
+  child.stderr!.on('data', (d) => (stderr += d))
+  return { child, exited, stderr: () => stderr }
+}
+
+it('drains in-flight requests on SIGTERM, then exits 0', async () => {
+  app = await startSampleApp()
+  dir = mkdtempSync(path.join(tmpdir(), 'faultline-cli-'))
+  const rules = path.join(dir, 'rules.json')
+  writeFileSync(
+    rules,
+    JSON.stringify({ rules: [{ id: 'slow', match: { path: '/echo/slow' }, delay: { ms: 400 } }] }),
+  )
+  const { child, exited } = run([
+    'sidecar',
+    '--upstream',
+    app.url,
+    '--listen',
+    '127.0.0.1:0',
+    '--admin',
+    '127.0.0.1:0',
+    '--rules',
+    rules,
+  ])
+  const lines = readline.createInterface({ input: child.stdout! })
+  let listening: { proxy: string; admin: string } | undefined
+  for await (const line of lines) {
+    const entry = JSON.parse(line)
+    if (entry.msg === 'sidecar listening') {
+      listening = entry
+      break
+    }
+  }
+  expect(listening).toBeDefined()
+  const pending = send(listening!.proxy + '/echo/slow')
+  await expect
+    .poll(async () =>
+      (await (await fetch(listening!.admin + '/metrics')).text()).includes('faultline_active_faults 1'),
+    )
+    .toBe(true)
+  child.kill('SIGTERM')
+  const reply = await pending
+  expect(reply.status).toBe(200)
+  expect(reply.headers['x-faultline-fault']).toBe('slow')
+  expect(await exited).toBe(0)
+})
+
+it('names every bad flag and starts nothing', async () => {
+  const { exited, stderr } = run(['sidecar', '--listen', 'nope', '--upstream-timeout', '5'])
+  expect(await exited).toBe(1)
+  expect(stderr()).toContain('FL_ERR_CONFIG_INVALID')
+  expect(stderr()).toContain('--upstream: is required')
+  expect(stderr()).toContain('--listen: must be HOST:PORT')
+  expect(stderr()).toContain('--upstream-timeout: must be a duration')
+})
+
+it('faultline demo shows every fault kind working', async () => {
+  const { child, exited } = run(['demo'])
+  let out = ''
+  child.stdout!.on('data', (d) => (out += d))
+  expect(await exited).toBe(0)
+  expect(out).toMatch(/GET \/echo\/slow\/report\s+slow-api\s+200 in \d+ ms/)
+  expect(out).toMatch(/flaky-status\s+\d+\/50 got an injected 503/)
+  expect(out).toMatch(/gold-only-reset\s+ECONNRESET/)
+  expect(out).toContain('"tier":"bronze"')
+  expect(out).toMatch(/slow-download\s+200 64 KiB in (0\.9|1\.\d)/)
+  expect(out).toContain('the app saw /echo/v2/orders?beta=1')
+  expect(out).toMatch(/faulted\s+\d+ requests/)
+})
