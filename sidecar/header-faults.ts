@@ -43,6 +43,8 @@ function rule(id: string, phase: Phase, actions: CompiledAction[]): CompiledRule
     expiresAt: Infinity,
     maxActive: Infinity,
     exactPath: undefined,
+    order: -1,
+    firstSegment: undefined,
     matchRequest: () => true,
     matchResponse: undefined,
     actions,

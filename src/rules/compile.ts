@@ -13,6 +13,7 @@ import { fnv1a, PPM, percentToPpm } from '../random.ts'
 import { compileLinearRegex } from '../regex.ts'
 import { isPlainObject, pointer } from '../schema.ts'
 import { MAX_RULES, matchSchema, ruleSchemas } from './schema.ts'
+import { buildSegmentIndex, globFirstSegment, regexFirstSegment, type SegmentIndex } from './segment-index.ts'
 
 /** A rule as accepted and stored: the submitted JSON with `ttl` resolved to `expiresAt`. */
 export type StoredRule = Record<string, unknown> & { id: string; source?: string; expiresAt?: string }
@@ -47,6 +48,10 @@ export interface CompiledRule {
   readonly maxActive: number
   /** The exact path this rule names, if any: only such a rule may fault a health path. */
   readonly exactPath: string | undefined
+  /** Position in the rule set: matching rules apply in this order. */
+  readonly order: number
+  /** The first path segment every matching request has, when the match fixes it (indexing). */
+  readonly firstSegment: string | undefined
   readonly matchRequest: (req: RequestView) => boolean
   readonly matchResponse: ((status: number, headers: HeaderBag) => boolean) | undefined
   readonly actions: readonly CompiledAction[]
@@ -58,8 +63,8 @@ export interface RuleSnapshot {
   readonly generation: number
   readonly rules: readonly CompiledRule[]
   readonly stored: readonly StoredRule[]
-  readonly requestRules: readonly CompiledRule[]
-  readonly responseRules: readonly CompiledRule[]
+  readonly requestRules: SegmentIndex
+  readonly responseRules: SegmentIndex
   /** Earliest expiresAt, Infinity when none: when the store must prune next. */
   readonly nextExpiry: number
 }
@@ -67,14 +72,7 @@ export interface RuleSnapshot {
 export type CompileResult = { ok: true; snapshot: RuleSnapshot } | { ok: false; issues: FieldIssue[] }
 
 export function emptySnapshot(generation = 0): RuleSnapshot {
-  return Object.freeze({
-    generation,
-    rules: [],
-    stored: [],
-    requestRules: [],
-    responseRules: [],
-    nextExpiry: Infinity,
-  })
+  return snapshotOf([], [], generation)
 }
 
 /**
@@ -118,7 +116,7 @@ export function compileRuleSet(input: unknown, opts: { now: number; generation: 
       }
       return
     }
-    const compiled = compileRule(r, path, opts.now, issues)
+    const compiled = compileRule(r, i, path, opts.now, issues)
     if (compiled) {
       rules.push(compiled.rule)
       stored.push(compiled.stored)
@@ -150,8 +148,8 @@ function snapshotOf(rules: CompiledRule[], stored: StoredRule[], generation: num
     generation,
     rules: Object.freeze(rules),
     stored: Object.freeze(stored),
-    requestRules: Object.freeze(rules.filter((r) => r.phase === 'request')),
-    responseRules: Object.freeze(rules.filter((r) => r.phase === 'response')),
+    requestRules: buildSegmentIndex(rules.filter((r) => r.phase === 'request')),
+    responseRules: buildSegmentIndex(rules.filter((r) => r.phase === 'response')),
     nextExpiry: rules.reduce((min, r) => Math.min(min, r.expiresAt), Infinity),
   })
 }
@@ -175,6 +173,7 @@ interface HeaderMatchSpec {
 
 function compileRule(
   r: Record<string, unknown>,
+  order: number,
   path: string,
   now: number,
   issues: FieldIssue[],
@@ -244,6 +243,10 @@ function compileRule(
     expiresAt,
     maxActive: (r.maxActive as number | undefined) ?? Infinity,
     exactPath: match.path && !match.path.includes('*') ? match.path : undefined,
+    order,
+    firstSegment:
+      (match.path === undefined ? undefined : globFirstSegment(match.path)) ??
+      (match.pathRegex === undefined ? undefined : regexFirstSegment(match.pathRegex)),
     matchRequest,
     matchResponse,
     actions: Object.freeze(actions),

@@ -4,6 +4,7 @@
  */
 import { fnv1a, PPM } from '../random.ts'
 import type { CompiledRule, HeaderBag, RequestView, RuleSnapshot } from './compile.ts'
+import { firstSegmentOf } from './segment-index.ts'
 
 export type SkipReason =
   | 'not_sampled'
@@ -63,10 +64,16 @@ export function selectRequestRules(
   random: () => number,
   observer: MatchObserver,
 ): readonly CompiledRule[] {
-  const rules = snap.requestRules
+  const index = snap.requestRules
+  const a = index.anyPath
+  const b =
+    index.bySegment.size === 0 ? NO_RULES : (index.bySegment.get(firstSegmentOf(req.path)) ?? NO_RULES)
   let out: CompiledRule[] | undefined
-  for (let i = 0; i < rules.length; i++) {
-    const rule = rules[i]!
+  // Merge the two ordered lists by rule position, without allocating.
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    const rule = j >= b.length || (i < a.length && a[i]!.order < b[j]!.order) ? a[i++]! : b[j++]!
     if (rule.expiresAt <= now) continue
     if (healthPath && rule.exactPath !== req.path) continue
     if (!rule.matchRequest(req)) continue
@@ -82,10 +89,15 @@ export function responseCandidates(
   now: number,
   healthPath: boolean,
 ): readonly CompiledRule[] {
-  const rules = snap.responseRules
+  const index = snap.responseRules
+  const a = index.anyPath
+  const b =
+    index.bySegment.size === 0 ? NO_RULES : (index.bySegment.get(firstSegmentOf(req.path)) ?? NO_RULES)
   let out: CompiledRule[] | undefined
-  for (let i = 0; i < rules.length; i++) {
-    const rule = rules[i]!
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    const rule = j >= b.length || (i < a.length && a[i]!.order < b[j]!.order) ? a[i++]! : b[j++]!
     if (rule.expiresAt <= now) continue
     if (healthPath && rule.exactPath !== req.path) continue
     if (rule.matchRequest(req)) (out ??= []).push(rule)

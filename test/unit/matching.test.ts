@@ -8,6 +8,7 @@ import {
   selectRequestRules,
   selectResponseRules,
 } from '../../src/rules/match.ts'
+import { globFirstSegment, regexFirstSegment } from '../../src/rules/segment-index.ts'
 
 const noop: MatchObserver = { matched() {}, skipped() {} }
 
@@ -183,5 +184,56 @@ describe('sampling', () => {
     s.rules[1]!.active = 1
     selectRequestRules(s, view('/'), 0, false, Math.random, observer)
     expect(seen).toEqual(['m:never', 's:never:not_sampled', 'm:capped', 's:capped:max_active'])
+  })
+})
+
+describe('regex safety', () => {
+  it.each([
+    ['^/(a+)+$', '/' + 'a'.repeat(100_000) + '!'],
+    ['^(a|aa)+$', 'a'.repeat(100_000) + 'b'],
+    ['^(x+x+)+y$', 'x'.repeat(50_000)],
+  ])('%s on a hostile input finishes in linear time', (pattern, input) => {
+    const s = snapshot([{ id: 'evil', match: { pathRegex: pattern }, delay: { ms: 1 } }])
+    const t0 = performance.now()
+    expect(ids(s, view(input))).toEqual([])
+    expect(performance.now() - t0).toBeLessThan(2000)
+  })
+})
+
+describe('segment index', () => {
+  it.each([
+    ['/api/checkout/**', 'api'],
+    ['/api', 'api'],
+    ['/', ''],
+    ['/**', undefined],
+    ['/*/x', undefined],
+  ])('glob %s fixes first segment %j', (glob, seg) => expect(globFirstSegment(glob)).toBe(seg))
+  it.each([
+    ['^/v1/orders/[0-9]+$', 'v1'],
+    ['^/v1?/orders', undefined],
+    ['^/api', undefined],
+    ['/api/x', undefined],
+    ['^/a/b|^/c/d', undefined],
+    ['^/users/', 'users'],
+  ])('regex %s fixes first segment %j', (re, seg) => expect(regexFirstSegment(re)).toBe(seg))
+
+  it('keeps list order across indexed and unindexed rules', () => {
+    const s = snapshot([
+      { id: '1-any', match: { headers: [{ name: 'x', present: true }] }, delay: { ms: 1 } },
+      { id: '2-api', match: { path: '/api/**' }, delay: { ms: 1 } },
+      { id: '3-any', delay: { ms: 1 } },
+      { id: '4-api', match: { pathRegex: '^/api/v[0-9]' }, delay: { ms: 1 } },
+      { id: '5-other', match: { path: '/other/**' }, delay: { ms: 1 } },
+      { id: '6-any', match: { path: '/**' }, delay: { ms: 1 } },
+    ])
+    expect(ids(s, view('/api/v2', { headers: { x: '1' } }))).toEqual([
+      '1-any',
+      '2-api',
+      '3-any',
+      '4-api',
+      '6-any',
+    ])
+    expect(ids(s, view('/other/1'))).toEqual(['3-any', '5-other', '6-any'])
+    expect(ids(s, view('/'))).toEqual(['3-any', '6-any'])
   })
 })

@@ -1,0 +1,58 @@
+/**
+ * Rules indexed by the first path segment they require. Most rules name a literal path
+ * (`/api/checkout/**`, `^/v1/orders/`), so a request only evaluates the rules for its own first
+ * segment plus those that could match any path (header-only rules, `/**`), instead of all of
+ * them. Both lists stay in rule order and are merged by position, because every matching rule
+ * applies in list order.
+ */
+import type { CompiledRule } from './compile.ts'
+
+export interface SegmentIndex {
+  readonly bySegment: ReadonlyMap<string, readonly CompiledRule[]>
+  readonly anyPath: readonly CompiledRule[]
+}
+
+const REGEX_META = new Set(['\\', '.', '[', ']', '(', ')', '{', '}', '?', '*', '+', '|', '^', '$'])
+const QUANTIFIER = new Set(['?', '*', '+', '{'])
+
+/** The first path segment every path matching this glob has, if the glob fixes it. */
+export function globFirstSegment(glob: string): string | undefined {
+  const seg = glob.split('/')[1] ?? ''
+  return seg.includes('*') ? undefined : seg
+}
+
+/** The same for a regex: only when it is anchored and starts with a literal "/segment/". */
+export function regexFirstSegment(source: string): string | undefined {
+  if (!source.startsWith('^/') || source.includes('|')) return undefined
+  let literal = ''
+  for (let i = 1; i < source.length; i++) {
+    const c = source[i]!
+    if (REGEX_META.has(c)) {
+      if (QUANTIFIER.has(c)) literal = literal.slice(0, -1)
+      break
+    }
+    literal += c
+  }
+  const end = literal.indexOf('/', 1)
+  return end < 0 ? undefined : literal.slice(1, end)
+}
+
+export function buildSegmentIndex(rules: readonly CompiledRule[]): SegmentIndex {
+  const bySegment = new Map<string, CompiledRule[]>()
+  const anyPath: CompiledRule[] = []
+  for (const rule of rules) {
+    if (rule.firstSegment === undefined) anyPath.push(rule)
+    else {
+      let list = bySegment.get(rule.firstSegment)
+      if (!list) bySegment.set(rule.firstSegment, (list = []))
+      list.push(rule)
+    }
+  }
+  return { bySegment, anyPath }
+}
+
+/** HOT PATH: the first segment of a path ("" for "/"), as the index keys it. */
+export function firstSegmentOf(path: string): string {
+  const end = path.indexOf('/', 1)
+  return end < 0 ? path.slice(1) : path.slice(1, end)
+}
