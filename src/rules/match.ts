@@ -4,7 +4,7 @@
  */
 import { fnv1a, PPM } from '../random.ts'
 import type { CompiledRule, HeaderBag, RequestView, RuleSnapshot } from './compile.ts'
-import { firstSegmentOf } from './segment-index.ts'
+import { rulesForPath } from './segment-index.ts'
 
 export type SkipReason =
   | 'not_sampled'
@@ -64,16 +64,10 @@ export function selectRequestRules(
   random: () => number,
   observer: MatchObserver,
 ): readonly CompiledRule[] {
-  const index = snap.requestRules
-  const a = index.anyPath
-  const b =
-    index.bySegment.size === 0 ? NO_RULES : (index.bySegment.get(firstSegmentOf(req.path)) ?? NO_RULES)
+  const rules = rulesForPath(snap.requestRules, req.path)
   let out: CompiledRule[] | undefined
-  // Merge the two ordered lists by rule position, without allocating.
-  let i = 0
-  let j = 0
-  while (i < a.length || j < b.length) {
-    const rule = j >= b.length || (i < a.length && a[i]!.order < b[j]!.order) ? a[i++]! : b[j++]!
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!
     if (rule.expiresAt <= now) continue
     if (healthPath && rule.exactPath !== req.path) continue
     if (!rule.matchRequest(req)) continue
@@ -89,15 +83,10 @@ export function responseCandidates(
   now: number,
   healthPath: boolean,
 ): readonly CompiledRule[] {
-  const index = snap.responseRules
-  const a = index.anyPath
-  const b =
-    index.bySegment.size === 0 ? NO_RULES : (index.bySegment.get(firstSegmentOf(req.path)) ?? NO_RULES)
+  const rules = rulesForPath(snap.responseRules, req.path)
   let out: CompiledRule[] | undefined
-  let i = 0
-  let j = 0
-  while (i < a.length || j < b.length) {
-    const rule = j >= b.length || (i < a.length && a[i]!.order < b[j]!.order) ? a[i++]! : b[j++]!
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!
     if (rule.expiresAt <= now) continue
     if (healthPath && rule.exactPath !== req.path) continue
     if (rule.matchRequest(req)) (out ??= []).push(rule)

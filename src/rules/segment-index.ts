@@ -2,15 +2,20 @@
  * Rules indexed by the first path segment they require. Most rules name a literal path
  * (`/api/checkout/**`, `^/v1/orders/`), so a request only evaluates the rules for its own first
  * segment plus those that could match any path (header-only rules, `/**`), instead of all of
- * them. Both lists stay in rule order and are merged by position, because every matching rule
- * applies in list order.
+ * them. Each segment's list is merged with the path-independent rules when the snapshot is
+ * built, in rule order, because every matching rule applies in list order.
  */
 import type { CompiledRule } from './compile.ts'
 
 export interface SegmentIndex {
+  /** Per first segment: that segment's rules and the path-independent ones, in rule order. */
   readonly bySegment: ReadonlyMap<string, readonly CompiledRule[]>
+  /** The rules to evaluate for a segment with no entry. */
   readonly anyPath: readonly CompiledRule[]
 }
+
+/** Above this many merged entries the index would cost more memory than it saves time. */
+const MAX_INDEX_ENTRIES = 1_000_000
 
 const REGEX_META = new Set(['\\', '.', '[', ']', '(', ')', '{', '}', '?', '*', '+', '|', '^', '$'])
 const QUANTIFIER = new Set(['?', '*', '+', '{'])
@@ -38,17 +43,27 @@ export function regexFirstSegment(source: string): string | undefined {
 }
 
 export function buildSegmentIndex(rules: readonly CompiledRule[]): SegmentIndex {
-  const bySegment = new Map<string, CompiledRule[]>()
+  const segments = new Map<string, CompiledRule[]>()
   const anyPath: CompiledRule[] = []
   for (const rule of rules) {
     if (rule.firstSegment === undefined) anyPath.push(rule)
     else {
-      let list = bySegment.get(rule.firstSegment)
-      if (!list) bySegment.set(rule.firstSegment, (list = []))
+      let list = segments.get(rule.firstSegment)
+      if (!list) segments.set(rule.firstSegment, (list = []))
       list.push(rule)
     }
   }
-  return { bySegment, anyPath }
+  if (segments.size * anyPath.length > MAX_INDEX_ENTRIES) return { bySegment: new Map(), anyPath: rules }
+  const bySegment = new Map<string, readonly CompiledRule[]>()
+  for (const [segment, own] of segments)
+    bySegment.set(segment, Object.freeze([...own, ...anyPath].sort((a, b) => a.order - b.order)))
+  return { bySegment, anyPath: Object.freeze(anyPath) }
+}
+
+/** HOT PATH: the rules a request with this path must evaluate, in rule order. */
+export function rulesForPath(index: SegmentIndex, path: string): readonly CompiledRule[] {
+  if (index.bySegment.size === 0) return index.anyPath
+  return index.bySegment.get(firstSegmentOf(path)) ?? index.anyPath
 }
 
 /** HOT PATH: the first segment of a path ("" for "/"), as the index keys it. */

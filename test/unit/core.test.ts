@@ -8,6 +8,7 @@ import { errors } from '../../src/errors.ts'
 import { sampleDelay } from '../../src/faults/delay.ts'
 import { applyJsonPatch, applyMergePatch } from '../../src/json-patch.ts'
 import { seededRandom } from '../../src/random.ts'
+import { withGeneratedSection } from '../../src/rules/docs.ts'
 
 describe('durations', () => {
   it.each([
@@ -189,4 +190,11 @@ describe('sidecar configuration', () => {
   })
   it('rejects unknown flags', () =>
     expect(() => parseSidecarConfig(['--upstrem', 'x'], {})).toThrow(/upstrem/))
+})
+
+describe('generated docs', () => {
+  it('docs/rules.md documents every registered fault kind, as generated from the registry', () => {
+    const doc = readFileSync(new URL('../../docs/rules.md', import.meta.url), 'utf8')
+    expect(doc, 'run `npm run docs`').toBe(withGeneratedSection(doc))
+  })
 })

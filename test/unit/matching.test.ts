@@ -237,3 +237,23 @@ describe('segment index', () => {
     expect(ids(s, view('/'))).toEqual(['3-any', '6-any'])
   })
 })
+
+describe('segment index limits', () => {
+  it('stays correct when the set is too large to index', () => {
+    const rules = [
+      ...Array.from({ length: 1100 }, (_, i) => ({
+        id: `seg-${i}`,
+        match: { path: `/s${i}/**` },
+        delay: { ms: 1 },
+      })),
+      ...Array.from({ length: 1000 }, (_, i) => ({
+        id: `any-${i}`,
+        match: { headers: [{ name: `x-${i}`, present: true }] },
+        delay: { ms: 1 },
+      })),
+    ]
+    const s = snapshot(rules)
+    expect(s.requestRules.bySegment.size).toBe(0)
+    expect(ids(s, view('/s7/x', { headers: { 'x-3': '1' } }))).toEqual(['seg-7', 'any-3'])
+  })
+})
