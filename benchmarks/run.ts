@@ -134,9 +134,7 @@ async function load(
     numberOfSignificantValueDigits: 3,
   })
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({ url, ...opts, pipelining: 1 }, (err, res) =>
-      err ? reject(err) : resolve(res),
-    )
+    const instance = autocannon({ url, ...opts, pipelining: 1 }, (err, res) => (err ? reject(err) : resolve(res)))
     // autocannon's own histogram has 1 ms resolution; record microseconds ourselves.
     instance.on('response', (_client, _status, _bytes, ms) => latency.recordValue(Math.round(ms * 1000)))
   })

@@ -56,8 +56,7 @@ export async function runDemo(opts: { keep?: boolean; out?: NodeJS.WritableStrea
   say(`  sidecar  ${proxyUrl}   (admin API ${adminUrl})`)
   say(`  rules    ${path.relative(process.cwd(), RULES)} (generation ${sidecar.store.generation})`)
   say()
-  const row = (what: string, rule: string, result: string) =>
-    say(`  ${what.padEnd(34)} ${rule.padEnd(16)} ${result}`)
+  const row = (what: string, rule: string, result: string) => say(`  ${what.padEnd(34)} ${rule.padEnd(16)} ${result}`)
   row('request', 'rule', 'what the client saw')
   row('-------', '----', '-------------------')
 
@@ -112,8 +111,7 @@ export async function runDemo(opts: { keep?: boolean; out?: NodeJS.WritableStrea
       process.once('SIGINT', () => resolve())
       process.once('SIGTERM', () => resolve())
     })
-  } else
-    say(`  Next: npm run demo -- --keep to explore, or see README.md for the sidecar's flags and admin API.`)
+  } else say(`  Next: npm run demo -- --keep to explore, or see README.md for the sidecar's flags and admin API.`)
   await sidecar.close()
   await app.close()
 }

@@ -47,11 +47,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 })
 
   app.addHook('onRequest', async (request) => {
-    if (
-      deps.token &&
-      MUTATING.has(request.method) &&
-      !tokenMatches(request.headers.authorization, deps.token)
-    )
+    if (deps.token && MUTATING.has(request.method) && !tokenMatches(request.headers.authorization, deps.token))
       throw errors.FL_ERR_UNAUTHORIZED()
   })
 
@@ -74,12 +70,9 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   app.delete<{ Querystring: { source?: string } }>('/rules', async (request) => {
     const source = request.query.source
     if (!source)
-      throw errors.FL_ERR_BAD_REQUEST(
-        'DELETE /rules needs ?source=S (use POST /reset to remove every rule)',
-        {
-          issues: [{ path: '/source', message: 'is required' }],
-        },
-      )
+      throw errors.FL_ERR_BAD_REQUEST('DELETE /rules needs ?source=S (use POST /reset to remove every rule)', {
+        issues: [{ path: '/source', message: 'is required' }],
+      })
     return store.removeBySource(source)
   })
   app.post('/reset', async () => ({ generation: store.reset() }))
@@ -116,9 +109,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     const upstream = await probeUpstream(deps.upstream)
     const rules = deps.rulesLoaded()
     const ready = upstream && rules
-    return reply
-      .code(ready ? 200 : 503)
-      .send({ ready, upstream, rulesLoaded: rules, generation: store.generation })
+    return reply.code(ready ? 200 : 503).send({ ready, upstream, rulesLoaded: rules, generation: store.generation })
   })
   return app
 }

@@ -3,12 +3,7 @@
  * Off by default because any caller could use them; when on, each is capped by configuration
  * and the headers are stripped before forwarding.
  */
-import {
-  HEADER_ABORT_STATUS,
-  HEADER_DELAY_MS,
-  HEADER_FAULT_PREFIX,
-  HEADER_THROTTLE_BPS,
-} from '../src/constants.ts'
+import { HEADER_ABORT_STATUS, HEADER_DELAY_MS, HEADER_FAULT_PREFIX, HEADER_THROTTLE_BPS } from '../src/constants.ts'
 import type { FieldIssue } from '../src/errors.ts'
 import { getFault } from '../src/faults/index.ts'
 import type { Phase } from '../src/faults/types.ts'
@@ -58,9 +53,7 @@ function intHeader(headers: HeaderBag, name: string): number | undefined {
   return Number(v)
 }
 
-export function headerFaultReader(
-  limits: HeaderFaultLimits,
-): (headers: HeaderBag) => HeaderFaultRules | undefined {
+export function headerFaultReader(limits: HeaderFaultLimits): (headers: HeaderBag) => HeaderFaultRules | undefined {
   return (headers) => {
     // Cheap pre-check: most requests carry no fault header at all.
     let any = false

@@ -22,10 +22,7 @@ function connectionTokens(value: string | string[] | undefined): string[] | unde
 }
 
 /** HOT PATH: the request headers to send upstream. */
-export function upstreamRequestHeaders(
-  src: HeaderBag,
-  stripFaultHeaders: boolean,
-): Record<string, string | string[]> {
+export function upstreamRequestHeaders(src: HeaderBag, stripFaultHeaders: boolean): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   const extra = connectionTokens(src.connection)
   for (const k in src) {

@@ -6,13 +6,7 @@
  */
 import type { Clock } from '../src/clock.ts'
 import { errors } from '../src/errors.ts'
-import {
-  compileRuleSet,
-  emptySnapshot,
-  type RuleSnapshot,
-  retainRules,
-  type StoredRule,
-} from '../src/rules/compile.ts'
+import { compileRuleSet, emptySnapshot, type RuleSnapshot, retainRules, type StoredRule } from '../src/rules/compile.ts'
 
 export type ChangeReason = 'replace' | 'add' | 'delete' | 'reset' | 'expire'
 

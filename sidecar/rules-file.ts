@@ -65,10 +65,7 @@ export class RulesFileSource {
     try {
       const generation = this.#store.replace(readRulesFile(this.file))
       this.#loaded = true
-      this.#log.info(
-        { file: this.file, generation, rules: this.#store.snapshot.rules.length },
-        'rules file loaded',
-      )
+      this.#log.info({ file: this.file, generation, rules: this.#store.snapshot.rules.length }, 'rules file loaded')
       return true
     } catch (err) {
       if (strict) throw err

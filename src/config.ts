@@ -29,23 +29,14 @@ export interface SidecarConfig {
 
 /** flag -> [environment variable, description]; the CLI help is generated from this. */
 export const SIDECAR_FLAGS = {
-  upstream: [
-    'FAULTLINE_UPSTREAM',
-    'URL of the app behind the sidecar (required), e.g. http://127.0.0.1:8080',
-  ],
+  upstream: ['FAULTLINE_UPSTREAM', 'URL of the app behind the sidecar (required), e.g. http://127.0.0.1:8080'],
   listen: ['FAULTLINE_LISTEN', `proxy listener HOST:PORT (default ${DEFAULT_PROXY_LISTEN})`],
   admin: ['FAULTLINE_ADMIN', `admin listener HOST:PORT (default ${DEFAULT_ADMIN_LISTEN})`],
   rules: ['FAULTLINE_RULES', 'YAML or JSON rules file, reloaded on change'],
   service: ['FAULTLINE_SERVICE', 'service name for metrics labels (default "default")'],
   'admin-token': ['FAULTLINE_ADMIN_TOKEN', 'bearer token required by mutating admin endpoints'],
-  'header-faults': [
-    'FAULTLINE_HEADER_FAULTS',
-    'enable x-faultline-* request headers as faults (off by default)',
-  ],
-  'header-fault-max-delay': [
-    'FAULTLINE_HEADER_FAULT_MAX_DELAY',
-    'cap on header-requested delays (default 10s)',
-  ],
+  'header-faults': ['FAULTLINE_HEADER_FAULTS', 'enable x-faultline-* request headers as faults (off by default)'],
+  'header-fault-max-delay': ['FAULTLINE_HEADER_FAULT_MAX_DELAY', 'cap on header-requested delays (default 10s)'],
   'health-paths': [
     'FAULTLINE_HEALTH_PATHS',
     'comma-separated paths never faulted unless named (default /healthz,/readyz,/livez)',
@@ -94,8 +85,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     const v = get(flag)
     if (v === undefined) return undefined
     const ms = parseDuration(v)
-    if (ms === undefined)
-      issues.push({ path: `--${flag}`, message: `must be a duration such as "10s", got "${v}"` })
+    if (ms === undefined) issues.push({ path: `--${flag}`, message: `must be a duration such as "10s", got "${v}"` })
     return ms
   }
   const integer = (flag: 'max-body-bytes' | 'seed') => {

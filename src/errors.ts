@@ -14,12 +14,7 @@ export class FaultlineError extends Error {
   readonly statusCode: number
   readonly issues: FieldIssue[] | undefined
 
-  constructor(
-    code: string,
-    message: string,
-    statusCode: number,
-    options?: { cause?: unknown; issues?: FieldIssue[] },
-  ) {
+  constructor(code: string, message: string, statusCode: number, options?: { cause?: unknown; issues?: FieldIssue[] }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'FaultlineError'
     this.code = code

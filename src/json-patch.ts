@@ -29,8 +29,7 @@ export class JsonPatchError extends Error {}
 /** RFC 6901 pointer tokens. */
 export function parsePointer(pointer: string): string[] {
   if (pointer === '') return []
-  if (!pointer.startsWith('/'))
-    throw new JsonPatchError(`"${pointer}" is not a JSON pointer (must start with /)`)
+  if (!pointer.startsWith('/')) throw new JsonPatchError(`"${pointer}" is not a JSON pointer (must start with /)`)
   return pointer
     .slice(1)
     .split('/')
@@ -45,8 +44,7 @@ function arrayIndex(arr: unknown[], token: string, forInsert: boolean): number {
   if (forInsert && token === '-') return arr.length
   if (!/^(0|[1-9]\d*)$/.test(token)) throw new JsonPatchError(`"${token}" is not an array index`)
   const i = Number(token)
-  if (i > arr.length || (!forInsert && i === arr.length))
-    throw new JsonPatchError(`index ${i} is out of range`)
+  if (i > arr.length || (!forInsert && i === arr.length)) throw new JsonPatchError(`index ${i} is out of range`)
   return i
 }
 
@@ -115,13 +113,10 @@ export function applyJsonPatch(doc: unknown, ops: readonly JsonPatchOp[]): unkno
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true
-  if (Array.isArray(a))
-    return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]))
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]))
   if (isObject(a) && isObject(b)) {
     const ka = Object.keys(a)
-    return (
-      ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]))
-    )
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]))
   }
   return false
 }

@@ -7,10 +7,7 @@ export function createLogger(
   opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {},
 ): Logger {
   const level = opts.level ?? process.env.FAULTLINE_LOG_LEVEL ?? 'info'
-  return pino(
-    { level, name: opts.name ?? 'faultline', base: undefined },
-    opts.destination as pino.DestinationStream,
-  )
+  return pino({ level, name: opts.name ?? 'faultline', base: undefined }, opts.destination as pino.DestinationStream)
 }
 
 export function silentLogger(): Logger {

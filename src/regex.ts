@@ -34,8 +34,7 @@ export type LinearRegexResult = { ok: true; regex: RegExp } | { ok: false; messa
 
 /** Compiles `source` for linear-time matching, or says why it cannot be. */
 export function compileLinearRegex(source: string, flags = ''): LinearRegexResult {
-  if (!SUPPORTED)
-    return { ok: false, message: 'this Node.js build has no linear-time regex engine (need Node >= 24)' }
+  if (!SUPPORTED) return { ok: false, message: 'this Node.js build has no linear-time regex engine (need Node >= 24)' }
   try {
     new RegExp(source, flags + LINEAR)
     return { ok: true, regex: new RegExp(source, flags) }

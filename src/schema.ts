@@ -48,8 +48,7 @@ export function string(
   return {
     json: describe(json, opts.description),
     check(v, path, issues) {
-      if (typeof v !== 'string')
-        return void issues.push({ path, message: `must be a string, got ${typeName(v)}` })
+      if (typeof v !== 'string') return void issues.push({ path, message: `must be a string, got ${typeName(v)}` })
       if (opts.enum && !opts.enum.includes(v))
         return void issues.push({
           path,
@@ -82,12 +81,9 @@ export function number(
     check(v, path, issues) {
       if (typeof v !== 'number' || !Number.isFinite(v))
         return void issues.push({ path, message: `must be a number, got ${typeName(v)}` })
-      if (opts.integer && !Number.isInteger(v))
-        return void issues.push({ path, message: 'must be an integer' })
-      if (opts.min !== undefined && v < opts.min)
-        return void issues.push({ path, message: `must be >= ${opts.min}` })
-      if (opts.max !== undefined && v > opts.max)
-        return void issues.push({ path, message: `must be <= ${opts.max}` })
+      if (opts.integer && !Number.isInteger(v)) return void issues.push({ path, message: 'must be an integer' })
+      if (opts.min !== undefined && v < opts.min) return void issues.push({ path, message: `must be >= ${opts.min}` })
+      if (opts.max !== undefined && v > opts.max) return void issues.push({ path, message: `must be <= ${opts.max}` })
       return v
     },
   }
@@ -134,8 +130,7 @@ export function array<T>(
   return {
     json: describe(json, opts.description),
     check(v, path, issues) {
-      if (!Array.isArray(v))
-        return void issues.push({ path, message: `must be an array, got ${typeName(v)}` })
+      if (!Array.isArray(v)) return void issues.push({ path, message: `must be an array, got ${typeName(v)}` })
       if (opts.minItems !== undefined && v.length < opts.minItems)
         return void issues.push({ path, message: `must have at least ${opts.minItems} item(s)` })
       if (opts.maxItems !== undefined && v.length > opts.maxItems)
@@ -155,8 +150,7 @@ export function record<T>(
   return {
     json: describe({ type: 'object', additionalProperties: value.json }, opts.description),
     check(v, path, issues) {
-      if (!isPlainObject(v))
-        return void issues.push({ path, message: `must be an object, got ${typeName(v)}` })
+      if (!isPlainObject(v)) return void issues.push({ path, message: `must be an object, got ${typeName(v)}` })
       const before = issues.length
       const out: Record<string, T> = {}
       for (const [k, x] of Object.entries(v)) {
@@ -206,8 +200,7 @@ export function object<S extends Shape>(
   return {
     json: describe(json, opts.description),
     check(v, path, issues) {
-      if (!isPlainObject(v))
-        return void issues.push({ path, message: `must be an object, got ${typeName(v)}` })
+      if (!isPlainObject(v)) return void issues.push({ path, message: `must be an object, got ${typeName(v)}` })
       const before = issues.length
       for (const k of Object.keys(v)) {
         if (known.has(k)) continue

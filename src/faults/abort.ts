@@ -20,15 +20,13 @@ const schema = object(
         issues.push({ path: `${path}/status`, message: 'is required (or set mode to "reset" or "close")' })
       if (mode !== 'status')
         for (const f of ['status', 'body', 'headers'] as const)
-          if (v[f] !== undefined)
-            issues.push({ path: `${path}/${f}`, message: `has no effect with mode "${mode}"` })
+          if (v[f] !== undefined) issues.push({ path: `${path}/${f}`, message: `has no effect with mode "${mode}"` })
     },
   },
 )
 
 type CompiledAbort =
-  | { mode: 'status'; status: number; headers: Record<string, string>; body: Buffer }
-  | { mode: 'reset' | 'close' }
+  { mode: 'status'; status: number; headers: Record<string, string>; body: Buffer } | { mode: 'reset' | 'close' }
 
 const DEFAULT_BODY = 'fault injected by faultline\n'
 

@@ -44,13 +44,11 @@ const schema = object(
     jsonPatch: array(jsonPatchOp, { minItems: 1, description: 'RFC 6902 JSON patch of the body' }),
   },
   {
-    description:
-      'add headers or query parameters, or patch a JSON body (buffered under a size cap; fails open)',
+    description: 'add headers or query parameters, or patch a JSON body (buffered under a size cap; fails open)',
     refine(v, path, issues) {
       if (Object.keys(v).length === 0) issues.push({ path, message: 'must patch at least one thing' })
       v.headers?.forEach(([name], i) => {
-        if (!TOKEN.test(name))
-          issues.push({ path: `${path}/headers/${i}/0`, message: 'is not a valid header name' })
+        if (!TOKEN.test(name)) issues.push({ path: `${path}/headers/${i}/0`, message: 'is not a valid header name' })
       })
     },
   },

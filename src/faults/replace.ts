@@ -48,9 +48,7 @@ export const replace: FaultKind<Infer<typeof schema>, CompiledReplace> = {
           : spec.bodyBase64 !== undefined
             ? Buffer.from(spec.bodyBase64, 'base64')
             : undefined,
-      target: hasTarget
-        ? { path: spec.path, method: spec.method?.toUpperCase(), query: spec.query }
-        : undefined,
+      target: hasTarget ? { path: spec.path, method: spec.method?.toUpperCase(), query: spec.query } : undefined,
     }
   },
   apply(c, ops) {

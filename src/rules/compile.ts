@@ -127,11 +127,7 @@ export function compileRuleSet(input: unknown, opts: { now: number; generation: 
 }
 
 /** A new snapshot holding a subset of an existing one's rules (deletes, expiry): no recompilation. */
-export function retainRules(
-  snap: RuleSnapshot,
-  keep: (r: CompiledRule) => boolean,
-  generation: number,
-): RuleSnapshot {
+export function retainRules(snap: RuleSnapshot, keep: (r: CompiledRule) => boolean, generation: number): RuleSnapshot {
   const rules: CompiledRule[] = []
   const stored: StoredRule[] = []
   snap.rules.forEach((r, i) => {
@@ -315,8 +311,7 @@ function compileResponseMatcher(
       if (typeof s === 'number') singles.add(s)
       else {
         const [lo, hi] = s.split('-').map(Number) as [number, number]
-        if (lo > hi)
-          issues.push({ path: pointer(`${path}/status`, i), message: 'range must go from low to high' })
+        if (lo > hi) issues.push({ path: pointer(`${path}/status`, i), message: 'range must go from low to high' })
         ranges.push([lo, hi])
       }
     })

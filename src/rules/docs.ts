@@ -12,8 +12,7 @@ function typeOf(s: JsonSchema): string {
   if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object')
     return `{ name: ${typeOf(s.additionalProperties as JsonSchema)} }`
   if (s.type === 'object') return 'object'
-  if (s.type === 'string' && typeof s.pattern === 'string' && s.pattern.includes('ms|s|m|h|d'))
-    return 'duration'
+  if (s.type === 'string' && typeof s.pattern === 'string' && s.pattern.includes('ms|s|m|h|d')) return 'duration'
   return (s.type as string | undefined) ?? 'any JSON'
 }
 

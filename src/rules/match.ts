@@ -7,12 +7,7 @@ import type { CompiledRule, HeaderBag, RequestView, RuleSnapshot } from './compi
 import { rulesForPath } from './segment-index.ts'
 
 export type SkipReason =
-  | 'not_sampled'
-  | 'max_active'
-  | 'client_gone'
-  | 'patch_not_json'
-  | 'patch_too_large'
-  | 'patch_failed'
+  'not_sampled' | 'max_active' | 'client_gone' | 'patch_not_json' | 'patch_too_large' | 'patch_failed'
 
 /** Told about every match and skip, so per-rule figures need no second pass. */
 export interface MatchObserver {
@@ -34,12 +29,7 @@ export function sampled(rule: CompiledRule, headers: HeaderBag, random: () => nu
   return Math.floor(random() * PPM) < ppm
 }
 
-function admit(
-  rule: CompiledRule,
-  headers: HeaderBag,
-  random: () => number,
-  observer: MatchObserver,
-): boolean {
+function admit(rule: CompiledRule, headers: HeaderBag, random: () => number, observer: MatchObserver): boolean {
   observer.matched(rule)
   if (!sampled(rule, headers, random)) {
     observer.skipped(rule, 'not_sampled')

@@ -5,18 +5,7 @@
 import { faultKinds } from '../faults/index.ts'
 import { TOKEN } from '../faults/shared.ts'
 import type { Schema } from '../schema.ts'
-import {
-  array,
-  boolean,
-  choice,
-  duration,
-  number,
-  object,
-  oneOfTypes,
-  record,
-  required,
-  string,
-} from '../schema.ts'
+import { array, boolean, choice, duration, number, object, oneOfTypes, record, required, string } from '../schema.ts'
 
 export const RULE_ID = /^[A-Za-z0-9._-]{1,64}$/
 export const MAX_RULES = 10_000

@@ -214,9 +214,7 @@ export function summarize(h: hdr.Histogram, errors: number): CohortStats {
 }
 
 /** Merges encoded windows from many sidecars into exact combined figures. */
-export function mergeEncoded(
-  parts: EncodedWindow[],
-): Omit<WindowStats, 'window' | 'windowMs' | 'throughput'> {
+export function mergeEncoded(parts: EncodedWindow[]): Omit<WindowStats, 'window' | 'windowMs' | 'throughput'> {
   const merged = { faulted: newHistogram(), unfaulted: newHistogram() }
   const errors = { faulted: 0, unfaulted: 0 }
   const rules: Record<string, RuleCounts> = {}

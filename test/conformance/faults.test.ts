@@ -45,9 +45,7 @@ describe.each(runs)('$kind in the $phase phase', ({ kind, phase, c }) => {
     expect(stats.rules[id].injected).toBeGreaterThanOrEqual(1)
     expect(stats.cohorts.faulted.count).toBeGreaterThanOrEqual(1)
     const metrics = (await world.admin('GET', '/metrics')).body as string
-    expect(metrics).toMatch(
-      new RegExp(`faultline_faults_injected_total\\{rule="${id}",kind="${kind}"\\} [1-9]`),
-    )
+    expect(metrics).toMatch(new RegExp(`faultline_faults_injected_total\\{rule="${id}",kind="${kind}"\\} [1-9]`))
     expect(metrics).toMatch(new RegExp(`faultline_requests_total\\{[^}]*fault="${kind}"\\} [1-9]`))
   })
 
@@ -74,16 +72,11 @@ describe.each(runs)('$kind in the $phase phase', ({ kind, phase, c }) => {
 })
 
 describe.each(
-  faultKinds().flatMap((k) =>
-    PHASES.filter((p) => !k.phases.includes(p)).map((phase) => ({ kind: k.kind, phase })),
-  ),
+  faultKinds().flatMap((k) => PHASES.filter((p) => !k.phases.includes(p)).map((phase) => ({ kind: k.kind, phase }))),
 )('$kind is refused in the $phase phase', ({ kind, phase }) => {
   it('with a path', () => {
     const other = FAULT_CASES[kind]!.request ?? FAULT_CASES[kind]!.response
-    const result = compileRuleSet(
-      { rules: [{ id: 'x', phase, [kind]: other!.spec }] },
-      { now: 0, generation: 1 },
-    )
+    const result = compileRuleSet({ rules: [{ id: 'x', phase, [kind]: other!.spec }] }, { now: 0, generation: 1 })
     expect(!result.ok && result.issues.map((i) => i.path)).toContain(`/rules/0/${kind}`)
   })
 })

@@ -25,9 +25,7 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     const target = this.#now + ms
     for (;;) {
-      const due = [...this.#timers.entries()]
-        .filter(([, t]) => t.at <= target)
-        .sort((a, b) => a[1].at - b[1].at)[0]
+      const due = [...this.#timers.entries()].filter(([, t]) => t.at <= target).sort((a, b) => a[1].at - b[1].at)[0]
       if (!due) break
       this.#timers.delete(due[0])
       this.#now = Math.max(this.#now, due[1].at)

@@ -30,12 +30,7 @@ export async function startWorld(opts: Partial<SidecarOptions> = {}): Promise<Wo
     ...opts,
   })
   const { proxyUrl, adminUrl } = await sidecar.listen()
-  const admin = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ) => {
+  const admin = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(adminUrl + path, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -81,23 +76,19 @@ export function send(
 ): Promise<Reply> {
   const t0 = performance.now()
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode!,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-            ms: performance.now() - t0,
-          }),
-        )
-        res.on('error', reject)
-      },
-    )
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          ms: performance.now() - t0,
+        }),
+      )
+      res.on('error', reject)
+    })
     req.on('error', reject)
     req.end(opts.body)
   })

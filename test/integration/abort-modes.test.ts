@@ -28,9 +28,7 @@ it('close ends the connection without any response bytes', async () => {
 
 it('a response-phase reset cuts a response the upstream already started', async () => {
   world = await startWorld()
-  await world.putRules([
-    { id: 'rst2', phase: 'response', match: { path: '/bytes' }, abort: { mode: 'reset' } },
-  ])
+  await world.putRules([{ id: 'rst2', phase: 'response', match: { path: '/bytes' }, abort: { mode: 'reset' } }])
   await expect(send(world.proxyUrl + '/bytes?n=100000')).rejects.toMatchObject({ code: 'ECONNRESET' })
   const stats = (await world.admin('GET', '/stats?window=10s')).body
   expect(stats.cohorts.faulted.errors).toBe(1)
@@ -40,9 +38,7 @@ it('a response-phase reset cuts a response the upstream already started', async 
 
 it('delay then abort gives a slow failure', async () => {
   world = await startWorld()
-  await world.putRules([
-    { id: 'slowfail', match: { path: '/x' }, delay: { ms: 120 }, abort: { status: 500 } },
-  ])
+  await world.putRules([{ id: 'slowfail', match: { path: '/x' }, delay: { ms: 120 }, abort: { status: 500 } }])
   const reply = await send(world.proxyUrl + '/x')
   expect(reply.status).toBe(500)
   expect(reply.ms).toBeGreaterThanOrEqual(115)

@@ -10,27 +10,17 @@ describe('admin API', () => {
     world = await startWorld({ adminToken: 's3cret' })
     const rules = [{ id: 'a', delay: { ms: 1 } }]
     expect((await world.putRules(rules)).status).toBe(401)
-    expect((await world.admin('PUT', '/rules', { rules }, { authorization: 'Bearer wrong' })).status).toBe(
-      401,
-    )
+    expect((await world.admin('PUT', '/rules', { rules }, { authorization: 'Bearer wrong' })).status).toBe(401)
     expect((await world.admin('POST', '/reset', undefined, {})).body.code).toBe('FL_ERR_UNAUTHORIZED')
-    expect((await world.admin('PUT', '/rules', { rules }, { authorization: 'Bearer s3cret' })).status).toBe(
-      200,
-    )
+    expect((await world.admin('PUT', '/rules', { rules }, { authorization: 'Bearer s3cret' })).status).toBe(200)
     expect((await world.admin('GET', '/rules')).body.rules).toHaveLength(1)
   })
 
   it('adds, conflicts, deletes by id and by source, and resets', async () => {
     world = await startWorld()
-    expect((await world.admin('POST', '/rules', { id: 'a', source: 'exp-1', delay: { ms: 1 } })).status).toBe(
-      201,
-    )
-    expect((await world.admin('POST', '/rules', { id: 'b', source: 'exp-1', delay: { ms: 1 } })).status).toBe(
-      201,
-    )
-    expect((await world.admin('POST', '/rules', { id: 'c', source: 'exp-2', delay: { ms: 1 } })).status).toBe(
-      201,
-    )
+    expect((await world.admin('POST', '/rules', { id: 'a', source: 'exp-1', delay: { ms: 1 } })).status).toBe(201)
+    expect((await world.admin('POST', '/rules', { id: 'b', source: 'exp-1', delay: { ms: 1 } })).status).toBe(201)
+    expect((await world.admin('POST', '/rules', { id: 'c', source: 'exp-2', delay: { ms: 1 } })).status).toBe(201)
     const dup = await world.admin('POST', '/rules', { id: 'a', delay: { ms: 1 } })
     expect(dup.status).toBe(409)
     expect(dup.body.code).toBe('FL_ERR_RULE_DUPLICATE')
@@ -63,9 +53,7 @@ describe('admin API', () => {
 
   it('serves stats as JSON and as mergeable HDR histograms, and validates the window', async () => {
     world = await startWorld()
-    await world.putRules([
-      { id: 'half', match: { path: '/status/200' }, abort: { status: 500 }, percent: 50 },
-    ])
+    await world.putRules([{ id: 'half', match: { path: '/status/200' }, abort: { status: 500 }, percent: 50 }])
     for (let i = 0; i < 40; i++) await send(world.proxyUrl + '/status/200')
     const stats = (await world.admin('GET', '/stats?window=30s')).body
     expect(stats.count).toBe(40)
@@ -85,15 +73,12 @@ describe('admin API', () => {
     world = await startWorld({ service: 'checkout' })
     const schema = (await world.admin('GET', '/schema')).body
     const ruleProps = schema.properties.rules.items.properties
-    for (const kind of ['delay', 'abort', 'replace', 'patch', 'throttle'])
-      expect(ruleProps).toHaveProperty(kind)
+    for (const kind of ['delay', 'abort', 'replace', 'patch', 'throttle']) expect(ruleProps).toHaveProperty(kind)
     await send(world.proxyUrl + '/')
     const res = await fetch(world.adminUrl + '/metrics')
     expect(res.headers.get('content-type')).toContain('text/plain')
     const text = await res.text()
-    expect(text).toContain(
-      'faultline_requests_total{service="checkout",method="GET",code="200",fault="none"} 1',
-    )
+    expect(text).toContain('faultline_requests_total{service="checkout",method="GET",code="200",fault="none"} 1')
     expect(text).toContain(
       'faultline_request_duration_seconds_bucket{le="0.0005",service="checkout",method="GET",fault="none"}',
     )

@@ -36,9 +36,7 @@ describe('JSON patching', () => {
 
   it('patches a gzip request body before forwarding', async () => {
     world = await startWorld()
-    await world.putRules([
-      { id: 'rq', match: { path: '/echo/in' }, patch: { json: { merge: { injected: true } } } },
-    ])
+    await world.putRules([{ id: 'rq', match: { path: '/echo/in' }, patch: { json: { merge: { injected: true } } } }])
     const body = zlib.gzipSync(JSON.stringify({ a: 1 }))
     const reply = await send(world.proxyUrl + '/echo/in', {
       method: 'POST',

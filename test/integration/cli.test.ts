@@ -31,10 +31,7 @@ it('drains in-flight requests on SIGTERM, then exits 0', async () => {
   app = await startSampleApp()
   dir = mkdtempSync(path.join(tmpdir(), 'faultline-cli-'))
   const rules = path.join(dir, 'rules.json')
-  writeFileSync(
-    rules,
-    JSON.stringify({ rules: [{ id: 'slow', match: { path: '/echo/slow' }, delay: { ms: 400 } }] }),
-  )
+  writeFileSync(rules, JSON.stringify({ rules: [{ id: 'slow', match: { path: '/echo/slow' }, delay: { ms: 400 } }] }))
   const { child, exited } = run([
     'sidecar',
     '--upstream',
@@ -58,9 +55,7 @@ it('drains in-flight requests on SIGTERM, then exits 0', async () => {
   expect(listening).toBeDefined()
   const pending = send(listening!.proxy + '/echo/slow')
   await expect
-    .poll(async () =>
-      (await (await fetch(listening!.admin + '/metrics')).text()).includes('faultline_active_faults 1'),
-    )
+    .poll(async () => (await (await fetch(listening!.admin + '/metrics')).text()).includes('faultline_active_faults 1'))
     .toBe(true)
   child.kill('SIGTERM')
   const reply = await pending

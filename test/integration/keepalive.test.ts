@@ -13,8 +13,7 @@ it('a reused keep-alive socket sees a rule added after it opened', async () => {
   const first = await send(world.proxyUrl + '/echo/a', { agent })
   expect(first.status).toBe(200)
   expect(
-    (await world.admin('POST', '/rules', { id: 'late', match: { path: '/echo/a' }, abort: { status: 503 } }))
-      .status,
+    (await world.admin('POST', '/rules', { id: 'late', match: { path: '/echo/a' }, abort: { status: 503 } })).status,
   ).toBe(201)
   const second = await send(world.proxyUrl + '/echo/a', { agent })
   expect(second.status).toBe(503)

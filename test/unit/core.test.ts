@@ -18,9 +18,7 @@ describe('durations', () => {
     ['2h', 7_200_000],
     ['1.5s', 1500],
   ])('%s = %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms))
-  it.each(['', '60', '1x', 's', '-1s', '1 s'])('rejects %j', (text) =>
-    expect(parseDuration(text)).toBeUndefined(),
-  )
+  it.each(['', '60', '1x', 's', '-1s', '1 s'])('rejects %j', (text) => expect(parseDuration(text)).toBeUndefined())
   it('formats back', () => expect(formatDuration(90_000)).toBe('1m30s'))
 })
 
@@ -131,9 +129,7 @@ describe('delay distributions', () => {
   const r = seededRandom(3)
   it('uniform stays within ms +/- jitter', () => {
     const s = stats(
-      Array.from({ length: 20_000 }, () =>
-        sampleDelay({ ms: 100, jitterMs: 20, distribution: 'uniform' }, r),
-      ),
+      Array.from({ length: 20_000 }, () => sampleDelay({ ms: 100, jitterMs: 20, distribution: 'uniform' }, r)),
     )
     expect(s.min).toBeGreaterThanOrEqual(80)
     expect(s.max).toBeLessThanOrEqual(120)
@@ -146,9 +142,7 @@ describe('delay distributions', () => {
     expect(Math.abs(s.mean - 100)).toBeLessThan(0.5)
     expect(Math.abs(s.sd - 10)).toBeLessThan(0.5)
     expect(
-      stats(
-        Array.from({ length: 2000 }, () => sampleDelay({ ms: 1, jitterMs: 50, distribution: 'normal' }, r)),
-      ).min,
+      stats(Array.from({ length: 2000 }, () => sampleDelay({ ms: 1, jitterMs: 50, distribution: 'normal' }, r))).min,
     ).toBe(0)
   })
 })
@@ -188,8 +182,7 @@ describe('sidecar configuration', () => {
       ])
     }
   })
-  it('rejects unknown flags', () =>
-    expect(() => parseSidecarConfig(['--upstrem', 'x'], {})).toThrow(/upstrem/))
+  it('rejects unknown flags', () => expect(() => parseSidecarConfig(['--upstrem', 'x'], {})).toThrow(/upstrem/))
 })
 
 describe('generated docs', () => {

@@ -134,8 +134,7 @@ describe('sampling', () => {
     const s = snapshot([{ id: 'tiny', percent: 0.01, delay: { ms: 1 } }])
     const random = seededRandom(7)
     let hits = 0
-    for (let i = 0; i < 1_000_000; i++)
-      hits += selectRequestRules(s, view('/'), 0, false, random, noop).length
+    for (let i = 0; i < 1_000_000; i++) hits += selectRequestRules(s, view('/'), 0, false, random, noop).length
     expect(hits).toBeGreaterThan(50)
     expect(hits).toBeLessThan(150)
   })
@@ -144,10 +143,7 @@ describe('sampling', () => {
     const s = snapshot([{ id: 'p50', percent: 50, delay: { ms: 1 } }])
     const run = (seed: number) => {
       const r = seededRandom(seed)
-      return Array.from(
-        { length: 64 },
-        () => selectRequestRules(s, view('/'), 0, false, r, noop).length,
-      ).join('')
+      return Array.from({ length: 64 }, () => selectRequestRules(s, view('/'), 0, false, r, noop).length).join('')
     }
     expect(run(1)).toBe(run(1))
     expect(run(1)).not.toBe(run(2))
@@ -226,13 +222,7 @@ describe('segment index', () => {
       { id: '5-other', match: { path: '/other/**' }, delay: { ms: 1 } },
       { id: '6-any', match: { path: '/**' }, delay: { ms: 1 } },
     ])
-    expect(ids(s, view('/api/v2', { headers: { x: '1' } }))).toEqual([
-      '1-any',
-      '2-api',
-      '3-any',
-      '4-api',
-      '6-any',
-    ])
+    expect(ids(s, view('/api/v2', { headers: { x: '1' } }))).toEqual(['1-any', '2-api', '3-any', '4-api', '6-any'])
     expect(ids(s, view('/other/1'))).toEqual(['3-any', '5-other', '6-any'])
     expect(ids(s, view('/'))).toEqual(['3-any', '6-any'])
   })

@@ -35,11 +35,7 @@ const MALFORMED: [string, unknown, string[]][] = [
   ['percent above 100', { rules: [{ id: 'a', percent: 101, delay: { ms: 1 } }] }, ['/rules/0/percent']],
   ['abort without status', { rules: [{ id: 'a', abort: {} }] }, ['/rules/0/abort/status']],
   ['abort status out of range', { rules: [{ id: 'a', abort: { status: 99 } }] }, ['/rules/0/abort/status']],
-  [
-    'reset with a body',
-    { rules: [{ id: 'a', abort: { mode: 'reset', body: 'x' } }] },
-    ['/rules/0/abort/body'],
-  ],
+  ['reset with a body', { rules: [{ id: 'a', abort: { mode: 'reset', body: 'x' } }] }, ['/rules/0/abort/body']],
   ['unknown abort mode', { rules: [{ id: 'a', abort: { mode: 'explode' } }] }, ['/rules/0/abort/mode']],
   [
     'backtracking-only regex (backreference)',
@@ -78,11 +74,7 @@ const MALFORMED: [string, unknown, string[]][] = [
     { rules: [{ id: 'a', phase: 'response', match: { status: ['599-500'] }, delay: { ms: 1 } }] },
     ['/rules/0/match/status/0'],
   ],
-  [
-    'throttle in the request phase',
-    { rules: [{ id: 'a', throttle: { bytesPerSecond: 100 } }] },
-    ['/rules/0/throttle'],
-  ],
+  ['throttle in the request phase', { rules: [{ id: 'a', throttle: { bytesPerSecond: 100 } }] }, ['/rules/0/throttle']],
   [
     'replace status in the request phase',
     { rules: [{ id: 'a', replace: { status: 500 } }] },
@@ -168,10 +160,7 @@ describe('rule validation', () => {
   })
 
   it('suggests the field a typo meant', () => {
-    const result = compileRuleSet(
-      { rules: [{ id: 'a', delay: { ms: 1, jiterMs: 2 } }] },
-      { now: 0, generation: 1 },
-    )
+    const result = compileRuleSet({ rules: [{ id: 'a', delay: { ms: 1, jiterMs: 2 } }] }, { now: 0, generation: 1 })
     expect(!result.ok && result.issues[0]!.message).toContain('did you mean "jitterMs"')
   })
 
