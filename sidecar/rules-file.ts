@@ -57,10 +57,6 @@ export class RulesFileSource {
     })
   }
 
-  reload(): boolean {
-    return this.#load(false)
-  }
-
   #load(strict: boolean): boolean {
     try {
       const generation = this.#store.replace(readRulesFile(this.file))

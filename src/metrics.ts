@@ -5,8 +5,6 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
-export const FAULT_LABELS = ['none', 'delay', 'abort', 'replace', 'patch', 'throttle'] as const
-
 /** 0.5 ms .. 10 s: fine enough to see a 1 ms regression and a 5 s injected delay alike. */
 export const DURATION_BUCKETS = [
   0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1,

@@ -11,6 +11,19 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
+/** Starts a test server on port 0 (closed after the test); resolves to its URL. */
+async function listen(server: http.Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  cleanup.push(
+    () =>
+      new Promise((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  )
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
 async function sidecarFor(
   upstream: string,
   extra: object = {},
@@ -69,15 +82,7 @@ it('cuts the client connection when the upstream dies mid-body, and keeps servin
     res.write('partial')
     setTimeout(() => res.socket?.destroy(), 20)
   })
-  await new Promise<void>((r) => dying.listen(0, '127.0.0.1', r))
-  cleanup.push(
-    () =>
-      new Promise((r) => {
-        dying.closeAllConnections()
-        dying.close(() => r())
-      }),
-  )
-  const { proxyUrl } = await sidecarFor(`http://127.0.0.1:${(dying.address() as AddressInfo).port}`)
+  const { proxyUrl } = await sidecarFor(await listen(dying))
   await expect(send(proxyUrl + '/die')).rejects.toThrow()
   expect((await send(proxyUrl + '/ok')).status).toBe(200)
 })
