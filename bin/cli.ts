@@ -7,14 +7,19 @@ import { buildSidecar } from '../sidecar/build.ts'
 import { parseSidecarConfig, SIDECAR_FLAGS } from '../src/config.ts'
 import { isFaultlineError } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
+import { experimentJsonSchema } from '../src/experiments/schema.ts'
 import { ruleSetJsonSchema } from '../src/rules/schema.ts'
 
 const USAGE = `faultline <command> [options]
 
 commands:
+  run       run an experiment: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]
+  validate  check an experiment document and print every problem with its path
+  stress    CPU/memory stress: faultline stress --cpu N --load P --memory SIZE --duration D
   sidecar   run the fault-injection proxy in front of an app
-  demo      run a sidecar in front of a sample app and show each fault kind (--keep to stay up)
-  schema    print the JSON Schema of a rule set
+  demo      start a sample system of three services behind sidecars and run the example experiments
+  tour      run one sidecar in front of a sample app and show each fault kind (--keep to stay up)
+  schema    print the JSON Schema of a rule set (schema experiment: of an experiment)
   bench     run the proxy benchmark (benchmarks/README.md)
   version   print the version
 
@@ -43,12 +48,35 @@ async function main(): Promise<void> {
   switch (command) {
     case 'sidecar':
       return sidecar(rest)
+    case 'run': {
+      const { runCommand } = await import('./run.ts')
+      process.exitCode = await runCommand(rest)
+      return
+    }
+    case 'validate': {
+      const { validateCommand } = await import('./run.ts')
+      process.exitCode = validateCommand(rest)
+      return
+    }
+    case 'stress': {
+      const { stressCommand } = await import('./run.ts')
+      process.exitCode = await stressCommand(rest)
+      return
+    }
     case 'demo': {
       const { runDemo } = await import('./demo.ts')
-      return runDemo({ keep: rest.includes('--keep') })
+      const results = await runDemo()
+      process.exitCode = results.some((r) => r.status === 'errored') ? 1 : 0
+      return
+    }
+    case 'tour': {
+      const { runTour } = await import('./tour.ts')
+      return runTour({ keep: rest.includes('--keep') })
     }
     case 'schema':
-      process.stdout.write(JSON.stringify(ruleSetJsonSchema(), null, 2) + '\n')
+      process.stdout.write(
+        JSON.stringify(rest[0] === 'experiment' ? experimentJsonSchema() : ruleSetJsonSchema(), null, 2) + '\n',
+      )
       return
     case 'bench': {
       const { runBenchmarks } = await import('../benchmarks/run.ts')
@@ -80,5 +108,6 @@ main().catch((err: unknown) => {
     process.stderr.write(`faultline: ${err.message} [${err.code}]\n`)
     for (const i of err.issues ?? []) process.stderr.write(`  ${i.path}: ${i.message}\n`)
   } else process.stderr.write(`faultline: ${(err as Error).stack ?? String(err)}\n`)
-  process.exit(1)
+  // An invalid experiment exits 64 (EX_USAGE) so scripts can tell it from a failed hypothesis.
+  process.exit(isFaultlineError(err) && err.code === 'FL_ERR_EXPERIMENT_INVALID' ? 64 : 1)
 })

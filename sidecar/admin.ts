@@ -63,7 +63,12 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
 
   app.get('/rules', async () => ({ generation: store.generation, rules: store.list() }))
   app.put('/rules', async (request) => ({ generation: store.replace(request.body) }))
-  app.post('/rules', async (request, reply) => reply.code(201).send({ generation: store.add(request.body) }))
+  // One rule, or { rules: [...] } to add several atomically (a rule has no "rules" field).
+  app.post('/rules', async (request, reply) => {
+    const body = request.body as { rules?: unknown } | null
+    const generation = Array.isArray(body?.rules) ? store.addMany(body.rules) : store.add(body)
+    return reply.code(201).send({ generation })
+  })
   app.delete<{ Params: { id: string } }>('/rules/:id', async (request) => ({
     generation: store.remove(request.params.id),
   }))

@@ -47,13 +47,25 @@ export class RuleStore {
   }
 
   add(rule: unknown): number {
+    return this.addMany([rule], (p) => p.replace(/^\/rules\/\d+/, ''))
+  }
+
+  /** Adds several rules atomically: all of them or, on any problem, none. */
+  addMany(rules: unknown[], mapPath: (p: string) => string = (p) => p): number {
     const current = this.#live()
-    const id = (rule as { id?: unknown } | null)?.id
-    if (typeof id === 'string' && current.stored.some((r) => r.id === id))
-      throw errors.FL_ERR_RULE_DUPLICATE(id, {
-        issues: [{ path: '/id', message: `a rule with id "${id}" exists` }],
-      })
-    const next = this.#compile({ rules: [...current.stored, rule] }, (p) => p.replace(/^\/rules\/\d+/, ''))
+    const offset = current.stored.length
+    const existing = new Set(current.stored.map((r) => r.id))
+    rules.forEach((rule, i) => {
+      const id = (rule as { id?: unknown } | null)?.id
+      if (typeof id === 'string' && existing.has(id))
+        throw errors.FL_ERR_RULE_DUPLICATE(id, {
+          issues: [{ path: mapPath(`/rules/${i}/id`), message: `a rule with id "${id}" exists` }],
+        })
+    })
+    // Issues point at the submitted rules, not at their position after the existing ones.
+    const renumber = (p: string) =>
+      mapPath(p.replace(/^\/rules\/(\d+)/, (_m, n: string) => `/rules/${Number(n) - offset}`))
+    const next = this.#compile({ rules: [...current.stored, ...rules] }, renumber)
     return this.#install(next, 'add')
   }
 

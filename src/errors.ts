@@ -49,6 +49,8 @@ export const errors = {
   FL_ERR_RULES_FILE: define('FL_ERR_RULES_FILE', 'cannot load rules file', 400),
   FL_ERR_RULE_DUPLICATE: define('FL_ERR_RULE_DUPLICATE', 'a rule with this id already exists', 409),
   FL_ERR_RULE_NOT_FOUND: define('FL_ERR_RULE_NOT_FOUND', 'no rule with this id', 404),
+  /** Experiments */
+  FL_ERR_EXPERIMENT_INVALID: define('FL_ERR_EXPERIMENT_INVALID', 'invalid experiment', 400),
   /** Admin API */
   FL_ERR_UNAUTHORIZED: define('FL_ERR_UNAUTHORIZED', 'missing or wrong bearer token', 401),
   FL_ERR_BAD_REQUEST: define('FL_ERR_BAD_REQUEST', 'bad request', 400),

@@ -243,6 +243,36 @@ export function oneOfTypes<T>(choices: Schema<T>[], description?: string): Schem
   }
 }
 
+/** A schema defined later (recursive structures such as nested step groups). */
+export function lazy<T>(get: () => Schema<T>, json: JsonSchema = {}): Schema<T> {
+  return {
+    json,
+    check: (v, path, issues) => get().check(v, path, issues),
+  }
+}
+
+/** Exactly one of `keys` must be present on the checked object. */
+export function exactlyOne(
+  v: object,
+  keys: readonly string[],
+  path: string,
+  issues: FieldIssue[],
+  what: string,
+): string | undefined {
+  const given = keys.filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+  if (given.length !== 1) {
+    issues.push({
+      path,
+      message:
+        given.length === 0
+          ? `must have one ${what}: ${keys.map((k) => `"${k}"`).join(', ')}`
+          : `must have only one ${what}, got ${given.map((k) => `"${k}"`).join(' and ')}`,
+    })
+    return undefined
+  }
+  return given[0]
+}
+
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
@@ -73,8 +73,8 @@ it('names every bad flag and starts nothing', async () => {
   expect(stderr()).toContain('--upstream-timeout: must be a duration')
 })
 
-it('faultline demo shows every fault kind working', async () => {
-  const { child, exited } = run(['demo'])
+it('faultline tour shows every fault kind working', async () => {
+  const { child, exited } = run(['tour'])
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   expect(await exited).toBe(0)
@@ -86,3 +86,22 @@ it('faultline demo shows every fault kind working', async () => {
   expect(out).toContain('the app saw /echo/v2/orders?beta=1')
   expect(out).toMatch(/faulted\s+\d+ requests/)
 })
+
+it('faultline demo runs the three example experiments: pass, fail, and a measured recovery', async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'faultline-demo-'))
+  const child = spawn(process.execPath, [BIN, 'demo'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  let out = ''
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', (d) => (out += d))
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  expect(code, out).toBe(0)
+  expect(out).toMatch(/pass\s+exit 0\s+latency-absorbed/)
+  expect(out).toMatch(/fail\s+exit 1\s+dependency-outage/)
+  expect(out).toMatch(/pass\s+exit 0\s+orders-process-kill/)
+  expect(out).toMatch(/\[kill\] orders SIGKILL: recovered in \d+ ms/)
+  for (const m of out.matchAll(/(\.faultline\/runs\/\S+)\/report\.html/g)) {
+    const journal = JSON.parse(readFileSync(path.join(dir, m[1]!, 'journal.json'), 'utf8'))
+    expect(journal.faults.every((f: { revertedAt?: number }) => f.revertedAt !== undefined)).toBe(true)
+  }
+}, 90_000)

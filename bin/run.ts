@@ -1,0 +1,127 @@
+/** `faultline run`, `faultline validate` and `faultline stress`. */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
+import { exitCodeOf, EXIT, runExperiment } from '../controller/experiments/runner.ts'
+import { parseSize, runStress } from '../controller/drivers/local/stress.ts'
+import { parseDuration } from '../src/duration.ts'
+import { errors } from '../src/errors.ts'
+import { parseExperiment } from '../src/experiments/document.ts'
+import type { ExperimentDoc } from '../src/experiments/schema.ts'
+
+export const DEFAULT_DATA_DIR = '.faultline'
+
+function varsFrom(list: string[] | undefined): Record<string, string | undefined> {
+  const vars: Record<string, string | undefined> = { ...process.env }
+  for (const kv of list ?? []) {
+    const i = kv.indexOf('=')
+    if (i < 1)
+      throw errors.FL_ERR_CONFIG_INVALID(`--var ${kv} must be NAME=value`, {
+        issues: [{ path: '--var', message: `"${kv}" is not NAME=value` }],
+      })
+    vars[kv.slice(0, i)] = kv.slice(i + 1)
+  }
+  return vars
+}
+
+export function loadExperimentFile(file: string, vars: Record<string, string | undefined>): ExperimentDoc {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw errors.FL_ERR_EXPERIMENT_INVALID(`cannot read ${file}: ${(err as Error).message}`, {
+      cause: err,
+      issues: [{ path: '', message: 'file not readable' }],
+    })
+  }
+  return parseExperiment(text, vars, file)
+}
+
+function parse(argv: string[], options: ParseArgsOptionsConfig) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw errors.FL_ERR_CONFIG_INVALID((err as Error).message, { cause: err })
+  }
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    'dry-run': { type: 'boolean' },
+    var: { type: 'string', multiple: true },
+    data: { type: 'string' },
+    quiet: { type: 'boolean' },
+  })
+  const file = positionals[0]
+  if (!file)
+    throw errors.FL_ERR_CONFIG_INVALID(
+      'usage: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]',
+    )
+  const experiment = loadExperimentFile(file, varsFrom(values.var as string[] | undefined))
+  const out = (line: string) => process.stdout.write(line + '\n')
+  const abort = new AbortController()
+  const onSignal = (signal: string) => {
+    out(`  ${signal}: aborting, reverting every applied fault...`)
+    abort.abort()
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  out(`faultline run ${file}${values['dry-run'] ? ' (dry run)' : ''}: ${experiment.spec.hypothesis.title}`)
+  const result = await runExperiment(experiment, {
+    dataDir: (values.data as string | undefined) ?? DEFAULT_DATA_DIR,
+    dryRun: values['dry-run'] === true,
+    signal: abort.signal,
+    progress: values.quiet ? undefined : out,
+  })
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
+  out(`${result.verdict.toUpperCase()} (${result.status})${result.reason ? `: ${result.reason}` : ''}`)
+  out(`  journal  ${path.relative(process.cwd(), result.journalPath)}`)
+  out(`  report   ${path.relative(process.cwd(), result.reportPath)}`)
+  out(`  summary  ${path.relative(process.cwd(), result.markdownPath)}`)
+  return exitCodeOf(result)
+}
+
+export function validateCommand(argv: string[]): number {
+  const { values, positionals } = parse(argv, { var: { type: 'string', multiple: true } })
+  if (!positionals[0])
+    throw errors.FL_ERR_CONFIG_INVALID('usage: faultline validate EXPERIMENT.yaml [--var NAME=value]')
+  const x = loadExperimentFile(positionals[0], varsFrom(values.var as string[] | undefined))
+  process.stdout.write(
+    `${positionals[0]}: valid (${x.metadata.name}, ${x.spec.method.length} step(s), ${x.spec.hypothesis.checks.length} check(s))\n`,
+  )
+  return 0
+}
+
+export async function stressCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    cpu: { type: 'string' },
+    load: { type: 'string' },
+    memory: { type: 'string' },
+    duration: { type: 'string' },
+  })
+  const issues: { path: string; message: string }[] = []
+  const int = (flag: string, min: number, max: number) => {
+    const v = values[flag] as string | undefined
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!Number.isFinite(n) || n < min || n > max)
+      issues.push({ path: `--${flag}`, message: `must be a number from ${min} to ${max}, got "${v}"` })
+    return n
+  }
+  const cpu = int('cpu', 1, 256)
+  const load = int('load', 1, 100)
+  const memory = values.memory === undefined ? undefined : parseSize(values.memory as string)
+  if (values.memory !== undefined && memory === undefined)
+    issues.push({ path: '--memory', message: 'must be a size such as 256MiB' })
+  const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration as string)
+  if (durationMs === undefined) issues.push({ path: '--duration', message: 'is required, a duration such as 30s' })
+  if (cpu === undefined && memory === undefined) issues.push({ path: '--cpu', message: 'give --cpu and/or --memory' })
+  if (issues.length)
+    throw errors.FL_ERR_CONFIG_INVALID(issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+  process.on('SIGTERM', () => process.exit(0))
+  await runStress({ cpu, load, memoryBytes: memory, durationMs: durationMs! })
+  return 0
+}
+
+export { EXIT }

@@ -1,0 +1,118 @@
+/**
+ * The run journal: everything needed to audit a run, or to revert its faults after a crash.
+ * Written whole and atomically (temp file, fsync, rename) at every step that matters, intent
+ * before every fault, so a crash leaves the last complete journal, never a torn one.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
+import path from 'node:path'
+import type { PhaseResult, Sample, Verdict } from '../../src/experiments/judge.ts'
+import type { ExperimentDoc } from '../../src/experiments/schema.ts'
+
+export type RunStatus = 'running' | 'completed' | 'aborted' | 'errored'
+
+export interface TimelineEvent {
+  at: number
+  type: 'run' | 'phase' | 'intent' | 'applied' | 'reverted' | 'revert-failed' | 'step' | 'guardrail' | 'error'
+  detail: string
+  step?: string
+  fault?: string
+}
+
+export interface FaultRecord {
+  id: string
+  kind: 'sidecar' | 'kill' | 'restart' | 'stress'
+  step: string
+  target: string
+  /** Rule source tag on the sidecars, for sidecar faults (what a crashed run's faults are found by). */
+  source?: string
+  /** Sidecar admin URLs (sidecar faults) or process names. */
+  on: string[]
+  ruleIds?: string[]
+  ttlMs?: number
+  intentAt: number
+  appliedAt?: number
+  revertedAt?: number
+  /** Per sidecar: the generation that acknowledged the rules. */
+  acknowledged?: Record<string, number>
+  /** Per sidecar, per rule: matched and injected requests while the fault was on. */
+  evidence?: Record<string, Record<string, { matched: number; injected: number }>>
+  /** Kills: ms until the process was ready again. */
+  recoveryMs?: number | null
+  error?: string
+}
+
+export interface SeriesPoint {
+  t: number
+  count: number
+  rps: number
+  errorRate: number
+  p50: number
+  p95: number
+  p99: number
+}
+
+export interface CheckRecord {
+  kind: string
+  guardrail: boolean
+  phases: PhaseResult[]
+  samples: Sample[]
+  result?: Verdict
+}
+
+export interface Journal {
+  faultline: string
+  runId: string
+  experimentHash: string
+  experiment: ExperimentDoc
+  dryRun: boolean
+  startedAt: number
+  endedAt?: number
+  status: RunStatus
+  verdict?: Verdict
+  reason?: string
+  targets: Record<
+    string,
+    {
+      sidecars: { adminUrl: string; reachable: boolean; generation?: number }[]
+      processes: { name: string; pid?: number }[]
+    }
+  >
+  timeline: TimelineEvent[]
+  faults: FaultRecord[]
+  checks: Record<string, CheckRecord>
+  series: Record<string, SeriesPoint[]>
+  load?: { url: string; requests: number; errors: number; non2xx: number; rps: number; p50: number; p99: number }
+}
+
+/** Writes `data` to `file` so that the file is always either the old or the new content. */
+export function writeFileAtomic(file: string, data: string): void {
+  mkdirSync(path.dirname(file), { recursive: true })
+  const tmp = `${file}.${process.pid}.tmp`
+  const fd = openSync(tmp, 'w')
+  try {
+    writeSync(fd, data)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, file)
+}
+
+export class JournalWriter {
+  readonly file: string
+  readonly journal: Journal
+
+  constructor(dir: string, journal: Journal) {
+    this.file = path.join(dir, 'journal.json')
+    this.journal = journal
+    this.save()
+  }
+
+  event(e: Omit<TimelineEvent, 'at'>, at = Date.now()): void {
+    this.journal.timeline.push({ at, ...e })
+  }
+
+  save(): void {
+    writeFileAtomic(this.file, JSON.stringify(this.journal, null, 2) + '\n')
+  }
+}

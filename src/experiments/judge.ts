@@ -1,0 +1,150 @@
+/**
+ * How checks are judged. Pure: the runner feeds samples in, this decides.
+ *
+ * - A sample is pass, fail, nodata (too few requests in the window, nothing to compare with) or
+ *   error (the check itself failed, e.g. a PromQL query returned two series).
+ * - before (gate): the first conclusive sample decides; `failureThreshold` consecutive failures
+ *   fail it. during: fails on `failureThreshold` consecutive failures; nodata and errors neither
+ *   break nor extend a streak. after (recovery): passes at the first passing sample before the
+ *   deadline.
+ * - A phase with no conclusive sample is inconclusive. A check is the worst of its phases
+ *   (fail > inconclusive > pass); the verdict is the worst of the hypothesis checks, and
+ *   inconclusive when there are none.
+ */
+
+export type Outcome = 'pass' | 'fail' | 'nodata' | 'error'
+export type Phase = 'before' | 'during' | 'after'
+export type Verdict = 'pass' | 'fail' | 'inconclusive'
+
+export interface Tolerance {
+  max?: number
+  min?: number
+  relative?: { to: 'before' | 'unfaulted'; maxRatio?: number; maxIncrease?: number }
+}
+
+export interface Sample {
+  at: number
+  phase: Phase
+  outcome: Outcome
+  value?: number
+  baseline?: number
+  detail?: string
+}
+
+/** Judges one measured value. `baseline` is needed only for a relative tolerance. */
+export function judgeValue(value: number, tol: Tolerance, baseline?: number): { outcome: Outcome; detail: string } {
+  const fails: string[] = []
+  if (tol.max !== undefined && value > tol.max) fails.push(`${fmt(value)} > max ${fmt(tol.max)}`)
+  if (tol.min !== undefined && value < tol.min) fails.push(`${fmt(value)} < min ${fmt(tol.min)}`)
+  const rel = tol.relative
+  if (rel) {
+    if (baseline === undefined || Number.isNaN(baseline))
+      return { outcome: 'nodata', detail: `no ${rel.to} baseline yet` }
+    if (rel.maxIncrease !== undefined && value - baseline > rel.maxIncrease)
+      fails.push(
+        `${fmt(value)} is ${fmt(value - baseline)} above the ${rel.to} baseline ${fmt(baseline)} (max +${fmt(rel.maxIncrease)})`,
+      )
+    if (rel.maxRatio !== undefined) {
+      const ratio = baseline === 0 ? (value === 0 ? 1 : Infinity) : value / baseline
+      if (ratio > rel.maxRatio)
+        fails.push(
+          `${fmt(value)} is ${ratio === Infinity ? 'infinitely' : fmt(ratio) + 'x'} the ${rel.to} baseline ${fmt(baseline)} (max ${fmt(rel.maxRatio)}x)`,
+        )
+    }
+  }
+  if (fails.length) return { outcome: 'fail', detail: fails.join('; ') }
+  return { outcome: 'pass', detail: baseline === undefined ? fmt(value) : `${fmt(value)} (baseline ${fmt(baseline)})` }
+}
+
+export function fmt(n: number): string {
+  if (!Number.isFinite(n)) return String(n)
+  if (Number.isInteger(n)) return String(n)
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3)
+}
+
+export interface PhaseResult {
+  phase: Phase
+  result: Verdict
+  reason: string
+  samples: number
+  /** after phase: ms from the start of the phase to the first pass. */
+  recoveredAfterMs?: number
+}
+
+/** Follows one check through one phase. */
+export class PhaseTracker {
+  readonly phase: Phase
+  readonly #threshold: number
+  #streak = 0
+  #passes = 0
+  #fails = 0
+  #samples = 0
+  #failedAt: Sample | undefined
+  #lastFail: Sample | undefined
+  #firstPassAt: number | undefined
+  #lastProblem: string | undefined
+  readonly #startedAt: number
+
+  constructor(phase: Phase, failureThreshold: number, startedAt: number) {
+    this.phase = phase
+    this.#threshold = failureThreshold
+    this.#startedAt = startedAt
+  }
+
+  /** Adds a sample; returns true when the phase is decided and needs no more samples. */
+  add(s: Sample): boolean {
+    this.#samples++
+    if (s.outcome === 'nodata' || s.outcome === 'error') {
+      this.#lastProblem = `${s.outcome}: ${s.detail ?? ''}`.trim()
+      return false
+    }
+    if (s.outcome === 'pass') {
+      this.#passes++
+      this.#streak = 0
+      this.#firstPassAt ??= s.at
+      // A gate or a recovery is decided by the first pass.
+      return this.phase !== 'during'
+    }
+    this.#fails++
+    this.#lastFail = s
+    this.#streak++
+    if (this.#streak >= this.#threshold && !this.#failedAt) this.#failedAt = s
+    return this.phase === 'before' && this.#failedAt !== undefined
+  }
+
+  /** True once `failureThreshold` consecutive failures happened (guardrails abort on it). */
+  get breached(): boolean {
+    return this.#failedAt !== undefined
+  }
+
+  result(): PhaseResult {
+    const base = { phase: this.phase, samples: this.#samples }
+    if (this.phase === 'after') {
+      if (this.#firstPassAt !== undefined)
+        return { ...base, result: 'pass', reason: 'recovered', recoveredAfterMs: this.#firstPassAt - this.#startedAt }
+      if (this.#fails > 0)
+        return { ...base, result: 'fail', reason: `did not recover: ${this.#lastFail?.detail ?? ''}` }
+      return { ...base, result: 'inconclusive', reason: this.#lastProblem ?? 'no samples' }
+    }
+    if (this.phase === 'before' && this.#passes > 0 && !this.#failedAt)
+      return { ...base, result: 'pass', reason: 'steady state met' }
+    if (this.#failedAt) {
+      const n = this.#threshold
+      return {
+        ...base,
+        result: 'fail',
+        reason: `${n} consecutive failing sample${n > 1 ? 's' : ''}: ${this.#failedAt.detail ?? ''}`,
+      }
+    }
+    if (this.#passes > 0)
+      return { ...base, result: 'pass', reason: `${this.#passes} passing sample(s), ${this.#fails} failing` }
+    return { ...base, result: 'inconclusive', reason: this.#lastProblem ?? 'no samples' }
+  }
+}
+
+const RANK: Record<Verdict, number> = { pass: 0, inconclusive: 1, fail: 2 }
+
+export function worst(results: Verdict[], empty: Verdict = 'inconclusive'): Verdict {
+  if (results.length === 0) return empty
+  return results.reduce((a, b) => (RANK[b] > RANK[a] ? b : a))
+}

@@ -1,0 +1,391 @@
+/**
+ * The experiment document (apiVersion faultline/v1, kind Experiment): one schema for the CLI,
+ * the API and the docs. Every problem is reported with its JSON pointer; unknown fields are
+ * errors; durations are strings with units. Fault rules inside the method are checked with the
+ * sidecar's own rule compiler, so an experiment never starts with a rule a sidecar would refuse.
+ */
+import type { FieldIssue } from '../errors.ts'
+import { compileRuleSet } from '../rules/compile.ts'
+import {
+  array,
+  boolean,
+  choice,
+  duration,
+  exactlyOne,
+  type Infer,
+  isPlainObject,
+  lazy,
+  number,
+  object,
+  oneOfTypes,
+  record,
+  required,
+  type Schema,
+  string,
+} from '../schema.ts'
+
+export const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+const NAME_HINT = 'lower-case letters, digits and "-", at most 63'
+
+const name = (description?: string) => string({ pattern: NAME, description: description ?? NAME_HINT })
+const url = (description?: string) => string({ pattern: /^https?:\/\/[^\s]+$/, maxLength: 2048, description })
+const argv = array(string({ minLength: 1, maxLength: 8192 }), { minItems: 1, description: 'program and arguments' })
+
+// ── targets ──────────────────────────────────────────────────────────────────
+
+const processSpec = object(
+  {
+    name: required(name('process name, unique in the experiment')),
+    command: argv,
+    env: record(string()),
+    cwd: string(),
+    readiness: object({
+      url: required(url('ready when this answers 2xx')),
+      timeout: duration({ min: 1, description: 'default 10s' }),
+      interval: duration({ min: 1, description: 'default 100ms' }),
+    }),
+    restart: object({
+      policy: choice(['never', 'on-failure', 'always'], 'default never'),
+      delay: duration({ description: 'default 200ms' }),
+    }),
+  },
+  { description: 'a local process: started and supervised when it has a command, else one the host already runs' },
+)
+
+const target = object(
+  {
+    sidecars: array(url('sidecar admin URL, e.g. http://127.0.0.1:8481'), { minItems: 1 }),
+    adminToken: string({ description: 'bearer token for the sidecars admin APIs' }),
+    processes: array(processSpec, { minItems: 1 }),
+  },
+  {
+    refine(v, path, issues) {
+      if (!v.sidecars && !v.processes) issues.push({ path, message: 'must have "sidecars" or "processes"' })
+    },
+  },
+)
+
+// ── load ─────────────────────────────────────────────────────────────────────
+
+const load = object({
+  url: required(url()),
+  method: string({ pattern: /^[A-Z]+$/ }),
+  headers: record(string()),
+  body: string(),
+  connections: number({ integer: true, min: 1, max: 1000, description: 'default 10' }),
+  rate: number({
+    min: 1,
+    max: 100_000,
+    description: 'requests per second across all connections; default as fast as possible',
+  }),
+})
+
+// ── checks ───────────────────────────────────────────────────────────────────
+
+export const STATS = ['p50', 'p90', 'p95', 'p99', 'max', 'errorRate', 'count', 'throughput'] as const
+const statusSpec = oneOfTypes<number | string>([
+  number({ integer: true, min: 100, max: 599 }) as Schema<number | string>,
+  string({ pattern: /^[1-5]\d\d-[1-5]\d\d$/ }) as Schema<number | string>,
+])
+
+const sidecarCheck = object({
+  target: required(name('a target with sidecars')),
+  stat: required(choice(STATS, 'latency in ms, errorRate as a fraction 0..1, throughput in req/s')),
+  cohort: choice(['all', 'faulted', 'unfaulted'], 'default all'),
+})
+const httpCheck = object({
+  url: required(url()),
+  method: string({ pattern: /^[A-Z]+$/ }),
+  headers: record(string()),
+  body: string(),
+  timeout: duration({ min: 1, description: 'default 5s' }),
+  status: array(statusSpec, { minItems: 1, description: 'default 200-399' }),
+  bodyRegex: string({ maxLength: 1024 }),
+  jsonPath: object({ path: required(string({ pattern: /^\$/ })), equals: lazy(() => anyJson), exists: boolean() }),
+  maxLatency: duration({ min: 1 }),
+})
+const promqlCheck = object({
+  url: required(url('Prometheus base URL')),
+  query: required(string({ minLength: 1, maxLength: 8192, description: 'must return exactly one series' })),
+})
+const commandCheck = object({
+  run: required(argv),
+  timeout: duration({ min: 1, description: 'default 10s' }),
+  exitCode: number({ integer: true, min: 0, max: 255, description: 'default 0' }),
+  outputRegex: string({ maxLength: 1024 }),
+})
+const anyJson: Schema<unknown> = { json: {}, check: (v) => v }
+
+const tolerance = object(
+  {
+    max: number(),
+    min: number(),
+    relative: object(
+      {
+        to: required(
+          choice(
+            ['before', 'unfaulted'],
+            'before: the value measured in the before phase; unfaulted: the unfaulted cohort now',
+          ),
+        ),
+        maxRatio: number({ min: 0, description: 'value / baseline must stay <= this' }),
+        maxIncrease: number({ min: 0, description: 'value - baseline must stay <= this' }),
+      },
+      {
+        refine(v, path, issues) {
+          if (v.maxRatio === undefined && v.maxIncrease === undefined)
+            issues.push({ path, message: 'must have "maxRatio" or "maxIncrease"' })
+        },
+      },
+    ),
+  },
+  {
+    refine(v, path, issues) {
+      if (v.max === undefined && v.min === undefined && v.relative === undefined)
+        issues.push({ path, message: 'must have "max", "min" or "relative"' })
+      if (v.max !== undefined && v.min !== undefined && v.min > v.max)
+        issues.push({ path: `${path}/min`, message: 'must not be above max' })
+    },
+  },
+)
+
+export const CHECK_KINDS = ['sidecar', 'http', 'promql', 'command'] as const
+export const PHASES = ['before', 'during', 'after'] as const
+
+const check = object(
+  {
+    name: required(name()),
+    phases: array(choice(PHASES), {
+      minItems: 1,
+      description: 'default: all three for the hypothesis, during for guardrails',
+    }),
+    interval: duration({ min: 100, description: 'time between samples; default 2s' }),
+    window: duration({ min: 1000, description: 'sidecar statistics window; default 10s' }),
+    minSamples: number({ integer: true, min: 1, description: 'requests a sidecar window needs to count; default 20' }),
+    failureThreshold: number({
+      integer: true,
+      min: 1,
+      description: 'consecutive failing samples that fail a phase; default 2',
+    }),
+    recoverWithin: duration({ min: 1, description: 'after phase: deadline to pass again; default 30s' }),
+    sidecar: sidecarCheck,
+    http: httpCheck,
+    promql: promqlCheck,
+    command: commandCheck,
+    tolerance,
+  },
+  {
+    refine(v, path, issues) {
+      const kind = exactlyOne(v, CHECK_KINDS, path, issues, 'check kind')
+      if ((kind === 'sidecar' || kind === 'promql') && !v.tolerance)
+        issues.push({ path: `${path}/tolerance`, message: `is required for a ${kind} check` })
+      if (v.tolerance?.relative?.to === 'unfaulted' && kind !== 'sidecar')
+        issues.push({ path: `${path}/tolerance/relative/to`, message: '"unfaulted" needs a sidecar check' })
+      if (v.tolerance?.relative?.to === 'unfaulted' && v.sidecar?.cohort === 'unfaulted')
+        issues.push({ path: `${path}/sidecar/cohort`, message: 'cannot compare the unfaulted cohort with itself' })
+      if (v.tolerance?.relative?.to === 'before' && v.phases && !v.phases.includes('before'))
+        issues.push({
+          path: `${path}/phases`,
+          message: 'must include "before" to have a baseline for tolerance.relative',
+        })
+      if (v.tolerance && (kind === 'http' || kind === 'command'))
+        issues.push({
+          path: `${path}/tolerance`,
+          message: `does not apply to a ${kind} check (use its own expectations)`,
+        })
+    },
+  },
+)
+
+// ── method ───────────────────────────────────────────────────────────────────
+
+const anyRules: Schema<unknown[]> = array({ json: { $ref: '#/$defs/rule' }, check: (v) => v }, { minItems: 1 })
+
+export const STEP_KINDS = ['sidecarFault', 'kill', 'restart', 'stress', 'wait', 'parallel', 'serial'] as const
+
+const step: Schema<StepSpec> = object(
+  {
+    name: string({ maxLength: 128 }),
+    sidecarFault: object({
+      target: required(name()),
+      duration: required(duration({ min: 1, max: 86_400_000 })),
+      rules: required(anyRules),
+    }),
+    kill: object({
+      target: required(name()),
+      process: name(),
+      signal: choice(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'], 'default SIGKILL'),
+      recoverWithin: duration({
+        min: 1,
+        description: 'fail the step unless the process is ready again within this; default 30s',
+      }),
+    }),
+    restart: object({ target: required(name()), process: name() }),
+    stress: object(
+      {
+        cpu: number({ integer: true, min: 1, max: 256, description: 'busy workers' }),
+        load: number({ min: 1, max: 100, description: 'percent busy per worker; default 100' }),
+        memory: string({ pattern: /^\d+(\.\d+)?(B|KiB|MiB|GiB|KB|MB|GB)$/, description: 'e.g. 256MiB' }),
+        duration: required(duration({ min: 1 })),
+      },
+      {
+        refine(v, path, issues) {
+          if (v.cpu === undefined && v.memory === undefined)
+            issues.push({ path, message: 'must have "cpu" or "memory"' })
+        },
+      },
+    ),
+    wait: duration({ min: 1 }),
+    parallel: array(
+      lazy(() => step),
+      { minItems: 1 },
+    ),
+    serial: array(
+      lazy(() => step),
+      { minItems: 1 },
+    ),
+  },
+  {
+    refine(v, path, issues) {
+      exactlyOne(v, STEP_KINDS, path, issues, 'step kind')
+    },
+  },
+) as Schema<StepSpec>
+
+export interface StepSpec {
+  name?: string
+  sidecarFault?: { target: string; duration: number; rules: Record<string, unknown>[] }
+  kill?: { target: string; process?: string; signal?: NodeJS.Signals; recoverWithin?: number }
+  restart?: { target: string; process?: string }
+  stress?: { cpu?: number; load?: number; memory?: string; duration: number }
+  wait?: number
+  parallel?: StepSpec[]
+  serial?: StepSpec[]
+}
+
+// ── the document ─────────────────────────────────────────────────────────────
+
+const experiment = object({
+  apiVersion: required(choice(['faultline/v1'])),
+  kind: required(choice(['Experiment'])),
+  metadata: required(object({ name: required(name()), labels: record(string({ maxLength: 256 })) })),
+  spec: required(
+    object({
+      description: string({ maxLength: 4096 }),
+      targets: required(record(target, { key: NAME })),
+      load,
+      hypothesis: required(
+        object({ title: required(string({ minLength: 1, maxLength: 256 })), checks: required(array(check)) }),
+      ),
+      guardrails: array(check),
+      method: required(array(step, { minItems: 1 })),
+    }),
+  ),
+})
+
+export type ExperimentDoc = Infer<typeof experiment>
+export type CheckSpec = Infer<typeof check>
+export type TargetSpec = Infer<typeof target>
+export type ProcessSpec = Infer<typeof processSpec>
+export type LoadSpec = Infer<typeof load>
+
+export function experimentJsonSchema(): Record<string, unknown> {
+  return { $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'faultline experiment', ...experiment.json }
+}
+
+/**
+ * Checks a parsed document completely. Cross-references (targets named by checks and steps,
+ * unique check and process names, rules valid for a sidecar) are checked too.
+ */
+export function validateExperiment(
+  doc: unknown,
+): { ok: true; experiment: ExperimentDoc } | { ok: false; issues: FieldIssue[] } {
+  const issues: FieldIssue[] = []
+  const checked = experiment.check(doc, '', issues)
+  if (!checked) {
+    crossCheckRules(doc, issues)
+    return { ok: false, issues }
+  }
+  crossCheck(checked, issues)
+  crossCheckRules(doc, issues)
+  return issues.length ? { ok: false, issues } : { ok: true, experiment: checked }
+}
+
+function crossCheck(x: ExperimentDoc, issues: FieldIssue[]): void {
+  const targets = x.spec.targets
+  const names = new Map<string, string>()
+  const seenProcess = new Set<string>()
+  for (const [tname, t] of Object.entries(targets))
+    t.processes?.forEach((p, i) => {
+      if (seenProcess.has(p.name))
+        issues.push({
+          path: `/spec/targets/${tname}/processes/${i}/name`,
+          message: `process "${p.name}" is defined twice`,
+        })
+      seenProcess.add(p.name)
+    })
+  const needTarget = (tname: string, path: string, what: 'sidecars' | 'processes') => {
+    const t = targets[tname]
+    if (!t) issues.push({ path, message: `names no target (targets: ${Object.keys(targets).join(', ') || 'none'})` })
+    else if (!t[what]) issues.push({ path, message: `target "${tname}" has no ${what}` })
+  }
+  const checkList = (list: CheckSpec[] | undefined, base: string) =>
+    list?.forEach((c, i) => {
+      const path = `${base}/${i}`
+      const prev = names.get(c.name)
+      if (prev) issues.push({ path: `${path}/name`, message: `duplicates the check at ${prev}` })
+      else names.set(c.name, path)
+      if (c.sidecar) needTarget(c.sidecar.target, `${path}/sidecar/target`, 'sidecars')
+    })
+  checkList(x.spec.hypothesis.checks, '/spec/hypothesis/checks')
+  checkList(x.spec.guardrails, '/spec/guardrails')
+  const walk = (steps: StepSpec[], base: string) =>
+    steps.forEach((s, i) => {
+      const path = `${base}/${i}`
+      if (s.sidecarFault) needTarget(s.sidecarFault.target, `${path}/sidecarFault/target`, 'sidecars')
+      for (const k of ['kill', 'restart'] as const) {
+        const spec = s[k]
+        if (!spec) continue
+        needTarget(spec.target, `${path}/${k}/target`, 'processes')
+        const procs = targets[spec.target]?.processes
+        if (spec.process && procs && !procs.some((p) => p.name === spec.process))
+          issues.push({
+            path: `${path}/${k}/process`,
+            message: `target "${spec.target}" has no process "${spec.process}"`,
+          })
+      }
+      if (s.parallel) walk(s.parallel, `${path}/parallel`)
+      if (s.serial) walk(s.serial, `${path}/serial`)
+    })
+  walk(x.spec.method, '/spec/method')
+}
+
+/** Rules in sidecarFault steps: the sidecar's own validation, plus fields the runner owns. */
+function crossCheckRules(doc: unknown, issues: FieldIssue[]): void {
+  const method = isPlainObject(doc) && isPlainObject(doc.spec) && Array.isArray(doc.spec.method) ? doc.spec.method : []
+  const walk = (steps: unknown[], base: string) =>
+    steps.forEach((s, i) => {
+      if (!isPlainObject(s)) return
+      const path = `${base}/${i}`
+      if (Array.isArray(s.parallel)) walk(s.parallel, `${path}/parallel`)
+      if (Array.isArray(s.serial)) walk(s.serial, `${path}/serial`)
+      const fault = s.sidecarFault
+      if (!isPlainObject(fault) || !Array.isArray(fault.rules)) return
+      const rpath = `${path}/sidecarFault/rules`
+      fault.rules.forEach((r, j) => {
+        for (const owned of ['ttl', 'expiresAt', 'source'] as const)
+          if (isPlainObject(r) && r[owned] !== undefined)
+            issues.push({
+              path: `${rpath}/${j}/${owned}`,
+              message: 'is set by the runner (from the step duration and the run id)',
+            })
+      })
+      const rules = fault.rules.map((r) =>
+        isPlainObject(r) ? { ...r, ttl: undefined, expiresAt: undefined, source: undefined } : r,
+      )
+      const result = compileRuleSet({ rules: JSON.parse(JSON.stringify(rules)) }, { now: 0, generation: 0 })
+      if (!result.ok)
+        for (const issue of result.issues) issues.push({ ...issue, path: rpath + issue.path.replace(/^\/rules/, '') })
+    })
+  walk(method, '/spec/method')
+}
