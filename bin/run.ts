@@ -51,13 +51,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     var: { type: 'string', multiple: true },
     data: { type: 'string' },
     quiet: { type: 'boolean' },
+    'ttl-margin': { type: 'string' },
   })
   const file = positionals[0]
   if (!file)
     throw errors.FL_ERR_CONFIG_INVALID(
-      'usage: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]',
+      'usage: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR] [--ttl-margin 10s] [--quiet]',
     )
   const experiment = loadExperimentFile(file, varsFrom(values.var as string[] | undefined))
+  const margin = values['ttl-margin'] === undefined ? undefined : parseDuration(values['ttl-margin'] as string)
+  if (values['ttl-margin'] !== undefined && margin === undefined)
+    throw errors.FL_ERR_CONFIG_INVALID('--ttl-margin must be a duration such as 10s', { issues: [{ path: '--ttl-margin', message: 'must be a duration' }] })
   const out = (line: string) => process.stdout.write(line + '\n')
   const abort = new AbortController()
   const onSignal = (signal: string) => {
@@ -72,6 +76,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     dryRun: values['dry-run'] === true,
     signal: abort.signal,
     progress: values.quiet ? undefined : out,
+    ttlMarginMs: margin,
   })
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)

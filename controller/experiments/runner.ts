@@ -149,6 +149,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   let status: RunStatus = 'completed'
   let fatal: string | undefined
   let emptyTargets = false
+  /** The before phase failed: the method never ran, so the hypothesis was not tested. */
+  let gateFailed = false
 
   const ctx: CheckContext = {
     sidecars: (t) => clients.get(t) ?? [],
@@ -480,10 +482,11 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     const gate = hypothesis
       .filter((c) => phasesOf(c, false).includes('before'))
       .map((c) => journal.checks[c.name]!.phases.at(-1)!)
-    const gateFailed = gate.filter((p) => p.result !== 'pass')
-    if (gateFailed.length) {
+    const notMet = gate.filter((p) => p.result !== 'pass')
+    if (notMet.length) {
       status = 'aborted'
-      abortReason = `steady state not met before the method: ${gateFailed.map((p) => p.reason).join('; ')}`
+      gateFailed = true
+      abortReason = `steady state not met before the method: ${notMet.map((p) => p.reason).join('; ')}`
       say(`  ${abortReason}`)
     } else if (!abort.signal.aborted) {
       phaseNow = 'during'
@@ -546,7 +549,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     verdict = results.includes('fail') ? 'fail' : 'inconclusive'
     reason = fatal
   } else if (status === 'aborted') {
-    verdict = results.includes('fail') ? 'fail' : 'inconclusive'
+    verdict = !gateFailed && results.includes('fail') ? 'fail' : 'inconclusive'
     reason = abortReason
   } else if (emptyTargets) {
     verdict = 'inconclusive'

@@ -1,0 +1,166 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { exitCodeOf, runExperiment } from '../../controller/experiments/runner.ts'
+import { dataDir, experiment } from '../helpers/experiment.ts'
+import { startWorld, type World } from '../helpers/world.ts'
+
+let world: World
+afterEach(() => world?.close())
+
+const fast = { window: '2s', interval: '250ms', minSamples: 5 }
+
+describe('running experiments against real sidecars', () => {
+  it('passes, proves the fault landed, and reverts it', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      load: { url: `${world.proxyUrl}/echo/x`, rate: 200, connections: 4 },
+      hypothesis: {
+        title: 'p95 stays under 500 ms with a 20 ms delay',
+        checks: [{ name: 'p95', sidecar: { target: 'app', stat: 'p95' }, tolerance: { max: 500 }, ...fast }],
+      },
+      method: [
+        {
+          name: 'slow',
+          sidecarFault: { target: 'app', duration: '1500ms', rules: [{ id: 'slow', delay: { ms: 20 } }] },
+        },
+      ],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    expect(r).toMatchObject({ status: 'completed', verdict: 'pass' })
+    expect(exitCodeOf(r)).toBe(0)
+    const fault = r.journal.faults[0]!
+    expect(fault.acknowledged![world.adminUrl]).toBeGreaterThan(0)
+    expect(fault.evidence![world.adminUrl]!.slow!.injected).toBeGreaterThan(50)
+    expect(fault.intentAt).toBeLessThanOrEqual(fault.appliedAt!)
+    expect(fault.revertedAt).toBeGreaterThan(fault.appliedAt!)
+    expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
+    expect(r.journal.checks.p95!.phases.map((p) => p.phase)).toEqual(['before', 'during', 'after'])
+    expect(r.journal.series.app!.length).toBeGreaterThan(0)
+    const onDisk = JSON.parse(readFileSync(r.journalPath, 'utf8'))
+    expect(onDisk).toMatchObject({ status: 'completed', verdict: 'pass', runId: r.runId })
+    expect(onDisk.experimentHash).toMatch(/^[0-9a-f]{64}$/)
+    expect(existsSync(r.reportPath) && existsSync(r.markdownPath)).toBe(true)
+    expect(readFileSync(r.markdownPath, 'utf8')).toContain('# test-exp: PASS')
+  })
+
+  it('a guardrail breach aborts the run and reverts every fault at once', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      load: { url: `${world.proxyUrl}/echo/x`, rate: 200, connections: 4 },
+      hypothesis: {
+        title: 't',
+        checks: [{ name: 'p95', sidecar: { target: 'app', stat: 'p95' }, tolerance: { max: 1000 }, ...fast }],
+      },
+      guardrails: [
+        {
+          name: 'errors',
+          sidecar: { target: 'app', stat: 'errorRate' },
+          tolerance: { max: 0.2 },
+          failureThreshold: 1,
+          ...fast,
+        },
+      ],
+      method: [
+        {
+          parallel: [
+            {
+              name: 'harmless',
+              sidecarFault: {
+                target: 'app',
+                duration: '30s',
+                rules: [{ id: 'tag', match: { path: '/nowhere' }, delay: { ms: 1 } }],
+              },
+            },
+            {
+              name: 'outage',
+              sidecarFault: { target: 'app', duration: '30s', rules: [{ id: 'boom', abort: { status: 500 } }] },
+            },
+          ],
+        },
+      ],
+    })
+    const t0 = Date.now()
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    expect(Date.now() - t0).toBeLessThan(15_000)
+    expect(r.status).toBe('aborted')
+    expect(r.reason).toMatch(/guardrail errors breached/)
+    expect(exitCodeOf(r)).toBe(2)
+    expect(r.journal.faults.every((f) => f.revertedAt !== undefined)).toBe(true)
+    expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
+    expect(r.journal.timeline.some((e) => e.type === 'guardrail')).toBe(true)
+  })
+
+  it('judges a faulted cohort against the unfaulted one measured at the same time', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      load: { url: `${world.proxyUrl}/echo/x`, rate: 200, connections: 8 },
+      hypothesis: {
+        title: 'faulted requests are at most 3x slower than unfaulted ones',
+        checks: [
+          {
+            name: 'cohorts',
+            phases: ['during'],
+            sidecar: { target: 'app', stat: 'p50', cohort: 'faulted' },
+            tolerance: { relative: { to: 'unfaulted', maxRatio: 3 } },
+            ...fast,
+          },
+        ],
+      },
+      method: [
+        { sidecarFault: { target: 'app', duration: '2s', rules: [{ id: 'half', percent: 50, delay: { ms: 100 } }] } },
+      ],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    expect(r.verdict).toBe('fail')
+    const failing = r.journal.checks.cohorts!.samples.find((s) => s.outcome === 'fail')!
+    expect(failing.detail).toMatch(/unfaulted baseline/)
+    expect(failing.value!).toBeGreaterThan(failing.baseline! * 3)
+  })
+
+  it('a dry run resolves targets and runs checks but injects nothing', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      hypothesis: { title: 't', checks: [{ name: 'up', http: { url: `${world.proxyUrl}/` }, interval: '200ms' }] },
+      method: [{ sidecarFault: { target: 'app', duration: '500ms', rules: [{ id: 'x', abort: { status: 500 } }] } }],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir(), dryRun: true })
+    expect(r).toMatchObject({ status: 'completed', verdict: 'pass' })
+    expect(r.journal.dryRun).toBe(true)
+    expect(r.journal.faults[0]!.appliedAt).toBeUndefined()
+    expect((await world.admin('GET', '/rules')).body.generation).toBe(0)
+  })
+
+  it('does not start the method when the steady state is not met before', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      hypothesis: {
+        title: 't',
+        checks: [{ name: 'ok', http: { url: `${world.proxyUrl}/status/500` }, interval: '200ms', failureThreshold: 2 }],
+      },
+      method: [{ sidecarFault: { target: 'app', duration: '1s', rules: [{ id: 'x', abort: { status: 500 } }] } }],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    expect(r).toMatchObject({ status: 'aborted', verdict: 'inconclusive' })
+    expect(r.reason).toMatch(/steady state not met before the method/)
+    expect(r.journal.faults).toEqual([])
+    expect((await world.admin('GET', '/rules')).body.generation).toBe(0)
+  })
+
+  it('errors clearly when a sidecar cannot be reached, and injects nothing', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl, 'http://127.0.0.1:1'] } },
+      hypothesis: { title: 't', checks: [] },
+      method: [{ wait: '10ms' }],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    expect(r.status).toBe('errored')
+    expect(r.reason).toMatch(/target app: sidecar http:\/\/127.0.0.1:1 unreachable/)
+    expect(exitCodeOf(r)).toBe(3)
+  })
+})
