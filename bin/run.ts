@@ -61,7 +61,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   const experiment = loadExperimentFile(file, varsFrom(values.var as string[] | undefined))
   const margin = values['ttl-margin'] === undefined ? undefined : parseDuration(values['ttl-margin'] as string)
   if (values['ttl-margin'] !== undefined && margin === undefined)
-    throw errors.FL_ERR_CONFIG_INVALID('--ttl-margin must be a duration such as 10s', { issues: [{ path: '--ttl-margin', message: 'must be a duration' }] })
+    throw errors.FL_ERR_CONFIG_INVALID('--ttl-margin must be a duration such as 10s', {
+      issues: [{ path: '--ttl-margin', message: 'must be a duration' }],
+    })
   const out = (line: string) => process.stdout.write(line + '\n')
   const abort = new AbortController()
   const onSignal = (signal: string) => {

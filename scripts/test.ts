@@ -1,5 +1,6 @@
 /**
- * `npm test`: type-check, lint, format check, then every vitest project; ends with one plain
+ * `npm test`: installs the system packages the tests need (once), type-checks, lints, checks
+ * formatting, then runs every vitest project; ends with one plain
  * summary line ("tests: N passed, N failed, N skipped") that CI and people can read at a glance.
  * Extra arguments go to vitest (`npm test -- --project unit`).
  */
@@ -15,6 +16,8 @@ function step(name: string, cmd: string, args: string[]): number {
 }
 
 const checks: [string, string, string[]][] = [
+  // Real parts the integration tests use (prometheus, chromium): installed once, by apt.
+  ['test dependencies', 'bash', ['scripts/install-test-deps.sh']],
   ['type-check', 'tsc', ['-p', '.']],
   ['lint', 'eslint', ['.']],
   ['format check', 'prettier', ['--check', '--log-level', 'warn', '.']],
