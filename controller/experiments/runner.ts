@@ -95,6 +95,16 @@ function checkKind(c: CheckSpec): string {
   return c.sidecar ? 'sidecar' : c.http ? 'http' : c.promql ? 'promql' : 'command'
 }
 
+/** How long the method should take (kills and restarts count as 0): for "time left". */
+export function plannedDuration(steps: StepSpec[]): number {
+  const one = (s: StepSpec): number =>
+    s.wait ??
+    s.sidecarFault?.duration ??
+    s.stress?.duration ??
+    (s.parallel ? Math.max(0, ...s.parallel.map(one)) : s.serial ? plannedDuration(s.serial) : 0)
+  return steps.reduce((sum, s) => sum + one(s), 0)
+}
+
 function stepLabel(s: StepSpec, path: string): string {
   if (s.name) return s.name
   const kind = Object.keys(s).find((k) => k !== 'name')!
@@ -453,15 +463,22 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
         ? `${t} p95 ${p.p95.toFixed(1)} ms, err ${(p.errorRate * 100).toFixed(1)}%, ${p.rps.toFixed(0)} req/s`
         : ''
     })
-    const failing = Object.entries(journal.checks)
-      .filter(([, c]) => c.samples.at(-1)?.outcome === 'fail')
-      .map(([n]) => n)
+    const last = Object.entries(journal.checks).map(([n, c]) => [n, c.samples.at(-1)?.outcome] as const)
+    const failing = last.filter(([, o]) => o === 'fail').map(([n]) => n)
+    const passing = last.filter(([, o]) => o === 'pass').length
+    const left =
+      phaseNow === 'during' && methodStartedAt !== undefined
+        ? Math.max(0, plannedMs - (Date.now() - methodStartedAt))
+        : undefined
+    const when = left === undefined ? phaseNow : `${phaseNow}, ~${(left / 1000).toFixed(0)}s left`
     say(
-      `  [${phaseNow}] ${((Date.now() - journal.startedAt) / 1000).toFixed(0)}s  ${parts.filter(Boolean).join(' | ')}${failing.length ? `  failing: ${failing.join(', ')}` : ''}`,
+      `  [${when}] ${parts.filter(Boolean).join(' | ')}  checks: ${passing} passing${failing.length ? `, failing: ${failing.join(', ')}` : ''}`,
     )
   }, 2000)
   progressTimer.unref()
   let phaseNow = 'setup'
+  let methodStartedAt: number | undefined
+  const plannedMs = plannedDuration(spec.method)
 
   try {
     await resolveTargets()
@@ -502,6 +519,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
         'during',
         stopChecks,
       )
+      methodStartedAt = Date.now()
       try {
         await runSteps(spec.method, '/method')
       } catch (err) {
@@ -538,6 +556,13 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   }
 
   // ── verdict ────────────────────────────────────────────────────────────────
+  function landedNothing(): string[] {
+    return journal.faults
+      .filter((f) => f.kind === 'sidecar' && f.appliedAt !== undefined && f.evidence)
+      .filter((f) => Object.values(f.evidence!).every((rules) => Object.values(rules).every((c) => c.injected === 0)))
+      .map((f) => `${f.step} injected into 0 requests`)
+  }
+
   for (const c of [...hypothesis, ...guardrails]) {
     const rec = journal.checks[c.name]!
     rec.result = worst(rec.phases.map((p) => p.result))
@@ -555,7 +580,11 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     verdict = 'inconclusive'
     reason = 'a target resolved to no sidecars or processes'
   } else if (journal.dryRun && verdict === 'pass') reason = 'dry run: checks ran, nothing was injected'
-  else {
+  else if (verdict === 'pass' && landedNothing().length) {
+    // A fault that touched no request proves nothing: never report that as a pass.
+    verdict = 'inconclusive'
+    reason = `the fault did not land: ${landedNothing().join('; ')}`
+  } else {
     const failed = hypothesis.filter((c) => journal.checks[c.name]!.result === 'fail').map((c) => c.name)
     reason = failed.length
       ? `failed: ${failed.join(', ')}`

@@ -164,3 +164,30 @@ describe('running experiments against real sidecars', () => {
     expect(exitCodeOf(r)).toBe(3)
   })
 })
+
+describe('honest verdicts', () => {
+  it('a fault that touched no request makes the verdict inconclusive, not pass', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      load: { url: `${world.proxyUrl}/echo/x`, rate: 100, connections: 2 },
+      hypothesis: {
+        title: 't',
+        checks: [{ name: 'p95', sidecar: { target: 'app', stat: 'p95' }, tolerance: { max: 1000 }, ...fast }],
+      },
+      method: [
+        {
+          name: 'typo',
+          sidecarFault: {
+            target: 'app',
+            duration: '1s',
+            rules: [{ id: 'miss', match: { path: '/ech0/**' }, delay: { ms: 50 } }],
+          },
+        },
+      ],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    expect(r).toMatchObject({ status: 'completed', verdict: 'inconclusive' })
+    expect(r.reason).toBe('the fault did not land: typo injected into 0 requests')
+  })
+})

@@ -72,3 +72,16 @@ describe('JSONPath subset', () => {
     ['$.a.b[5]', false, undefined],
   ])('%s', (path, found, value) => expect(jsonPathGet(doc, path)).toEqual(found ? { found, value } : { found }))
 })
+
+describe('planned method duration', () => {
+  it('adds serial steps and takes the longest parallel branch', async () => {
+    const { plannedDuration } = await import('../../controller/experiments/runner.ts')
+    expect(
+      plannedDuration([
+        { wait: 1000 },
+        { parallel: [{ wait: 500 }, { serial: [{ wait: 2000 }, { stress: { cpu: 1, duration: 1000 } }] }] },
+        { kill: { target: 'x' } },
+      ]),
+    ).toBe(4000)
+  })
+})
