@@ -16,6 +16,7 @@ commands:
   run       run an experiment: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]
   validate  check an experiment document and print every problem with its path
   stress    CPU/memory stress: faultline stress --cpu N --load P --memory SIZE --duration D
+  controller  the long-running controller: faultline controller [--listen HOST:PORT] [--data DIR] [--token TOKEN]
   sidecar   run the fault-injection proxy in front of an app
   demo      start a sample system of three services behind sidecars and run the example experiments
   tour      run one sidecar in front of a sample app and show each fault kind (--keep to stay up)
@@ -48,6 +49,10 @@ async function main(): Promise<void> {
   switch (command) {
     case 'sidecar':
       return sidecar(rest)
+    case 'controller': {
+      const { controllerCommand } = await import('./controller.ts')
+      return controllerCommand(rest)
+    }
     case 'run': {
       const { runCommand } = await import('./run.ts')
       process.exitCode = await runCommand(rest)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # System packages the test suite uses for real parts: prometheus (PromQL checks against a real
-# server) and chromium (the HTML report is opened in a real headless browser). Idempotent: does
-# nothing when both are present. Needs root (or sudo) and Debian's apt, as on CI.
+# server), chromium (the HTML report is opened in a real headless browser) and redis-server
+# (fleet mode and the Redis store). Idempotent: does nothing when all are present. Needs root
+# (or sudo) and Debian's apt, as on CI.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -13,6 +15,9 @@ echo "installing test dependencies: ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The Debian package starts a system Prometheus on :9090; tests run their own on random ports.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+# The Debian packages start system services on fixed ports; tests run their own on random ports.
+for svc in prometheus redis-server; do
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+done
 $SUDO pkill -x prometheus >/dev/null 2>&1 || true
+$SUDO pkill -x redis-server >/dev/null 2>&1 || true

@@ -1,10 +1,10 @@
 /** The admin API (DESIGN §4): rules, kill switch, statistics, metrics, health. */
-import { timingSafeEqual } from 'node:crypto'
 import net from 'node:net'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import { parseDuration } from '../src/duration.ts'
-import { errors, FaultlineError } from '../src/errors.ts'
+import { bearerMatches } from '../src/auth.ts'
+import { errors, httpErrorOf } from '../src/errors.ts'
 import { ruleSetJsonSchema } from '../src/rules/schema.ts'
 import type { StatsWindow } from '../src/stats/window.ts'
 import type { RuleStore } from './rule-store.ts'
@@ -20,13 +20,6 @@ export interface AdminDeps {
 }
 
 const MUTATING = new Set(['PUT', 'POST', 'DELETE', 'PATCH'])
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith('Bearer ')) return false
-  const given = Buffer.from(header.slice(7))
-  const want = Buffer.from(token)
-  return given.length === want.length && timingSafeEqual(given, want)
-}
 
 /** Resolves true when a TCP connection to the upstream opens within the timeout. */
 export function probeUpstream(upstream: URL, timeoutMs = 1000): Promise<boolean> {
@@ -47,18 +40,13 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 })
 
   app.addHook('onRequest', async (request) => {
-    if (deps.token && MUTATING.has(request.method) && !tokenMatches(request.headers.authorization, deps.token))
+    if (deps.token && MUTATING.has(request.method) && !bearerMatches(request.headers.authorization, deps.token))
       throw errors.FL_ERR_UNAUTHORIZED()
   })
 
-  app.setErrorHandler((err: FastifyError | FaultlineError, _request, reply) => {
-    if (err instanceof FaultlineError) return reply.code(err.statusCode).send(err.toJSON())
-    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500
-    const e =
-      status < 500
-        ? errors.FL_ERR_BAD_REQUEST(err.message, { issues: [{ path: '', message: err.message }] })
-        : errors.FL_ERR_INTERNAL(err.message, { cause: err })
-    return reply.code(status).send(e.toJSON())
+  app.setErrorHandler((err, _request, reply) => {
+    const { statusCode, body } = httpErrorOf(err)
+    return reply.code(statusCode).send(body)
   })
 
   app.get('/rules', async () => ({ generation: store.generation, rules: store.list() }))

@@ -51,6 +51,10 @@ export const errors = {
   FL_ERR_RULE_NOT_FOUND: define('FL_ERR_RULE_NOT_FOUND', 'no rule with this id', 404),
   /** Experiments */
   FL_ERR_EXPERIMENT_INVALID: define('FL_ERR_EXPERIMENT_INVALID', 'invalid experiment', 400),
+  /** Controller */
+  FL_ERR_HALTED: define('FL_ERR_HALTED', 'halted: no new runs or traffic shaping until the halt is lifted', 409),
+  FL_ERR_NOT_FOUND: define('FL_ERR_NOT_FOUND', 'not found', 404),
+  FL_ERR_CONFLICT: define('FL_ERR_CONFLICT', 'already exists', 409),
   /** Admin API */
   FL_ERR_UNAUTHORIZED: define('FL_ERR_UNAUTHORIZED', 'missing or wrong bearer token', 401),
   FL_ERR_BAD_REQUEST: define('FL_ERR_BAD_REQUEST', 'bad request', 400),
@@ -65,4 +69,21 @@ export type ErrorCode = keyof typeof errors
 
 export function isFaultlineError(err: unknown): err is FaultlineError {
   return err instanceof FaultlineError
+}
+
+/**
+ * The HTTP answer for any error thrown in a request handler: catalogue errors keep their status
+ * and code; framework client errors (bad JSON, body too large) become FL_ERR_BAD_REQUEST; anything
+ * else is FL_ERR_INTERNAL. One mapping for the sidecar admin API and the controller API.
+ */
+export function httpErrorOf(err: unknown): { statusCode: number; body: Record<string, unknown> } {
+  if (err instanceof FaultlineError) return { statusCode: err.statusCode, body: err.toJSON() }
+  const e = err as { statusCode?: number; message?: string }
+  const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500
+  const message = e.message ?? String(err)
+  const wrapped =
+    status < 500
+      ? errors.FL_ERR_BAD_REQUEST(message, { cause: err, issues: [{ path: '', message }] })
+      : errors.FL_ERR_INTERNAL(message, { cause: err })
+  return { statusCode: status, body: wrapped.toJSON() }
 }

@@ -65,6 +65,8 @@ export interface Journal {
   experimentHash: string
   experiment: ExperimentDoc
   dryRun: boolean
+  /** The schedule that started this run, if any. */
+  schedule?: string
   startedAt: number
   endedAt?: number
   status: RunStatus
@@ -101,18 +103,23 @@ export function writeFileAtomic(file: string, data: string): void {
 export class JournalWriter {
   readonly file: string
   readonly journal: Journal
+  readonly #sink: ((j: Journal) => Promise<void>) | undefined
 
-  constructor(dir: string, journal: Journal) {
+  /** `sink` also receives every save (a shared store); the local file is always written. */
+  constructor(dir: string, journal: Journal, sink?: (j: Journal) => Promise<void>) {
     this.file = path.join(dir, 'journal.json')
     this.journal = journal
-    this.save()
+    this.#sink = sink
+    void this.save()
   }
 
   event(e: Omit<TimelineEvent, 'at'>, at = Date.now()): void {
     this.journal.timeline.push({ at, ...e })
   }
 
-  save(): void {
+  /** Resolves once the journal is durable everywhere it goes: await it before applying a fault. */
+  save(): Promise<void> {
     writeFileAtomic(this.file, JSON.stringify(this.journal, null, 2) + '\n')
+    return this.#sink?.(this.journal) ?? Promise.resolve()
   }
 }

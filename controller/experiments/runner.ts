@@ -43,6 +43,12 @@ export interface RunOptions {
   progress?: (line: string) => void
   ttlMarginMs?: number
   version?: string
+  /** Recorded in the journal when a schedule started the run. */
+  schedule?: string
+  /** Called with the run id as soon as it exists (before targets are resolved). */
+  onStart?: (runId: string) => void
+  /** Also save every journal update here (a shared store); awaited before each fault. */
+  journalSink?: (j: Journal) => Promise<void>
 }
 
 export interface RunResult {
@@ -124,6 +130,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     experimentHash: createHash('sha256').update(canonical(experiment)).digest('hex'),
     experiment,
     dryRun: opts.dryRun ?? false,
+    schedule: opts.schedule,
     startedAt: Date.now(),
     status: 'running',
     targets: {},
@@ -132,7 +139,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     checks: {},
     series: {},
   }
-  const jw = new JournalWriter(dir, journal)
+  const jw = new JournalWriter(dir, journal, opts.journalSink)
+  opts.onStart?.(runId)
   jw.event({ type: 'run', detail: `started${journal.dryRun ? ' (dry run: nothing will be injected)' : ''}` })
 
   const hypothesis = spec.hypothesis.checks
@@ -291,7 +299,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       fault: record.id,
       detail: `add ${rules.length} rule(s) to ${s.target} for ${s.duration} ms (ttl ${ttlMs} ms)`,
     })
-    jw.save() // intent is on disk before anything is applied
+    await jw.save() // intent is durable before anything is applied
     if (journal.dryRun) {
       jw.event({ type: 'step', step: label, detail: 'dry run: not applied' })
       await sleep(s.duration, abort.signal)
@@ -348,7 +356,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       }
       journal.faults.push(record)
       jw.event({ type: 'intent', step: label, fault: record.id, detail: `${signal} ${proc.name} (pid ${proc.pid})` })
-      jw.save()
+      await jw.save()
       if (journal.dryRun) continue
       // The revert of a kill: make sure the process runs again.
       reverts.push({
@@ -393,7 +401,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       fault: record.id,
       detail: `stress cpu=${s.cpu ?? 0} load=${s.load ?? 100}% memory=${s.memory ?? '0'} for ${s.duration} ms`,
     })
-    jw.save()
+    await jw.save()
     if (journal.dryRun) return
     const child = spawnStress({ cpu: s.cpu, load: s.load, memory: s.memory, durationMs: s.duration })
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -597,7 +605,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   journal.reason = reason
   journal.endedAt = Date.now()
   jw.event({ type: 'run', detail: `${status}, verdict ${verdict}${reason ? `: ${reason}` : ''}` })
-  jw.save()
+  await jw.save()
   const { html, markdown } = writeReports(dir, journal)
   return {
     runId,

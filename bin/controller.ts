@@ -1,0 +1,52 @@
+/** `faultline controller`: flags and environment to buildController, SIGTERM to a clean stop. */
+import { parseArgs } from 'node:util'
+import { buildController } from '../controller/app.ts'
+import { parseHostPort } from '../src/config.ts'
+import { errors, type FieldIssue } from '../src/errors.ts'
+import { createLogger } from '../src/log.ts'
+
+export const CONTROLLER_FLAGS = {
+  listen: ['FAULTLINE_CONTROLLER_LISTEN', 'API listener HOST:PORT (default 127.0.0.1:8490)'],
+  data: ['FAULTLINE_DATA', 'data directory: experiments, runs, schedules (default .faultline)'],
+  token: ['FAULTLINE_TOKEN', 'bearer token required on every API call but /healthz and /openapi.json'],
+  redis: ['FAULTLINE_REDIS', 'Redis URL: store and fleet bus in Redis instead of files'],
+  'log-level': ['FAULTLINE_LOG_LEVEL', 'trace|debug|info|warn|error (default info)'],
+} as const
+
+export async function controllerCommand(argv: string[]): Promise<void> {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    const options = Object.fromEntries(Object.keys(CONTROLLER_FLAGS).map((k) => [k, { type: 'string' as const }]))
+    values = parseArgs({ args: argv, options, strict: true }).values
+  } catch (err) {
+    throw errors.FL_ERR_CONFIG_INVALID((err as Error).message, { cause: err })
+  }
+  const get = (k: keyof typeof CONTROLLER_FLAGS) =>
+    (values[k] as string | undefined) ?? (process.env[CONTROLLER_FLAGS[k][0]] || undefined)
+  const issues: FieldIssue[] = []
+  const listen = parseHostPort(get('listen') ?? '127.0.0.1:8490', 'listen', issues)
+  if (issues.length)
+    throw errors.FL_ERR_CONFIG_INVALID(issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+  const logger = createLogger({ name: 'faultline-controller', level: get('log-level') })
+  const redisUrl = get('redis')
+  let store
+  if (redisUrl) {
+    const { RedisStore } = await import('../controller/store/redis.ts')
+    store = new RedisStore(redisUrl)
+  }
+  const controller = buildController({
+    dataDir: get('data') ?? '.faultline',
+    listen,
+    token: get('token'),
+    logger,
+    store,
+  })
+  await controller.start()
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'stopping: aborting and reverting running runs')
+    await controller.close()
+    process.exit(0)
+  }
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+  process.once('SIGINT', () => void stop('SIGINT'))
+}

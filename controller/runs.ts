@@ -1,0 +1,146 @@
+/**
+ * Runs inside the controller: started in-process, each with its own abort switch; the halt
+ * switch aborts them all and refuses new ones. On start, runs a crashed controller left
+ * "running" are found from their journals, their journalled faults reverted, and marked aborted.
+ */
+import path from 'node:path'
+import { errors } from '../src/errors.ts'
+import type { Logger } from '../src/log.ts'
+import type { ExperimentDoc } from '../src/experiments/schema.ts'
+import type { Journal } from './experiments/journal.ts'
+import { writeReports } from './experiments/report.ts'
+import { type RunResult, runExperiment } from './experiments/runner.ts'
+import { SidecarClient } from './sidecar-client.ts'
+import type { Store } from './store/types.ts'
+
+interface ActiveRun {
+  runId: string
+  experiment: string
+  schedule?: string
+  abort: AbortController
+  done: Promise<RunResult>
+}
+
+export interface StartOptions {
+  dryRun?: boolean
+  schedule?: string
+}
+
+export class RunManager {
+  readonly #active = new Map<string, ActiveRun>()
+  readonly #store: Store
+  readonly #dataDir: string
+  readonly #log: Logger
+  readonly #ttlMarginMs: number | undefined
+
+  constructor(opts: { store: Store; dataDir: string; log: Logger; ttlMarginMs?: number }) {
+    this.#store = opts.store
+    this.#dataDir = opts.dataDir
+    this.#log = opts.log
+    this.#ttlMarginMs = opts.ttlMarginMs
+  }
+
+  active(): { runId: string; experiment: string; schedule?: string }[] {
+    return [...this.#active.values()].map(({ runId, experiment, schedule }) => ({ runId, experiment, schedule }))
+  }
+
+  /** Starts a run; resolves with its id as soon as it has one. Refused while halted. */
+  async start(
+    experiment: ExperimentDoc,
+    opts: StartOptions = {},
+  ): Promise<{ runId: string; done: Promise<RunResult> }> {
+    const halt = await this.#store.getHalt()
+    if (halt) throw errors.FL_ERR_HALTED(halt.reason)
+    const abort = new AbortController()
+    let resolveId!: (id: string) => void
+    const idKnown = new Promise<string>((r) => (resolveId = r))
+    const done = runExperiment(experiment, {
+      dataDir: this.#dataDir,
+      dryRun: opts.dryRun,
+      schedule: opts.schedule,
+      signal: abort.signal,
+      ttlMarginMs: this.#ttlMarginMs,
+      onStart: resolveId,
+      // Files are written by the runner itself; another store gets every update too.
+      journalSink:
+        this.#store.kind === 'files'
+          ? undefined
+          : (j) =>
+              this.#store
+                .saveJournal(j)
+                .catch((err) => this.#log.error({ err, runId: j.runId }, 'could not save the journal to the store')),
+    })
+    const runId = await Promise.race([idKnown, done.then((r) => r.runId)])
+    const entry: ActiveRun = { runId, experiment: experiment.metadata.name, schedule: opts.schedule, abort, done }
+    this.#active.set(runId, entry)
+    done
+      .then(async (r) => {
+        await this.#store.saveJournal(r.journal)
+        this.#log.info({ runId, status: r.status, verdict: r.verdict, reason: r.reason }, 'run finished')
+      })
+      .catch((err) => this.#log.error({ runId, err }, 'run failed unexpectedly'))
+      .finally(() => this.#active.delete(runId))
+    this.#log.info(
+      { runId, experiment: entry.experiment, dryRun: opts.dryRun ?? false, schedule: opts.schedule },
+      'run started',
+    )
+    return { runId, done }
+  }
+
+  /** Aborts a running run; resolves once its faults are reverted. */
+  async abort(runId: string): Promise<RunResult | undefined> {
+    const run = this.#active.get(runId)
+    if (!run) return undefined
+    run.abort.abort()
+    return run.done
+  }
+
+  async abortAll(): Promise<string[]> {
+    const ids = [...this.#active.keys()]
+    await Promise.all(ids.map((id) => this.abort(id)))
+    return ids
+  }
+
+  /**
+   * Runs a dead controller left "running": revert every journalled sidecar fault that was not
+   * reverted (by its rule source, on every sidecar it went to), then mark the run aborted.
+   */
+  async recoverCrashed(): Promise<{ runId: string; reverted: string[]; failed: string[] }[]> {
+    const out: { runId: string; reverted: string[]; failed: string[] }[] = []
+    for (const summary of await this.#store.listRuns()) {
+      if (summary.status !== 'running' || this.#active.has(summary.runId)) continue
+      const journal = (await this.#store.getJournal(summary.runId)) as Journal
+      const reverted: string[] = []
+      const failed: string[] = []
+      for (const f of journal.faults) {
+        if (f.kind !== 'sidecar' || f.revertedAt !== undefined || !f.source) continue
+        for (const url of f.on) {
+          try {
+            await new SidecarClient(url, journal.experiment.spec.targets[f.target]?.adminToken).removeBySource(f.source)
+            reverted.push(`${f.id}@${url}`)
+          } catch (err) {
+            failed.push(`${f.id}@${url}: ${(err as Error).message} (its rules still expire by ttl)`)
+          }
+        }
+        f.revertedAt = Date.now()
+      }
+      journal.status = 'aborted'
+      journal.verdict = 'inconclusive'
+      journal.reason = 'the controller stopped during the run; its faults were reverted when it restarted'
+      journal.endedAt ??= Date.now()
+      journal.timeline.push({
+        at: Date.now(),
+        type: 'run',
+        detail: `recovered after a controller restart: reverted ${reverted.length} fault placement(s)${failed.length ? `, ${failed.length} failed` : ''}`,
+      })
+      await this.#store.saveJournal(journal)
+      writeReports(path.join(this.#dataDir, 'runs', journal.runId), journal)
+      this.#log.warn(
+        { runId: journal.runId, reverted, failed },
+        'recovered a run left running by a previous controller',
+      )
+      out.push({ runId: journal.runId, reverted, failed })
+    }
+    return out
+  }
+}
