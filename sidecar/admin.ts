@@ -15,8 +15,10 @@ export interface AdminDeps {
   registry: Registry
   upstream: URL
   token: string | undefined
-  /** Readiness also needs the rules file (when there is one) to have loaded. */
+  /** Readiness also needs the rules file or fleet state (when there is one) to have loaded. */
   rulesLoaded: () => boolean
+  /** Fleet mode status, shown by /readyz. */
+  fleet?: () => Record<string, unknown>
 }
 
 const MUTATING = new Set(['PUT', 'POST', 'DELETE', 'PATCH'])
@@ -102,7 +104,15 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     const upstream = await probeUpstream(deps.upstream)
     const rules = deps.rulesLoaded()
     const ready = upstream && rules
-    return reply.code(ready ? 200 : 503).send({ ready, upstream, rulesLoaded: rules, generation: store.generation })
+    return reply
+      .code(ready ? 200 : 503)
+      .send({
+        ready,
+        upstream,
+        rulesLoaded: rules,
+        generation: store.generation,
+        ...(deps.fleet ? { fleet: deps.fleet() } : {}),
+      })
   })
   return app
 }

@@ -26,6 +26,7 @@ import { buildProxyApp } from './proxy.ts'
 import type { ProxyContext } from './proxy-context.ts'
 import { RuleStore } from './rule-store.ts'
 import { RulesFileSource } from './rules-file.ts'
+import { FleetSource } from './fleet.ts'
 
 export interface SidecarOptions {
   /** The app behind the sidecar, e.g. http://127.0.0.1:8080 */
@@ -35,6 +36,10 @@ export interface SidecarOptions {
   rulesFile?: string
   /** Initial rules (`{ rules: [...] }`), when there is no rules file. */
   rules?: unknown
+  /** Fleet mode: follow the desired rules of `service` in this Redis. */
+  redisUrl?: string
+  /** The admin URL other machines reach this sidecar at (fleet registration); default: the listen address. */
+  advertiseAdmin?: string
   service?: string
   adminToken?: string
   /** Enable header-driven faults; `true` uses the default caps. */
@@ -54,6 +59,8 @@ export interface SidecarOptions {
 
 export interface Sidecar {
   proxy: FastifyInstance
+  /** Present in fleet mode. */
+  fleet: FleetSource | undefined
   admin: FastifyInstance
   store: RuleStore
   stats: StatsWindow
@@ -137,7 +144,14 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     skipped: (rule, reason) => metrics.faultSkipped(rule.id, reason),
   }
 
+  if (opts.rulesFile && opts.redisUrl)
+    throw errors.FL_ERR_CONFIG_INVALID('--rules and --redis are two sources of truth for the rules; give one', {
+      issues: [{ path: '--redis', message: 'cannot be combined with --rules' }],
+    })
   const file = opts.rulesFile ? new RulesFileSource(opts.rulesFile, store, log) : undefined
+  const fleet = opts.redisUrl
+    ? new FleetSource({ redisUrl: opts.redisUrl, service, store, log, now: clock.now })
+    : undefined
   if (file) file.start()
   else if (opts.rules !== undefined) store.replace(opts.rules)
   metrics.setRules(store.snapshot.rules.length, store.generation)
@@ -149,7 +163,8 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     registry,
     upstream,
     token: opts.adminToken,
-    rulesLoaded: () => file?.loaded ?? true,
+    rulesLoaded: () => file?.loaded ?? fleet?.loaded ?? true,
+    fleet: fleet && (() => ({ service, instance: fleet.id, connected: fleet.connected, applied: fleet.applied })),
   })
 
   const listenOn = {
@@ -160,6 +175,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
 
   return {
     proxy,
+    fleet,
     admin,
     store,
     stats,
@@ -167,6 +183,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     async listen() {
       const proxyUrl = await proxy.listen(listenOn.proxy)
       const adminUrl = await admin.listen(listenOn.admin)
+      await fleet?.start({ adminUrl: opts.advertiseAdmin ?? adminUrl, proxyUrl })
       log.info(
         {
           proxy: proxyUrl,
@@ -174,6 +191,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
           upstream: upstream.origin,
           service,
           rulesFile: file?.file,
+          fleet: fleet ? { redis: opts.redisUrl, instance: fleet.id } : undefined,
           headerFaults: headerLimits ?? false,
           adminAuth: opts.adminToken ? 'bearer' : 'none',
           generation: store.generation,
@@ -185,6 +203,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     close() {
       closing ??= (async () => {
         file?.close()
+        await fleet?.close()
         const drain = setTimeout(() => proxy.server.closeAllConnections(), opts.drainTimeoutMs ?? 30_000)
         // Node closes only the connections idle when close() is called; a keep-alive connection
         // whose request finishes during the drain would otherwise linger for its idle timeout.

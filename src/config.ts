@@ -25,6 +25,8 @@ export interface SidecarConfig {
   upstreamTimeoutMs?: number
   seed?: number
   logLevel?: string
+  redisUrl?: string
+  advertiseAdmin?: string
 }
 
 /** flag -> [environment variable, description]; the CLI help is generated from this. */
@@ -33,7 +35,12 @@ export const SIDECAR_FLAGS = {
   listen: ['FAULTLINE_LISTEN', `proxy listener HOST:PORT (default ${DEFAULT_PROXY_LISTEN})`],
   admin: ['FAULTLINE_ADMIN', `admin listener HOST:PORT (default ${DEFAULT_ADMIN_LISTEN})`],
   rules: ['FAULTLINE_RULES', 'YAML or JSON rules file, reloaded on change'],
-  service: ['FAULTLINE_SERVICE', 'service name for metrics labels (default "default")'],
+  service: ['FAULTLINE_SERVICE', 'service name for metrics labels and fleet mode (default "default")'],
+  redis: ['FAULTLINE_REDIS', 'fleet mode: follow the desired rules of --service in this Redis (redis://host:port)'],
+  'advertise-admin': [
+    'FAULTLINE_ADVERTISE_ADMIN',
+    'fleet mode: admin URL the controller reaches this sidecar at (default: the admin listener)',
+  ],
   'admin-token': ['FAULTLINE_ADMIN_TOKEN', 'bearer token required by mutating admin endpoints'],
   'header-faults': ['FAULTLINE_HEADER_FAULTS', 'enable x-faultline-* request headers as faults (off by default)'],
   'header-fault-max-delay': ['FAULTLINE_HEADER_FAULT_MAX_DELAY', 'cap on header-requested delays (default 10s)'],
@@ -112,7 +119,13 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     upstreamTimeoutMs: duration('upstream-timeout'),
     seed: integer('seed'),
     logLevel: get('log-level'),
+    redisUrl: get('redis'),
+    advertiseAdmin: get('advertise-admin'),
   }
+  if (config.redisUrl && !/^rediss?:\/\//.test(config.redisUrl))
+    issues.push({ path: '--redis', message: 'must be a redis:// URL' })
+  if (config.redisUrl && config.rulesFile)
+    issues.push({ path: '--redis', message: 'cannot be combined with --rules (two sources of truth)' })
   if (issues.length)
     throw errors.FL_ERR_CONFIG_INVALID(issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
   return config

@@ -181,7 +181,8 @@ function compileRule(
   const actions: CompiledAction[] = []
   for (const key of Object.keys(r)) {
     const fault = getFault(key)
-    if (!fault) continue
+    // A field set to undefined (from code, never from JSON) is absent.
+    if (!fault || r[key] === undefined) continue
     if (!fault.phases.includes(phase)) {
       issues.push({
         path: `${path}/${key}`,

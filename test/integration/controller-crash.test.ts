@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
+import { afterEach, expect, it } from 'vitest'
+import { startWorld, type World } from '../helpers/world.ts'
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/faultline.js')
+const children: ChildProcess[] = []
+let world: World | undefined
+let dir: string
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL')
+  await world?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** Starts `faultline controller` and resolves to its URL from the "controller listening" log line. */
+async function controller(dataDir: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'controller', '--listen', '127.0.0.1:0', '--data', dataDir, ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  children.push(child)
+  for await (const line of readline.createInterface({ input: child.stdout! })) {
+    const entry = JSON.parse(line)
+    if (entry.msg === 'controller listening') {
+      child.stdout!.resume()
+      return { child, url: entry.url }
+    }
+  }
+  throw new Error('controller exited before listening')
+}
+
+const json = async (url: string, init?: RequestInit) => (await fetch(url, init)).json() as Promise<any>
+
+it('a controller SIGKILLed mid-run, restarted: the run is found, its faults reverted, and it is marked aborted', async () => {
+  world = await startWorld()
+  dir = mkdtempSync(path.join(tmpdir(), 'faultline-crash-'))
+  const first = await controller(dir)
+  const doc = {
+    apiVersion: 'faultline/v1',
+    kind: 'Experiment',
+    metadata: { name: 'long' },
+    spec: {
+      targets: { app: { sidecars: [world.adminUrl] } },
+      hypothesis: { title: 't', checks: [] },
+      method: [{ sidecarFault: { target: 'app', duration: '10m', rules: [{ id: 'held', delay: { ms: 1 } }] } }],
+    },
+  }
+  const post = (url: string, body: unknown) =>
+    json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  await post(`${first.url}/experiments`, doc)
+  const { runId } = await post(`${first.url}/runs`, { experiment: 'long' })
+  await expect.poll(async () => (await world!.admin('GET', '/rules')).body.rules.length).toBe(1)
+  first.child.kill('SIGKILL')
+  await new Promise((r) => first.child.once('exit', r))
+  // The rule outlives the controller (its ttl is 10 minutes and change)...
+  expect((await world.admin('GET', '/rules')).body.rules.map((r: { id: string }) => r.id)).toEqual(['held'])
+  // ...until a controller starts on the same data and reverts what the journal says was applied.
+  const second = await controller(dir)
+  expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
+  const journal = await json(`${second.url}/runs/${runId}`)
+  expect(journal).toMatchObject({ status: 'aborted', verdict: 'inconclusive' })
+  expect(journal.reason).toMatch(/controller stopped during the run/)
+  expect(journal.faults[0].revertedAt).toBeGreaterThan(journal.faults[0].appliedAt)
+  expect(journal.timeline.at(-1).detail).toMatch(/recovered after a controller restart: reverted 1 fault placement/)
+  second.child.kill('SIGTERM')
+  expect(await new Promise((r) => second.child.once('exit', r))).toBe(0)
+})
