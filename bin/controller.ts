@@ -30,9 +30,12 @@ export async function controllerCommand(argv: string[]): Promise<void> {
   const logger = createLogger({ name: 'faultline-controller', level: get('log-level') })
   const redisUrl = get('redis')
   let store
+  let fleet
   if (redisUrl) {
     const { RedisStore } = await import('../controller/store/redis.ts')
+    const { FleetBus } = await import('../controller/bus/fleet.ts')
     store = new RedisStore(redisUrl)
+    fleet = new FleetBus(redisUrl)
   }
   const controller = buildController({
     dataDir: get('data') ?? '.faultline',
@@ -40,6 +43,7 @@ export async function controllerCommand(argv: string[]): Promise<void> {
     token: get('token'),
     logger,
     store,
+    fleet,
   })
   await controller.start()
   const stop = async (signal: string) => {

@@ -52,11 +52,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     data: { type: 'string' },
     quiet: { type: 'boolean' },
     'ttl-margin': { type: 'string' },
+    redis: { type: 'string' },
   })
   const file = positionals[0]
   if (!file)
     throw errors.FL_ERR_CONFIG_INVALID(
-      'usage: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR] [--ttl-margin 10s] [--quiet]',
+      'usage: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR] [--ttl-margin 10s] [--redis URL] [--quiet]',
     )
   const experiment = loadExperimentFile(file, varsFrom(values.var as string[] | undefined))
   const margin = values['ttl-margin'] === undefined ? undefined : parseDuration(values['ttl-margin'] as string)
@@ -73,13 +74,17 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   out(`faultline run ${file}${values['dry-run'] ? ' (dry run)' : ''}: ${experiment.spec.hypothesis.title}`)
+  const redisUrl = (values.redis as string | undefined) ?? process.env.FAULTLINE_REDIS
+  const fleet = redisUrl ? new (await import('../controller/bus/fleet.ts')).FleetBus(redisUrl) : undefined
   const result = await runExperiment(experiment, {
     dataDir: (values.data as string | undefined) ?? DEFAULT_DATA_DIR,
     dryRun: values['dry-run'] === true,
     signal: abort.signal,
     progress: values.quiet ? undefined : out,
     ttlMarginMs: margin,
+    fleet,
   })
+  await fleet?.close()
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
   out(`${result.verdict.toUpperCase()} (${result.status})${result.reason ? `: ${result.reason}` : ''}`)

@@ -15,6 +15,7 @@ import { type ExperimentDoc, validateExperiment } from '../src/experiments/schem
 import { createLogger, type Logger } from '../src/log.ts'
 import { renderHtml, renderMarkdown } from './experiments/report.ts'
 import { openApiDocument } from './api/openapi.ts'
+import type { FleetBus } from './bus/fleet.ts'
 import { RunManager } from './runs.ts'
 import { Scheduler } from './scheduler.ts'
 import { ShapingManager } from './shaping.ts'
@@ -29,6 +30,8 @@ export interface ControllerOptions {
   logger?: Logger
   /** A store other than the file store (Redis). */
   store?: Store
+  /** Fleet mode: rule delivery to `service` targets through Redis. */
+  fleet?: FleetBus
   ttlMarginMs?: number
 }
 
@@ -64,7 +67,7 @@ function checkExperiment(
 export function buildController(opts: ControllerOptions): Controller {
   const log = opts.logger ?? createLogger({ name: 'faultline-controller' })
   const store = opts.store ?? new FileStore(opts.dataDir)
-  const runs = new RunManager({ store, dataDir: opts.dataDir, log, ttlMarginMs: opts.ttlMarginMs })
+  const runs = new RunManager({ store, dataDir: opts.dataDir, log, ttlMarginMs: opts.ttlMarginMs, fleet: opts.fleet })
   const shaping = new ShapingManager({ store, log })
   const scheduler = new Scheduler({ store, runs, log })
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 })
@@ -205,6 +208,8 @@ export function buildController(opts: ControllerOptions): Controller {
         for (const u of t.sidecars ?? []) note(u, `experiment:${raw.metadata.name}`, t.adminToken)
     }
     for (const s of await shaping.active()) for (const u of s.sidecars) note(u, `shaping:${s.id}`, s.adminToken)
+    for (const service of (await opts.fleet?.services()) ?? [])
+      for (const i of await opts.fleet!.instances(service)) note(i.adminUrl, `service:${service}`)
     const sidecars = await Promise.all(
       [...known].map(async ([url, e]) => {
         try {
@@ -314,6 +319,7 @@ export function buildController(opts: ControllerOptions): Controller {
         shaping.close()
         await app.close()
         await store.close()
+        await opts.fleet?.close()
       })()
       return closing
     },

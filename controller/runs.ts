@@ -10,6 +10,7 @@ import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import type { Journal } from './experiments/journal.ts'
 import { writeReports } from './experiments/report.ts'
 import { type RunResult, runExperiment } from './experiments/runner.ts'
+import type { FleetBus } from './bus/fleet.ts'
 import { SidecarClient } from './sidecar-client.ts'
 import type { Store } from './store/types.ts'
 
@@ -32,12 +33,14 @@ export class RunManager {
   readonly #dataDir: string
   readonly #log: Logger
   readonly #ttlMarginMs: number | undefined
+  readonly #fleet: FleetBus | undefined
 
-  constructor(opts: { store: Store; dataDir: string; log: Logger; ttlMarginMs?: number }) {
+  constructor(opts: { store: Store; dataDir: string; log: Logger; ttlMarginMs?: number; fleet?: FleetBus }) {
     this.#store = opts.store
     this.#dataDir = opts.dataDir
     this.#log = opts.log
     this.#ttlMarginMs = opts.ttlMarginMs
+    this.#fleet = opts.fleet
   }
 
   active(): { runId: string; experiment: string; schedule?: string }[] {
@@ -60,6 +63,7 @@ export class RunManager {
       schedule: opts.schedule,
       signal: abort.signal,
       ttlMarginMs: this.#ttlMarginMs,
+      fleet: this.#fleet,
       onStart: resolveId,
       // Files are written by the runner itself; another store gets every update too.
       journalSink:
@@ -114,6 +118,17 @@ export class RunManager {
       const failed: string[] = []
       for (const f of journal.faults) {
         if (f.kind !== 'sidecar' || f.revertedAt !== undefined || !f.source) continue
+        if (f.service) {
+          try {
+            if (!this.#fleet) throw new Error('needs fleet mode (--redis)')
+            await this.#fleet.removeBySource(f.service, f.source)
+            reverted.push(`${f.id}@service:${f.service}`)
+          } catch (err) {
+            failed.push(`${f.id}@service:${f.service}: ${(err as Error).message} (its rules still expire)`)
+          }
+          f.revertedAt = Date.now()
+          continue
+        }
         for (const url of f.on) {
           try {
             await new SidecarClient(url, journal.experiment.spec.targets[f.target]?.adminToken).removeBySource(f.source)
@@ -134,7 +149,12 @@ export class RunManager {
         detail: `recovered after a controller restart: reverted ${reverted.length} fault placement(s)${failed.length ? `, ${failed.length} failed` : ''}`,
       })
       await this.#store.saveJournal(journal)
-      writeReports(path.join(this.#dataDir, 'runs', journal.runId), journal)
+      try {
+        writeReports(path.join(this.#dataDir, 'runs', journal.runId), journal)
+      } catch (err) {
+        // The reports can be rendered from the journal on demand (GET /runs/:id/report).
+        this.#log.warn({ runId: journal.runId, err: (err as Error).message }, 'could not write the recovered run reports')
+      }
       this.#log.warn(
         { runId: journal.runId, reverted, failed },
         'recovered a run left running by a previous controller',

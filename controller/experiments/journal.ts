@@ -27,6 +27,8 @@ export interface FaultRecord {
   source?: string
   /** Sidecar admin URLs (sidecar faults) or process names. */
   on: string[]
+  /** Fleet mode: the service whose desired rules carry this fault (reverted through Redis). */
+  service?: string
   ruleIds?: string[]
   ttlMs?: number
   intentAt: number
@@ -75,7 +77,8 @@ export interface Journal {
   targets: Record<
     string,
     {
-      sidecars: { adminUrl: string; reachable: boolean; generation?: number }[]
+      service?: string
+      sidecars: { adminUrl: string; reachable: boolean; generation?: number; instance?: string }[]
       processes: { name: string; pid?: number }[]
     }
   >

@@ -2,7 +2,7 @@
  * Reports a person reads: a self-contained HTML page (no scripts, no external assets; the chart
  * is inline SVG) and a Markdown summary, both from the journal alone.
  */
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fmt } from '../../src/experiments/judge.ts'
 import type { FaultRecord, Journal, SeriesPoint } from './journal.ts'
@@ -174,6 +174,7 @@ export function renderMarkdown(j: Journal): string {
 export function writeReports(dir: string, j: Journal): { html: string; markdown: string } {
   const html = path.join(dir, 'report.html')
   const markdown = path.join(dir, 'report.md')
+  mkdirSync(dir, { recursive: true })
   writeFileSync(html, renderHtml(j))
   writeFileSync(markdown, renderMarkdown(j))
   return { html, markdown }

@@ -16,6 +16,7 @@ import type { CheckSpec, ExperimentDoc, StepSpec } from '../../src/experiments/s
 import { mergeEncoded } from '../../src/stats/window.ts'
 import { ProcessRegistry, SupervisedProcess } from '../drivers/local/supervisor.ts'
 import { spawnStress } from '../drivers/local/stress.ts'
+import type { FleetBus } from '../bus/fleet.ts'
 import { SidecarClient } from '../sidecar-client.ts'
 import { type CheckContext, sampleCheck } from './checks.ts'
 import { type FaultRecord, type Journal, JournalWriter, type RunStatus } from './journal.ts'
@@ -49,6 +50,8 @@ export interface RunOptions {
   onStart?: (runId: string) => void
   /** Also save every journal update here (a shared store); awaited before each fault. */
   journalSink?: (j: Journal) => Promise<void>
+  /** Fleet mode: delivers faults to `service` targets through Redis. */
+  fleet?: FleetBus
 }
 
 export interface RunResult {
@@ -161,6 +164,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   const registry = opts.registry ?? new ProcessRegistry()
   const owned: SupervisedProcess[] = []
   const clients = new Map<string, SidecarClient[]>()
+  /** Targets in fleet mode: target name -> service. */
+  const services = new Map<string, string>()
   const baselines = new Map<string, number>()
   const reverts: { record: FaultRecord; revert: () => Promise<void> }[] = []
   let load: LoadHandle | undefined
@@ -182,6 +187,15 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       const entry: Journal['targets'][string] = { sidecars: [], processes: [] }
       journal.targets[name] = entry
       const list: SidecarClient[] = []
+      if (t.service) {
+        if (!opts.fleet) throw new Error(`target ${name}: service "${t.service}" needs fleet mode (--redis)`)
+        entry.service = t.service
+        services.set(name, t.service)
+        for (const i of await opts.fleet.instances(t.service)) {
+          entry.sidecars.push({ adminUrl: i.adminUrl, reachable: true, generation: i.generation, instance: i.id })
+          list.push(new SidecarClient(i.adminUrl, t.adminToken))
+        }
+      }
       for (const url of t.sidecars ?? []) {
         const client = new SidecarClient(url, t.adminToken)
         try {
@@ -277,15 +291,16 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     key: string,
   ): Promise<void> {
     const list = clients.get(s.target) ?? []
+    const service = services.get(s.target)
     const source = `${runId}/${key}`
     const ttlMs = s.duration + ttlMargin
-    const rules = s.rules.map((r) => ({ ...r, source, ttl: `${ttlMs}ms` }))
     const record: FaultRecord = {
       id: `fault-${journal.faults.length + 1}`,
       kind: 'sidecar',
       step: label,
       target: s.target,
       source,
+      service,
       on: list.map((c) => c.adminUrl),
       ruleIds: s.rules.map((r) => r.id as string),
       ttlMs,
@@ -297,7 +312,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       type: 'intent',
       step: label,
       fault: record.id,
-      detail: `add ${rules.length} rule(s) to ${s.target} for ${s.duration} ms (ttl ${ttlMs} ms)`,
+      detail: `add ${s.rules.length} rule(s) to ${s.target}${service ? ` (service ${service})` : ''} for ${s.duration} ms (ttl ${ttlMs} ms)`,
     })
     await jw.save() // intent is durable before anything is applied
     if (journal.dryRun) {
@@ -315,23 +330,50 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
             record.ruleIds!.map((id) => [id, stats.rules[id] ?? { matched: 0, injected: 0 }]),
           )
         } catch {}
-        await c.removeBySource(source)
+        if (!service) await c.removeBySource(source)
       }
+      if (service) await opts.fleet!.removeBySource(service, source)
       record.revertedAt = Date.now()
       jw.event({ type: 'reverted', step: label, fault: record.id, detail: `rules removed from ${s.target}` })
       jw.save()
     }
     reverts.push({ record, revert })
     try {
-      for (const c of list) record.acknowledged![c.adminUrl] = await c.addRules(rules)
+      if (service) {
+        // Fleet mode: an absolute expiry, so instances that join late expire it at the same time.
+        const expiresAt = new Date(Date.now() + ttlMs).toISOString()
+        const pushed = await opts.fleet!.addRules(
+          service,
+          s.rules.map((r) => ({ ...(r as { id: string }), source, expiresAt })),
+        )
+        const urlOf = new Map(pushed.instances.map((i) => [i.id, i.adminUrl]))
+        for (const id of pushed.acked) record.acknowledged![urlOf.get(id)!] = pushed.generation
+        const problems = [
+          ...pushed.missing.map((id) => `${id}: no acknowledgement`),
+          ...Object.entries(pushed.refused).map(([id, e]) => `${id}: ${e}`),
+        ]
+        if (problems.length) record.error = `not acknowledged by ${problems.length} instance(s): ${problems.join('; ')}`
+        if (pushed.acked.length === 0)
+          throw new Error(`no instance of ${service} acknowledged the fault${record.error ? ` (${record.error})` : ''}`)
+      } else
+        for (const c of list)
+          record.acknowledged![c.adminUrl] = await c.addRules(s.rules.map((r) => ({ ...r, source, ttl: `${ttlMs}ms` })))
     } catch (err) {
       record.error = (err as Error).message
       throw err
     }
     record.appliedAt = Date.now()
-    jw.event({ type: 'applied', step: label, fault: record.id, detail: `acknowledged by ${list.length} sidecar(s)` })
+    const acks = Object.keys(record.acknowledged!).length
+    jw.event({
+      type: 'applied',
+      step: label,
+      fault: record.id,
+      detail: `acknowledged by ${acks} sidecar(s)${record.error ? `; ${record.error}` : ''}`,
+    })
     jw.save()
-    say(`  [fault] ${label}: ${record.ruleIds!.join(', ')} on ${s.target} for ${s.duration / 1000}s`)
+    say(
+      `  [fault] ${label}: ${record.ruleIds!.join(', ')} on ${s.target} (${acks} sidecar(s)) for ${s.duration / 1000}s`,
+    )
     await sleep(s.duration, abort.signal)
     const i = reverts.findIndex((r) => r.record === record)
     if (i >= 0) reverts.splice(i, 1)

@@ -55,12 +55,16 @@ const processSpec = object(
 const target = object(
   {
     sidecars: array(url('sidecar admin URL, e.g. http://127.0.0.1:8481'), { minItems: 1 }),
+    service: name('fleet mode: every live sidecar instance registered for this service in Redis'),
     adminToken: string({ description: 'bearer token for the sidecars admin APIs' }),
     processes: array(processSpec, { minItems: 1 }),
   },
   {
     refine(v, path, issues) {
-      if (!v.sidecars && !v.processes) issues.push({ path, message: 'must have "sidecars" or "processes"' })
+      if (!v.sidecars && !v.service && !v.processes)
+        issues.push({ path, message: 'must have "sidecars", "service" or "processes"' })
+      if (v.sidecars && v.service)
+        issues.push({ path: `${path}/service`, message: 'cannot be combined with "sidecars"' })
     },
   },
 )
@@ -327,7 +331,8 @@ function crossCheck(x: ExperimentDoc, issues: FieldIssue[]): void {
   const needTarget = (tname: string, path: string, what: 'sidecars' | 'processes') => {
     const t = targets[tname]
     if (!t) issues.push({ path, message: `names no target (targets: ${Object.keys(targets).join(', ') || 'none'})` })
-    else if (!t[what]) issues.push({ path, message: `target "${tname}" has no ${what}` })
+    else if (what === 'sidecars' ? !t.sidecars && !t.service : !t[what])
+      issues.push({ path, message: `target "${tname}" has no ${what === 'sidecars' ? 'sidecars or service' : what}` })
   }
   const checkList = (list: CheckSpec[] | undefined, base: string) =>
     list?.forEach((c, i) => {

@@ -52,7 +52,7 @@ it('a controller SIGKILLed mid-run, restarted: the run is found, its faults reve
     json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   await post(`${first.url}/experiments`, doc)
   const { runId } = await post(`${first.url}/runs`, { experiment: 'long' })
-  await expect.poll(async () => (await world!.admin('GET', '/rules')).body.rules.length).toBe(1)
+  await expect.poll(async () => (await world!.admin('GET', '/rules')).body.rules.length, { timeout: 10_000 }).toBe(1)
   first.child.kill('SIGKILL')
   await new Promise((r) => first.child.once('exit', r))
   // The rule outlives the controller (its ttl is 10 minutes and change)...
@@ -67,4 +67,60 @@ it('a controller SIGKILLed mid-run, restarted: the run is found, its faults reve
   expect(journal.timeline.at(-1).detail).toMatch(/recovered after a controller restart: reverted 1 fault placement/)
   second.child.kill('SIGTERM')
   expect(await new Promise((r) => second.child.once('exit', r))).toBe(0)
+})
+
+it('with --redis: a controller SIGKILLed mid-run on a fleet service, restarted: faults reverted through Redis, run aborted', async () => {
+  const { startRedis } = await import('../helpers/redis.ts')
+  const { FleetBus } = await import('../../controller/bus/fleet.ts')
+  const { buildSidecar } = await import('../../sidecar/build.ts')
+  const { silentLogger } = await import('../../src/log.ts')
+  const redis = await startRedis()
+  world = await startWorld()
+  dir = mkdtempSync(path.join(tmpdir(), 'faultline-crash-'))
+  const sc = buildSidecar({
+    upstream: world.app.url,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    logger: silentLogger(),
+    service: 'cart',
+    redisUrl: redis.url,
+  })
+  await sc.listen()
+  const bus = new FleetBus(redis.url)
+  try {
+    const first = await controller(dir, ['--redis', redis.url])
+    const post = (url: string, body: unknown) =>
+      json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    await post(`${first.url}/experiments`, {
+      apiVersion: 'faultline/v1',
+      kind: 'Experiment',
+      metadata: { name: 'fleet-long' },
+      spec: {
+        targets: { cart: { service: 'cart' } },
+        hypothesis: { title: 't', checks: [] },
+        method: [{ sidecarFault: { target: 'cart', duration: '10m', rules: [{ id: 'held', delay: { ms: 1 } }] } }],
+      },
+    })
+    const { runId } = await post(`${first.url}/runs`, { experiment: 'fleet-long' })
+    await expect.poll(() => sc.store.list().map((r) => r.id), { timeout: 10_000 }).toEqual(['held'])
+    first.child.kill('SIGKILL')
+    await new Promise((r) => first.child.once('exit', r))
+    expect((await bus.desired('cart'))!.rules.map((r) => r.id)).toEqual(['held'])
+    const second = await controller(mkdtempSync(path.join(tmpdir(), 'faultline-crash-other-')), ['--redis', redis.url])
+    // A second controller, even with another data directory, finds the run in Redis.
+    await expect.poll(() => sc.store.list(), { timeout: 10_000 }).toEqual([])
+    expect((await bus.desired('cart'))!.rules).toEqual([])
+    const journal = await json(`${second.url}/runs/${runId}`)
+    expect(journal).toMatchObject({ status: 'aborted', verdict: 'inconclusive' })
+    expect(journal.timeline.at(-1).detail).toMatch(/reverted 1 fault placement/)
+    expect((await json(`${second.url}/experiments`)).experiments.map((e: { name: string }) => e.name)).toEqual([
+      'fleet-long',
+    ])
+    second.child.kill('SIGTERM')
+    await new Promise((r) => second.child.once('exit', r))
+  } finally {
+    await sc.close()
+    await bus.close()
+    await redis.close()
+  }
 })

@@ -139,3 +139,44 @@ describe('fleet mode over Redis', () => {
     expect(seen.ok).toBeGreaterThan(200)
   })
 })
+
+describe('experiments on fleet services', () => {
+  it('delivers a fault to every instance of a service, counts their acknowledgements, and reverts through Redis', async () => {
+    const { runExperiment } = await import('../../controller/experiments/runner.ts')
+    const { dataDir, experiment } = await import('../helpers/experiment.ts')
+    redis = await startRedis()
+    app = await startSampleApp()
+    bus = new FleetBus(redis.url)
+    const [first] = await Promise.all([fleetSidecar('svc'), fleetSidecar('svc'), fleetSidecar('svc')])
+    await expect.poll(async () => (await bus!.instances('svc')).length).toBe(3)
+    const x = experiment({
+      targets: { svc: { service: 'svc' } },
+      load: { url: `${first!.proxyUrl}/echo/x`, rate: 100, connections: 2 },
+      hypothesis: {
+        title: 'p95 under 500 ms',
+        checks: [
+          {
+            name: 'p95',
+            sidecar: { target: 'svc', stat: 'p95' },
+            tolerance: { max: 500 },
+            window: '2s',
+            interval: '250ms',
+            minSamples: 5,
+          },
+        ],
+      },
+      method: [
+        { name: 'slow', sidecarFault: { target: 'svc', duration: '1s', rules: [{ id: 'slow', delay: { ms: 10 } }] } },
+      ],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir(), fleet: bus })
+    expect(r).toMatchObject({ status: 'completed', verdict: 'pass' })
+    const fault = r.journal.faults[0]!
+    expect(fault.service).toBe('svc')
+    expect(Object.keys(fault.acknowledged!)).toHaveLength(3)
+    expect(r.journal.targets.svc!.sidecars).toHaveLength(3)
+    expect(fault.evidence![first!.adminUrl]!.slow!.injected).toBeGreaterThan(10)
+    expect((await bus.desired('svc'))!.rules).toEqual([])
+    for (const sc of sidecars) expect(sc.store.list()).toEqual([])
+  })
+})
