@@ -68,7 +68,7 @@ export function buildController(opts: ControllerOptions): Controller {
   const log = opts.logger ?? createLogger({ name: 'faultline-controller' })
   const store = opts.store ?? new FileStore(opts.dataDir)
   const runs = new RunManager({ store, dataDir: opts.dataDir, log, ttlMarginMs: opts.ttlMarginMs, fleet: opts.fleet })
-  const shaping = new ShapingManager({ store, log })
+  const shaping = new ShapingManager({ store, log, fleet: opts.fleet })
   const scheduler = new Scheduler({ store, runs, log })
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 })
 

@@ -153,7 +153,10 @@ export class RunManager {
         writeReports(path.join(this.#dataDir, 'runs', journal.runId), journal)
       } catch (err) {
         // The reports can be rendered from the journal on demand (GET /runs/:id/report).
-        this.#log.warn({ runId: journal.runId, err: (err as Error).message }, 'could not write the recovered run reports')
+        this.#log.warn(
+          { runId: journal.runId, err: (err as Error).message },
+          'could not write the recovered run reports',
+        )
       }
       this.#log.warn(
         { runId: journal.runId, reverted, failed },

@@ -9,14 +9,17 @@ import { errors, type FieldIssue } from '../src/errors.ts'
 import type { Logger } from '../src/log.ts'
 import { compileRuleSet } from '../src/rules/compile.ts'
 import { array, duration, isPlainObject, object, required, string } from '../src/schema.ts'
+import type { FleetBus } from './bus/fleet.ts'
 import { SidecarClient } from './sidecar-client.ts'
 import type { ShapingRecord, Store } from './store/types.ts'
 
 export const shapingSchema = object({
   name: string({ maxLength: 128 }),
-  sidecars: required(
-    array(string({ pattern: /^https?:\/\/\S+$/ }), { minItems: 1, description: 'sidecar admin URLs' }),
-  ),
+  sidecars: array(string({ pattern: /^https?:\/\/\S+$/ }), { minItems: 1, description: 'sidecar admin URLs' }),
+  service: string({
+    pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    description: 'fleet mode: every instance of this service',
+  }),
   adminToken: string(),
   duration: required(duration({ min: 1000, max: 86_400_000 })),
   rules: required(array({ json: { type: 'object' }, check: (v) => v as Record<string, unknown> }, { minItems: 1 })),
@@ -26,16 +29,22 @@ export class ShapingManager {
   readonly #store: Store
   readonly #log: Logger
   readonly #timers = new Map<string, NodeJS.Timeout>()
+  readonly #fleet: FleetBus | undefined
 
-  constructor(opts: { store: Store; log: Logger }) {
+  constructor(opts: { store: Store; log: Logger; fleet?: FleetBus }) {
     this.#store = opts.store
     this.#log = opts.log
+    this.#fleet = opts.fleet
   }
 
   async apply(body: unknown): Promise<ShapingRecord> {
     const issues: FieldIssue[] = []
     const spec = shapingSchema.check(body, '', issues)
     if (spec) {
+      if (!spec.sidecars === !spec.service)
+        issues.push({ path: '', message: 'needs exactly one of "sidecars" and "service"' })
+      if (spec.service && !this.#fleet)
+        issues.push({ path: '/service', message: 'needs fleet mode (controller --redis)' })
       spec.rules.forEach((r, i) => {
         for (const owned of ['ttl', 'expiresAt', 'source'])
           if (isPlainObject(r) && r[owned] !== undefined)
@@ -52,7 +61,8 @@ export class ShapingManager {
     const rec: ShapingRecord = {
       id,
       name: spec.name,
-      sidecars: spec.sidecars,
+      sidecars: spec.sidecars ?? [],
+      service: spec.service,
       adminToken: spec.adminToken,
       rules: spec.rules,
       source: `shaping/${id}`,
@@ -62,10 +72,18 @@ export class ShapingManager {
     }
     // Intent first, so a crash between here and the sidecars still leaves a record to revert.
     await this.#store.putShaping(rec)
-    const rules = spec.rules.map((r) => ({ ...r, source: rec.source, ttl: `${spec.duration}ms` }))
     try {
-      for (const url of rec.sidecars)
-        rec.acknowledged[url] = await new SidecarClient(url, rec.adminToken).addRules(rules)
+      if (rec.service) {
+        const expiresAt = new Date(rec.expiresAt).toISOString()
+        const rules = spec.rules.map((r) => ({ ...(r as { id: string }), source: rec.source, expiresAt }))
+        const pushed = await this.#fleet!.addRules(rec.service, rules)
+        for (const i of pushed.instances)
+          if (pushed.acked.includes(i.id)) rec.acknowledged[i.adminUrl] = pushed.generation
+      } else {
+        const rules = spec.rules.map((r) => ({ ...r, source: rec.source, ttl: `${spec.duration}ms` }))
+        for (const url of rec.sidecars)
+          rec.acknowledged[url] = await new SidecarClient(url, rec.adminToken).addRules(rules)
+      }
     } catch (err) {
       await this.revert(id)
       throw err
@@ -90,6 +108,13 @@ export class ShapingManager {
     this.#timers.delete(id)
     const rec = (await this.#store.listShaping()).find((r) => r.id === id)
     if (!rec || rec.revertedAt) return rec
+    if (rec.service)
+      await this.#fleet?.removeBySource(rec.service, rec.source).catch((err) => {
+        this.#log.warn(
+          { id, service: rec.service, err: (err as Error).message },
+          'could not remove shaping rules; they expire',
+        )
+      })
     for (const url of rec.sidecars) {
       try {
         await new SidecarClient(url, rec.adminToken).removeBySource(rec.source)

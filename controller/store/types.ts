@@ -28,8 +28,9 @@ export interface HaltState {
 export interface ShapingRecord {
   id: string
   name?: string
-  /** Sidecar admin URLs the rules went to. */
+  /** Sidecar admin URLs the rules went to (direct), or none when `service` is set (fleet). */
   sidecars: string[]
+  service?: string
   adminToken?: string
   rules: Record<string, unknown>[]
   source: string

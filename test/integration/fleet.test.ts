@@ -180,3 +180,37 @@ describe('experiments on fleet services', () => {
     for (const sc of sidecars) expect(sc.store.list()).toEqual([])
   })
 })
+
+describe('traffic shaping on a fleet service', () => {
+  it('applies to every instance for the duration and is reverted at expiry', async () => {
+    const { startController } = await import('../helpers/controller.ts')
+    redis = await startRedis()
+    app = await startSampleApp()
+    await Promise.all([fleetSidecar('shop'), fleetSidecar('shop')])
+    const c = await startController({ fleet: new FleetBus(redis.url) })
+    try {
+      const r = await c.api('POST', '/shaping', {
+        name: 'ci',
+        service: 'shop',
+        duration: '1500ms',
+        rules: [{ id: 'ci-slow', delay: { ms: 1 } }],
+      })
+      expect(r.status).toBe(201)
+      expect(Object.keys(r.body.acknowledged)).toHaveLength(2)
+      for (const sc of sidecars) expect(sc.store.list().map((x) => x.id)).toEqual(['ci-slow'])
+      await expect.poll(() => sidecars.flatMap((sc) => sc.store.list()), { timeout: 5000 }).toEqual([])
+      expect(
+        (
+          await c.api('POST', '/shaping', {
+            sidecars: ['http://x:1'],
+            service: 'shop',
+            duration: '1s',
+            rules: [{ id: 'x', delay: { ms: 1 } }],
+          })
+        ).body.errors[0].message,
+      ).toMatch(/exactly one/)
+    } finally {
+      await c.close()
+    }
+  })
+})
