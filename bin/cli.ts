@@ -13,16 +13,17 @@ import { ruleSetJsonSchema } from '../src/rules/schema.ts'
 const USAGE = `faultline <command> [options]
 
 commands:
-  run       run an experiment: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]
-  validate  check an experiment document and print every problem with its path
-  stress    CPU/memory stress: faultline stress --cpu N --load P --memory SIZE --duration D
-  controller  the long-running controller: faultline controller [--listen HOST:PORT] [--data DIR] [--token TOKEN]
-  sidecar   run the fault-injection proxy in front of an app
-  demo      start a sample system of three services behind sidecars and run the example experiments
-  tour      run one sidecar in front of a sample app and show each fault kind (--keep to stay up)
-  schema    print the JSON Schema of a rule set (schema experiment: of an experiment)
-  bench     run the proxy benchmark (benchmarks/README.md)
-  version   print the version
+  demo        start a sample system of three services behind sidecars and run the example experiments
+  run         run an experiment: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]
+              [--ttl-margin 10s] [--redis URL] [--quiet]
+  validate    check an experiment document and print every problem with its path
+  controller  the long-running controller: [--listen HOST:PORT] [--data DIR] [--token TOKEN] [--redis URL]
+  sidecar     run the fault-injection proxy in front of an app (options below)
+  stress      CPU/memory stress: faultline stress --cpu N --load P --memory SIZE --duration D
+  tour        run one sidecar in front of a sample app and show each fault kind (--keep to stay up)
+  schema      print the JSON Schema of a rule set (schema experiment: of an experiment)
+  bench       run the proxy benchmark (benchmarks/README.md)
+  version     print the version
 
 faultline sidecar options (environment variable in brackets):
 ${Object.entries(SIDECAR_FLAGS)
