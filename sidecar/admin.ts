@@ -104,15 +104,13 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     const upstream = await probeUpstream(deps.upstream)
     const rules = deps.rulesLoaded()
     const ready = upstream && rules
-    return reply
-      .code(ready ? 200 : 503)
-      .send({
-        ready,
-        upstream,
-        rulesLoaded: rules,
-        generation: store.generation,
-        ...(deps.fleet ? { fleet: deps.fleet() } : {}),
-      })
+    return reply.code(ready ? 200 : 503).send({
+      ready,
+      upstream,
+      rulesLoaded: rules,
+      generation: store.generation,
+      ...(deps.fleet ? { fleet: deps.fleet() } : {}),
+    })
   })
   return app
 }
