@@ -4,17 +4,13 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { buildController, type Controller, type ControllerOptions } from '../../controller/app.ts'
 import { silentLogger } from '../../src/log.ts'
+import { type JsonCall, jsonClient } from './http.ts'
 
 export interface ControllerWorld {
   controller: Controller
   url: string
   dataDir: string
-  api(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<{ status: number; body: any }>
+  api: JsonCall
   close(): Promise<void>
 }
 
@@ -27,19 +23,7 @@ export async function startController(opts: Partial<ControllerOptions> = {}): Pr
     ...opts,
   })
   const url = await controller.start()
-  const api = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(url + p, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    })
-    const text = await res.text()
-    let parsed: unknown = text
-    try {
-      parsed = JSON.parse(text)
-    } catch {}
-    return { status: res.status, body: parsed as any }
-  }
+  const api = jsonClient(url)
   return {
     controller,
     url,

@@ -3,6 +3,7 @@ import http from 'node:http'
 import { type SampleApp, startSampleApp } from '../../examples/sample-app.ts'
 import { buildSidecar, type Sidecar, type SidecarOptions } from '../../sidecar/build.ts'
 import { silentLogger } from '../../src/log.ts'
+import { type JsonCall, jsonClient } from './http.ts'
 
 export interface World {
   app: SampleApp
@@ -11,12 +12,7 @@ export interface World {
   adminUrl: string
   /** PUT /rules; resolves to the parsed response and status. */
   putRules(rules: unknown[]): Promise<{ status: number; body: any }>
-  admin(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<{ status: number; body: any }>
+  admin: JsonCall
   close(): Promise<void>
 }
 
@@ -30,19 +26,7 @@ export async function startWorld(opts: Partial<SidecarOptions> = {}): Promise<Wo
     ...opts,
   })
   const { proxyUrl, adminUrl } = await sidecar.listen()
-  const admin = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(adminUrl + path, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    let parsed: unknown = text
-    try {
-      parsed = JSON.parse(text)
-    } catch {}
-    return { status: res.status, body: parsed as any }
-  }
+  const admin = jsonClient(adminUrl)
   return {
     app,
     sidecar,
