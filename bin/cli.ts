@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { buildSidecar } from '../sidecar/build.ts'
+import { closeOnSignals } from './signals.ts'
 import { parseSidecarConfig, SIDECAR_FLAGS } from '../src/config.ts'
 import { isFaultlineError } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
@@ -36,13 +37,7 @@ async function sidecar(argv: string[]): Promise<void> {
   const logger = createLogger({ name: 'faultline-sidecar', level: config.logLevel })
   const sc = buildSidecar({ ...config, logger, headerFaults: config.headerFaults || false })
   await sc.listen()
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'draining in-flight requests, then exiting')
-    await sc.close()
-    process.exit(0)
-  }
-  process.once('SIGTERM', () => void stop('SIGTERM'))
-  process.once('SIGINT', () => void stop('SIGINT'))
+  closeOnSignals(logger, 'draining in-flight requests, then exiting', () => sc.close())
 }
 
 async function main(): Promise<void> {

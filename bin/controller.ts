@@ -4,6 +4,7 @@ import { buildController } from '../controller/app.ts'
 import { parseHostPort } from '../src/config.ts'
 import { errors, type FieldIssue } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
+import { closeOnSignals } from './signals.ts'
 
 export const CONTROLLER_FLAGS = {
   listen: ['FAULTLINE_CONTROLLER_LISTEN', 'API listener HOST:PORT (default 127.0.0.1:8490)'],
@@ -46,11 +47,5 @@ export async function controllerCommand(argv: string[]): Promise<void> {
     fleet,
   })
   await controller.start()
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'stopping: aborting and reverting running runs')
-    await controller.close()
-    process.exit(0)
-  }
-  process.once('SIGTERM', () => void stop('SIGTERM'))
-  process.once('SIGINT', () => void stop('SIGINT'))
+  closeOnSignals(logger, 'stopping: aborting and reverting running runs', () => controller.close())
 }
