@@ -11,7 +11,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,19 +18,11 @@ import { FleetBus } from '../controller/bus/fleet.ts'
 import { startSampleApp } from '../examples/sample-app.ts'
 import { buildSidecar, type Sidecar } from '../sidecar/build.ts'
 import { silentLogger } from '../src/log.ts'
+import { freePort, waitForPort } from '../controller/drivers/local/ports.ts'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const CHANGES = Number(process.env.FLEET_CHANGES ?? 30)
 const SIZES = (process.env.FLEET_SIZES ?? '1,10,100').split(',').map(Number)
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 async function redisServer(): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort()
@@ -40,20 +31,8 @@ async function redisServer(): Promise<{ url: string; child: ChildProcess }> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' },
   )
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((r) =>
-      net
-        .connect(port, '127.0.0.1')
-        .once('connect', function (this: net.Socket) {
-          this.destroy()
-          r(true)
-        })
-        .once('error', () => r(false)),
-    )
-    if (up) return { url: `redis://127.0.0.1:${port}`, child }
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error('redis-server did not start')
+  await waitForPort(port, true)
+  return { url: `redis://127.0.0.1:${port}`, child }
 }
 
 const pct = (xs: number[], p: number) =>

@@ -4,25 +4,14 @@
  * downstream through the downstream's sidecar, so a fault on inventory is felt by orders and
  * then by the front.
  */
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ProcessRegistry, SupervisedProcess } from '../controller/drivers/local/supervisor.ts'
 import { buildSidecar, type Sidecar } from '../sidecar/build.ts'
 import { silentLogger } from '../src/log.ts'
+import { freePort } from '../controller/drivers/local/ports.ts'
 
 const SERVICE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'service.ts')
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 export interface SampleSystem {
   /** FRONT_URL, FRONT_ADMIN, ORDERS_ADMIN, INVENTORY_ADMIN: for ${VAR} in the example experiments. */

@@ -243,6 +243,11 @@ export function oneOfTypes<T>(choices: Schema<T>[], description?: string): Schem
   }
 }
 
+/** Any JSON value, unchecked (a merge patch document, an expected value). */
+export function anyJson(description?: string): Schema<unknown> {
+  return { json: description ? { description } : {}, check: (v) => v }
+}
+
 /** A schema defined later (recursive structures such as nested step groups). */
 export function lazy<T>(get: () => Schema<T>, json: JsonSchema = {}): Schema<T> {
   return {

@@ -37,6 +37,14 @@ export class RedisStore implements Store {
     this.redis.on('error', () => {})
   }
 
+  /** Every value of a hash, parsed, in key order. */
+  async #values<T>(key: string): Promise<T[]> {
+    const all = await this.redis.hgetall(key)
+    return Object.keys(all)
+      .sort()
+      .map((k) => JSON.parse(all[k]!) as T)
+  }
+
   async putExperiment(doc: StoredExperiment): Promise<void> {
     await this.redis.hset(keys.experiments, doc.metadata.name, JSON.stringify(doc))
   }
@@ -44,10 +52,7 @@ export class RedisStore implements Store {
     return parse(await this.redis.hget(keys.experiments, name))
   }
   async listExperiments(): Promise<StoredExperiment[]> {
-    const all = await this.redis.hgetall(keys.experiments)
-    return Object.keys(all)
-      .sort()
-      .map((k) => JSON.parse(all[k]!) as StoredExperiment)
+    return this.#values(keys.experiments)
   }
   async deleteExperiment(name: string): Promise<boolean> {
     return (await this.redis.hdel(keys.experiments, name)) > 0
@@ -81,7 +86,7 @@ export class RedisStore implements Store {
     await this.redis.hset(keys.shaping, rec.id, JSON.stringify(rec))
   }
   async listShaping(): Promise<ShapingRecord[]> {
-    return Object.values(await this.redis.hgetall(keys.shaping)).map((v) => JSON.parse(v) as ShapingRecord)
+    return this.#values(keys.shaping)
   }
 
   async putSchedule(s: ScheduleSpec): Promise<void> {
@@ -91,10 +96,7 @@ export class RedisStore implements Store {
     return parse(await this.redis.hget(keys.schedules, name))
   }
   async listSchedules(): Promise<ScheduleSpec[]> {
-    const all = await this.redis.hgetall(keys.schedules)
-    return Object.keys(all)
-      .sort()
-      .map((k) => JSON.parse(all[k]!) as ScheduleSpec)
+    return this.#values(keys.schedules)
   }
   async deleteSchedule(name: string): Promise<boolean> {
     const [[, n]] = (await this.redis.multi().hdel(keys.schedules, name).del(keys.history(name)).exec()) as [

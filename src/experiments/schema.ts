@@ -7,6 +7,7 @@
 import type { FieldIssue } from '../errors.ts'
 import { compileRuleSet } from '../rules/compile.ts'
 import {
+  anyJson,
   array,
   boolean,
   choice,
@@ -105,7 +106,7 @@ const httpCheck = object({
   timeout: duration({ min: 1, description: 'default 5s' }),
   status: array(statusSpec, { minItems: 1, description: 'default 200-399' }),
   bodyRegex: string({ maxLength: 1024 }),
-  jsonPath: object({ path: required(string({ pattern: /^\$/ })), equals: lazy(() => anyJson), exists: boolean() }),
+  jsonPath: object({ path: required(string({ pattern: /^\$/ })), equals: anyJson(), exists: boolean() }),
   maxLatency: duration({ min: 1 }),
 })
 const promqlCheck = object({
@@ -118,7 +119,6 @@ const commandCheck = object({
   exitCode: number({ integer: true, min: 0, max: 255, description: 'default 0' }),
   outputRegex: string({ maxLength: 1024 }),
 })
-const anyJson: Schema<unknown> = { json: {}, check: (v) => v }
 
 const tolerance = object(
   {

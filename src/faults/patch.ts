@@ -1,22 +1,16 @@
 import { applyJsonPatch, applyMergePatch, type JsonPatchOp, parsePointer } from '../json-patch.ts'
-import { array, choice, type Infer, object, required, type Schema, string } from '../schema.ts'
+import { anyJson, array, choice, type Infer, object, required, string } from '../schema.ts'
 import { TOKEN } from './shared.ts'
 import { type FaultKind, phaseOnly } from './types.ts'
 
 const pair = array(string({ maxLength: 8192 }), { minItems: 2, maxItems: 2, description: '[name, value]' })
-
-/** Any JSON value: the merge patch document. */
-const anyJson: Schema<unknown> = {
-  json: { description: 'RFC 7396 merge patch document' },
-  check: (v) => v,
-}
 
 const jsonPatchOp = object(
   {
     op: required(choice(['add', 'remove', 'replace', 'move', 'copy', 'test'])),
     path: required(string()),
     from: string(),
-    value: anyJson,
+    value: anyJson(),
   },
   {
     refine(v, path, issues) {
@@ -40,7 +34,10 @@ const schema = object(
   {
     headers: array(pair, { description: 'headers to append' }),
     query: array(pair, { description: 'request phase: query parameters to append' }),
-    json: object({ merge: required(anyJson) }, { description: 'RFC 7396 JSON merge patch of the body' }),
+    json: object(
+      { merge: required(anyJson('RFC 7396 merge patch document')) },
+      { description: 'RFC 7396 JSON merge patch of the body' },
+    ),
     jsonPatch: array(jsonPatchOp, { minItems: 1, description: 'RFC 6902 JSON patch of the body' }),
   },
   {

@@ -1,29 +1,6 @@
 /** A real redis-server on a random port, without persistence; can be killed and restarted on the same port. */
 import { type ChildProcess, spawn } from 'node:child_process'
-import net from 'node:net'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitForPort(port: number, up: boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1')
-      s.once('connect', () => (s.destroy(), resolve(true)))
-      s.once('error', () => resolve(false))
-    })
-    if (open === up) return
-    if (Date.now() > deadline) throw new Error(`redis port ${port} did not become ${up ? 'open' : 'closed'}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+import { freePort, waitForPort } from '../../controller/drivers/local/ports.ts'
 
 export interface RedisServer {
   url: string

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runStress } from '../../controller/drivers/local/stress.ts'
 import { SupervisedProcess } from '../../controller/drivers/local/supervisor.ts'
+import { freePort } from '../../controller/drivers/local/ports.ts'
 
 const SERVICE = path.resolve(import.meta.dirname, '../../examples/service.ts')
 const BIN = path.resolve(import.meta.dirname, '../../bin/faultline.js')
@@ -12,15 +12,6 @@ const owned: SupervisedProcess[] = []
 afterEach(async () => {
   for (const p of owned.splice(0)) await p.close()
 })
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 async function service(policy: 'never' | 'always') {
   const port = await freePort()
