@@ -13,30 +13,40 @@ export class FaultlineError extends Error {
   readonly code: string
   readonly statusCode: number
   readonly issues: FieldIssue[] | undefined
+  /** Structured context that crosses process boundaries with the code (e.g. a sidecar's own refusal). */
+  readonly details: Record<string, unknown> | undefined
 
-  constructor(code: string, message: string, statusCode: number, options?: { cause?: unknown; issues?: FieldIssue[] }) {
+  constructor(code: string, message: string, statusCode: number, options?: ErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'FaultlineError'
     this.code = code
     this.statusCode = statusCode
     this.issues = options?.issues
+    this.details = options?.details
   }
 
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { code: this.code, error: this.message }
     if (this.issues) out.errors = this.issues
+    if (this.details) Object.assign(out, this.details)
     return out
   }
 }
 
+export interface ErrorOptions {
+  cause?: unknown
+  issues?: FieldIssue[]
+  details?: Record<string, unknown>
+}
+
 export interface ErrorFactory {
-  (detail?: string, options?: { cause?: unknown; issues?: FieldIssue[] }): FaultlineError
+  (detail?: string, options?: ErrorOptions): FaultlineError
   readonly code: string
   readonly statusCode: number
 }
 
 function define(code: string, message: string, statusCode: number): ErrorFactory {
-  const make = (detail?: string, options?: { cause?: unknown; issues?: FieldIssue[] }) =>
+  const make = (detail?: string, options?: ErrorOptions) =>
     new FaultlineError(code, detail ? `${message}: ${detail}` : message, statusCode, options)
   return Object.assign(make, { code, statusCode })
 }
@@ -55,6 +65,16 @@ export const errors = {
   FL_ERR_HALTED: define('FL_ERR_HALTED', 'halted: no new runs or traffic shaping until the halt is lifted', 409),
   FL_ERR_NOT_FOUND: define('FL_ERR_NOT_FOUND', 'not found', 404),
   FL_ERR_CONFLICT: define('FL_ERR_CONFLICT', 'already exists', 409),
+  FL_ERR_NAME_INVALID: define('FL_ERR_NAME_INVALID', 'invalid name', 400),
+  FL_ERR_TARGET_UNRESOLVED: define('FL_ERR_TARGET_UNRESOLVED', 'target could not be resolved', 422),
+  FL_ERR_STORE_CORRUPT: define('FL_ERR_STORE_CORRUPT', 'stored record is unreadable', 503),
+  /** Sidecars, as seen by the controller */
+  FL_ERR_SIDECAR_UNREACHABLE: define('FL_ERR_SIDECAR_UNREACHABLE', 'sidecar unreachable', 502),
+  FL_ERR_SIDECAR_REJECTED: define('FL_ERR_SIDECAR_REJECTED', 'sidecar refused the request', 502),
+  FL_ERR_EVIDENCE_UNAVAILABLE: define('FL_ERR_EVIDENCE_UNAVAILABLE', 'could not read fault evidence', 502),
+  /** Redis (fleet bus, fleet follower, Redis store) */
+  FL_ERR_REDIS: define('FL_ERR_REDIS', 'redis connection error', 503),
+  FL_ERR_FLEET_STALE: define('FL_ERR_FLEET_STALE', 'not following the fleet rules', 503),
   /** Admin API */
   FL_ERR_UNAUTHORIZED: define('FL_ERR_UNAUTHORIZED', 'missing or wrong bearer token', 401),
   FL_ERR_BAD_REQUEST: define('FL_ERR_BAD_REQUEST', 'bad request', 400),
