@@ -4,7 +4,9 @@
  * errors; durations are strings with units. Fault rules inside the method are checked with the
  * sidecar's own rule compiler, so an experiment never starts with a rule a sidecar would refuse.
  */
+import { DEFAULT_STATS_RETENTION_S } from '../constants.ts'
 import type { FieldIssue } from '../errors.ts'
+import { compileLinearRegex } from '../regex.ts'
 import { compileRuleSet } from '../rules/compile.ts'
 import {
   anyJson,
@@ -31,6 +33,24 @@ const NAME_HINT = 'lower-case letters, digits and "-", at most 63'
 const name = (description?: string) => string({ pattern: NAME, description: description ?? NAME_HINT })
 const url = (description?: string) => string({ pattern: /^https?:\/\/[^\s]+$/, maxLength: 2048, description })
 const argv = array(string({ minLength: 1, maxLength: 8192 }), { minItems: 1, description: 'program and arguments' })
+
+/**
+ * A regex a check runs on every sample. Compiled here, so a pattern that cannot run is refused
+ * with its path before anything starts, instead of a check that can never fail.
+ */
+function linearRegex(description: string): Schema<string> {
+  const text = string({ maxLength: 1024, description: `${description} (linear-time, RE2-style)` })
+  return {
+    json: text.json,
+    check(v, path, issues) {
+      const s = text.check(v, path, issues)
+      if (s === undefined) return undefined
+      const compiled = compileLinearRegex(s)
+      if (!compiled.ok) return void issues.push({ path, message: `is not a usable regex: ${compiled.message}` })
+      return s
+    },
+  }
+}
 
 // ── targets ──────────────────────────────────────────────────────────────────
 
@@ -87,6 +107,9 @@ const load = object({
 
 // ── checks ───────────────────────────────────────────────────────────────────
 
+/** A sidecar cannot answer for a longer window than the statistics history it keeps. */
+const MAX_WINDOW_MS = DEFAULT_STATS_RETENTION_S * 1000
+
 export const STATS = ['p50', 'p90', 'p95', 'p99', 'max', 'errorRate', 'count', 'throughput'] as const
 const statusSpec = oneOfTypes<number | string>([
   number({ integer: true, min: 100, max: 599 }) as Schema<number | string>,
@@ -105,7 +128,7 @@ const httpCheck = object({
   body: string(),
   timeout: duration({ min: 1, description: 'default 5s' }),
   status: array(statusSpec, { minItems: 1, description: 'default 200-399' }),
-  bodyRegex: string({ maxLength: 1024 }),
+  bodyRegex: linearRegex('the response body must match'),
   jsonPath: object({ path: required(string({ pattern: /^\$/ })), equals: anyJson(), exists: boolean() }),
   maxLatency: duration({ min: 1 }),
 })
@@ -117,7 +140,7 @@ const commandCheck = object({
   run: required(argv),
   timeout: duration({ min: 1, description: 'default 10s' }),
   exitCode: number({ integer: true, min: 0, max: 255, description: 'default 0' }),
-  outputRegex: string({ maxLength: 1024 }),
+  outputRegex: linearRegex('stdout and stderr together must match'),
 })
 
 const tolerance = object(
@@ -164,7 +187,11 @@ const check = object(
       description: 'default: all three for the hypothesis, during for guardrails',
     }),
     interval: duration({ min: 100, description: 'time between samples; default 2s' }),
-    window: duration({ min: 1000, description: 'sidecar statistics window; default 10s' }),
+    window: duration({
+      min: 1000,
+      max: MAX_WINDOW_MS,
+      description: 'sidecar statistics window, whole seconds (a sidecar keeps 120); default 10s',
+    }),
     minSamples: number({ integer: true, min: 1, description: 'requests a sidecar window needs to count; default 20' }),
     failureThreshold: number({
       integer: true,

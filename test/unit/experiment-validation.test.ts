@@ -160,6 +160,26 @@ const MALFORMED: [string, unknown, string[]][] = [
     ['/spec/hypothesis/checks/0/tolerance'],
   ],
   [
+    'http bodyRegex that does not compile',
+    edit((d) => (d.spec.hypothesis.checks = [{ name: 'h', http: { url: 'http://x', bodyRegex: '(unclosed' } }])),
+    ['/spec/hypothesis/checks/0/http/bodyRegex'],
+  ],
+  [
+    'http bodyRegex that needs backtracking (a backreference)',
+    edit((d) => (d.spec.hypothesis.checks = [{ name: 'h', http: { url: 'http://x', bodyRegex: '(a)\\1' } }])),
+    ['/spec/hypothesis/checks/0/http/bodyRegex'],
+  ],
+  [
+    'command outputRegex that does not compile, in a guardrail',
+    edit((d) => (d.spec.guardrails = [{ name: 'c', command: { run: ['true'], outputRegex: '[z-a]' } }])),
+    ['/spec/guardrails/0/command/outputRegex'],
+  ],
+  [
+    'window longer than a sidecar keeps statistics',
+    edit((d) => (d.spec.hypothesis.checks[0].window = '5m')),
+    ['/spec/hypothesis/checks/0/window'],
+  ],
+  [
     'promql without query',
     edit((d) => (d.spec.hypothesis.checks = [{ name: 'q', promql: { url: 'http://x' }, tolerance: { max: 1 } }])),
     ['/spec/hypothesis/checks/0/promql/query'],
