@@ -94,13 +94,15 @@ export async function runTour(opts: { keep?: boolean; out?: NodeJS.WritableStrea
 
   const stats = (await (await fetch(`${adminUrl}/stats?window=30s`)).json()) as {
     count: number
-    cohorts: Record<string, { count: number; errorRate: number; latencyMs: { p95: number } }>
+    cohorts: Record<string, { count: number; errorRate: number | null; latencyMs: { p95: number | null } }>
   }
   say()
   say(`  sidecar /stats over 30s: ${stats.count} requests`)
   for (const [name, c] of Object.entries(stats.cohorts))
     say(
-      `    ${name.padEnd(10)} ${String(c.count).padStart(4)} requests, p95 ${c.latencyMs.p95.toFixed(1)} ms, error rate ${(c.errorRate * 100).toFixed(1)}%`,
+      c.count === 0
+        ? `    ${name.padEnd(10)}    0 requests (no data)`
+        : `    ${name.padEnd(10)} ${String(c.count).padStart(4)} requests, p95 ${c.latencyMs.p95?.toFixed(1)} ms, error rate ${((c.errorRate ?? 0) * 100).toFixed(1)}%`,
     )
   say()
   if (opts.keep) {

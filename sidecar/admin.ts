@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client'
 import { parseDuration } from '../src/duration.ts'
 import { bearerMatches } from '../src/auth.ts'
 import { errors, httpErrorOf } from '../src/errors.ts'
+import { jsonBodyParser } from '../src/json-body.ts'
 import { ruleSetJsonSchema } from '../src/rules/schema.ts'
 import type { StatsWindow } from '../src/stats/window.ts'
 import type { RuleStore } from './rule-store.ts'
@@ -17,7 +18,7 @@ export interface AdminDeps {
   token: string | undefined
   /** Readiness also needs the rules file or fleet state (when there is one) to have loaded. */
   rulesLoaded: () => boolean
-  /** Fleet mode status, shown by /readyz. */
+  /** Fleet mode status (connection, subscription, staleness), shown by /readyz and /stats. */
   fleet?: () => Record<string, unknown>
 }
 
@@ -40,6 +41,9 @@ export function probeUpstream(upstream: URL, timeoutMs = 1000): Promise<boolean>
 export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const { store, stats } = deps
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 })
+  // Empty bodies are "no body" and nesting is capped (src/json-body.ts).
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser)
 
   app.addHook('onRequest', async (request) => {
     if (deps.token && MUTATING.has(request.method) && !bearerMatches(request.headers.authorization, deps.token))
@@ -92,7 +96,8 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
         issues: [{ path: '/format', message: 'must be "json" or "hdr"' }],
       })
     const body = format === 'hdr' ? stats.encoded(ms) : stats.query(ms)
-    return { generation: store.generation, ...body }
+    // A stale fleet follower's figures are real, but the rules behind them may be out of date.
+    return { generation: store.generation, ...body, ...(deps.fleet ? { fleet: deps.fleet() } : {}) }
   })
 
   app.get('/metrics', async (_request, reply) => {

@@ -20,7 +20,7 @@ import { createSidecarMetrics } from '../src/metrics.ts'
 import { type RandomSource, seededRandom } from '../src/random.ts'
 import { StatsWindow } from '../src/stats/window.ts'
 import { buildAdminApp } from './admin.ts'
-import { faultLogger } from './fault-log.ts'
+import { exchangeFailureLogger, faultLogger } from './fault-log.ts'
 import { type HeaderFaultLimits, headerFaultReader } from './header-faults.ts'
 import { buildProxyApp } from './proxy.ts'
 import type { ProxyContext } from './proxy-context.ts'
@@ -107,6 +107,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     keepAliveTimeout: 30_000,
   })
   const logFault = faultLogger(log, clock)
+  const logExchangeFailure = exchangeFailureLogger(log, clock)
 
   store.onChange((change) => {
     metrics.setRules(change.rules, change.generation)
@@ -142,6 +143,10 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
       logFault(rule.id, kind)
     },
     skipped: (rule, reason) => metrics.faultSkipped(rule.id, reason),
+    exchangeFailed(err) {
+      metrics.exchangeFailed()
+      logExchangeFailure(err)
+    },
   }
 
   if (opts.rulesFile && opts.redisUrl)
@@ -164,7 +169,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     upstream,
     token: opts.adminToken,
     rulesLoaded: () => file?.loaded ?? fleet?.loaded ?? true,
-    fleet: fleet && (() => ({ service, instance: fleet.id, connected: fleet.connected, applied: fleet.applied })),
+    fleet: fleet && (() => ({ service, instance: fleet.id, applied: fleet.applied, ...fleet.status() })),
   })
 
   const listenOn = {

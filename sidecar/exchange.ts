@@ -9,6 +9,10 @@
  *
  * All accounting (stats, metrics, maxActive release) happens once, in onClose, which Node fires
  * for every response whether it finished, was cut by a fault, or the client left.
+ *
+ * Nothing thrown here may reach the process: every entry point (start, the undici callbacks,
+ * promise continuations, timers, close) runs under a guard that ends this one exchange with a
+ * 500 FL_ERR_INTERNAL (or a reset once headers are out), counted and logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
@@ -26,14 +30,30 @@ import {
   selectResponseRules,
 } from '../src/rules/match.ts'
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from './headers.ts'
+import { matchPath } from '../src/rules/request-path.ts'
 import type { ProxyContext } from './proxy-context.ts'
 
-type BodyMode = 'pass' | 'buffer' | 'discard'
+/**
+ * pass: stream the upstream body; buffer: collect it for a JSON patch; discard: a fault already
+ * answered; hold: response faults are still running, so chunks and the end wait for them.
+ */
+type BodyMode = 'pass' | 'buffer' | 'discard' | 'hold'
+
+/** Statuses whose responses never carry a body (RFC 9110 §6.4.1). */
+function bodyless(status: number): boolean {
+  return status === 204 || status === 304
+}
+
+function stripBodyHeaders(headers: Record<string, unknown>): void {
+  delete headers['content-length']
+  delete headers['transfer-encoding']
+}
 
 type Controller = Dispatcher.DispatchController
 
 export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandler {
   readonly method: string
+  /** The normal form rules match (request-path.ts); `#rawPath` is what is forwarded. */
   readonly path: string
   readonly query: string
   readonly headers: HeaderBag
@@ -43,6 +63,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
   readonly #start: number
+  readonly #rawPath: string
   #upstreamStart = 0
   #controller: Controller | undefined
 
@@ -56,6 +77,8 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   #cut = false
   #clientGone = false
   #failed = false
+  /** Handling failed inside the sidecar (not the upstream's fault): answered once, with a 500 or a reset. */
+  #broken = false
   #cancelWait: (() => void) | undefined
 
   // Request-phase edits
@@ -71,6 +94,9 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   #responseBody: Buffer | undefined
   #responseTransforms: JsonTransform[] | undefined
   #mode: BodyMode = 'pass'
+  /** Upstream chunks that arrived while response faults ran (mode 'hold'). */
+  #pending: Buffer[] | undefined
+  #upstreamDone = false
   #buffered: Buffer[] | undefined
   #bufferedBytes = 0
   #onDrain: (() => void) | undefined
@@ -90,7 +116,8 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     this.#start = performance.now()
     const url = req.url ?? '/'
     const q = url.indexOf('?')
-    this.path = q < 0 ? url : url.slice(0, q)
+    this.#rawPath = q < 0 ? url : url.slice(0, q)
+    this.path = matchPath(this.#rawPath)
     this.query = q < 0 ? '' : url.slice(q + 1)
     this.method = req.method ?? 'GET'
     this.headers = req.headers
@@ -99,6 +126,14 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
 
   /** HOT PATH entry. */
   start(): void {
+    try {
+      this.#begin()
+    } catch (err) {
+      this.#internalError(err)
+    }
+  }
+
+  #begin(): void {
     const ctx = this.#ctx
     const snap = ctx.store.snapshot
     const headerRules = ctx.headerFaults?.(this.headers)
@@ -118,8 +153,10 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
       this.#forward()
       return
     }
-    this.#runFaults(rules, 'request').then(() => this.#forward(), this.#internalError)
+    this.#runFaults(rules, 'request').then(this.#forwardGuarded, this.#internalError)
   }
+
+  #forwardGuarded = (): void => this.#guard(this.#forward)
 
   // ── fault execution ──────────────────────────────────────────────────────────
 
@@ -139,7 +176,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   #hold(rule: CompiledRule): void {
-    rule.active++
+    rule.live.active++
     ;(this.#held ??= []).push(rule)
     this.#ctx.metrics.activeFaults.inc()
     this.#ctx.stats.ruleInjected(rule.id)
@@ -179,7 +216,13 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     this.#mode = 'discard'
     const res = this.#res
     if (res.headersSent || this.#clientGone) return
-    res.writeHead(status, { ...headers, 'content-length': body.length, [FAULT_HEADER]: this.#marker() ?? '' })
+    const marker = this.#marker() ?? ''
+    if (bodyless(status)) {
+      res.writeHead(status, { ...headers, [FAULT_HEADER]: marker })
+      res.end()
+      return
+    }
+    res.writeHead(status, { ...headers, 'content-length': body.length, [FAULT_HEADER]: marker })
     res.end(body)
   }
 
@@ -249,7 +292,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
 
   // ── forwarding ───────────────────────────────────────────────────────────────
 
-  #forward(): void {
+  #forward = (): void => {
     if (this.#terminal || this.#clientGone) return
     const headers = this.#requestHeaders()
     let method = this.#target?.method ?? this.method
@@ -258,7 +301,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
       body = this.#requestBody
       headers['content-length'] = String(this.#requestBody.length)
     } else if (this.#requestTransforms && body) {
-      this.#bufferRequestBody().then((b) => this.#dispatch(method, headers, b), this.#internalError)
+      this.#bufferRequestBody().then((b) => this.#guard(() => this.#dispatch(method, headers, b)), this.#internalError)
       return
     }
     if (method === 'GET' || method === 'HEAD') {
@@ -296,7 +339,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     let query = this.query
     if (t?.query) query = new URLSearchParams(t.query).toString()
     if (this.#extraQuery) query = query ? `${query}&${this.#extraQuery}` : this.#extraQuery
-    const path = t?.path ?? this.path
+    const path = t?.path ?? this.#rawPath
     return query ? `${path}?${query}` : path
   }
 
@@ -326,9 +369,10 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
       const onEnd = () => {
         cleanup()
         const all = Buffer.concat(chunks)
-        const out = rewriteJsonBody(all, req.headers['content-encoding'], this.#requestTransforms!)
-        if (!out.ok) this.#skip(out.reason)
-        resolve(out.ok ? out.body : all)
+        rewriteJsonBody(all, req.headers['content-encoding'], this.#requestTransforms!, cap).then((out) => {
+          if (!out.ok) this.#skip(out.reason)
+          resolve(out.ok ? out.body : all)
+        }, reject)
       }
       const cleanup = () => {
         req.off('data', onData)
@@ -349,6 +393,14 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: HeaderBag): void {
+    try {
+      this.#responseStart(controller, statusCode, headers)
+    } catch (err) {
+      this.#internalError(err)
+    }
+  }
+
+  #responseStart(controller: Controller, statusCode: number, headers: HeaderBag): void {
     this.#ctx.metrics.observeUpstream((performance.now() - this.#upstreamStart) / 1000)
     this.#status = statusCode
     if (this.#clientGone) return
@@ -366,17 +418,26 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
       )
       if (rules.length > 0) {
         this.#resHeaders = clientResponseHeaders(headers)
+        // Pausing does not hold back the end of a bodyless response (HEAD, 204): 'hold' does.
+        this.#mode = 'hold'
         controller.pause()
-        this.#runFaults(rules, 'response').then(() => {
-          this.#startBody()
-          if (!controller.aborted) controller.resume()
-        }, this.#internalError)
+        this.#runFaults(rules, 'response').then(this.#afterResponseFaults, this.#internalError)
         return
       }
     }
     this.#resHeaders = headers
     this.#startBody(true)
   }
+
+  #afterResponseFaults = (): void =>
+    this.#guard(() => {
+      this.#startBody()
+      const pending = this.#pending
+      this.#pending = undefined
+      if (pending) for (const chunk of pending) this.#onData(chunk, this.#controller)
+      if (this.#upstreamDone) this.#onEnd()
+      else if (this.#controller && !this.#controller.aborted) this.#controller.resume()
+    })
 
   /** Decides what happens to the upstream body once response faults (if any) have run. */
   #startBody(raw = false): void {
@@ -389,14 +450,21 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
       : (this.#resHeaders as Record<string, string | string[]>)
     const marker = this.#marker()
     if (marker) headers[FAULT_HEADER] = marker
-    if (this.#responseBody) {
+    if (bodyless(this.#status)) {
+      // Whatever the app or a fault said, a 204/304 carries no body and no length on the wire.
+      stripBodyHeaders(headers)
+      this.#mode = 'discard'
+      this.#res.writeHead(this.#status, headers)
+      this.#res.end()
+    } else if (this.#responseBody) {
       this.#mode = 'discard'
       headers['content-length'] = String(this.#responseBody.length)
       delete headers['content-encoding']
       this.#res.writeHead(this.#status, headers)
       this.#emit(this.#responseBody)
       this.#finish()
-    } else if (this.#responseTransforms) {
+    } else if (this.#responseTransforms && this.method !== 'HEAD') {
+      // (A HEAD response has no body to patch; its headers pass as the app sent them.)
       this.#mode = 'buffer'
       this.#buffered = []
       this.#resHeaders = headers
@@ -407,12 +475,29 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
+    // HOT PATH: a pass-through chunk costs one branch more than a bare write.
+    if (this.#mode === 'pass') {
+      try {
+        this.#emit(chunk, controller)
+      } catch (err) {
+        this.#internalError(err)
+      }
+      return
+    }
+    this.#guard(() => this.#onData(chunk, controller))
+  }
+
+  #onData(chunk: Buffer, controller: Controller | undefined): void {
     const mode = this.#mode
     if (mode === 'pass') {
       this.#emit(chunk, controller)
       return
     }
     if (mode === 'discard') return
+    if (mode === 'hold') {
+      ;(this.#pending ??= []).push(chunk)
+      return
+    }
     this.#buffered!.push(chunk)
     this.#bufferedBytes += chunk.length
     if (this.#bufferedBytes > this.#ctx.maxBodyBytes) {
@@ -426,20 +511,35 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   onResponseEnd(): void {
+    this.#guard(this.#onEnd)
+  }
+
+  #onEnd = (): void => {
     if (this.#mode === 'discard' || this.#clientGone) return
+    if (this.#mode === 'hold') {
+      this.#upstreamDone = true
+      return
+    }
     if (this.#mode === 'buffer') {
+      this.#mode = 'discard'
       const headers = this.#resHeaders as Record<string, string | string[]>
       const original = Buffer.concat(this.#buffered!)
-      const out = rewriteJsonBody(
-        original,
-        headers['content-encoding'] as string | undefined,
-        this.#responseTransforms!,
+      this.#buffered = undefined
+      const encoding = headers['content-encoding'] as string | undefined
+      rewriteJsonBody(original, encoding, this.#responseTransforms!, this.#ctx.maxBodyBytes).then(
+        (out) =>
+          this.#guard(() => {
+            if (this.#clientGone) return
+            if (!out.ok) this.#skip(out.reason)
+            const body = out.ok ? out.body : original
+            headers['content-length'] = String(body.length)
+            this.#res.writeHead(this.#status, headers)
+            this.#emit(body)
+            this.#finish()
+          }),
+        this.#internalError,
       )
-      if (!out.ok) this.#skip(out.reason)
-      const body = out.ok ? out.body : original
-      headers['content-length'] = String(body.length)
-      this.#res.writeHead(this.#status, headers)
-      this.#emit(body)
+      return
     }
     this.#finish()
   }
@@ -465,13 +565,35 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     this.#sendError(upstreamError(err))
   }
 
+  /** Runs `fn`; anything it throws ends this exchange, never the process. */
+  #guard(fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.#internalError(err)
+    }
+  }
+
   #internalError = (err: unknown): void => {
-    this.#ctx.log.error({ err }, 'fault execution failed')
+    if (this.#broken) return
+    this.#broken = true
     this.#failed = true
-    if (this.#res.headersSent) {
-      this.#cut = true
-      this.#res.destroy()
-    } else this.#sendError(errors.FL_ERR_INTERNAL('fault execution failed', { cause: err }))
+    this.#terminal = true
+    this.#mode = 'discard'
+    this.#ctx.exchangeFailed(err)
+    if (this.#controller && !this.#controller.aborted) this.#controller.abort(new Error('exchange failed'))
+    const res = this.#res
+    if (!res.headersSent && !this.#clientGone) {
+      try {
+        this.#sendError(errors.FL_ERR_INTERNAL('the sidecar failed handling this request', { cause: err }))
+        return
+      } catch (sendErr) {
+        // The response object itself is broken: a reset is the only answer left.
+        this.#ctx.log.debug({ err: sendErr }, 'could not send the 500; resetting the connection')
+      }
+    }
+    this.#cut = true
+    res.destroy()
   }
 
   #sendError(e: FaultlineError): void {
@@ -513,7 +635,9 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   /** Writes the queue in slices of ~50 ms worth of bytes, each at its scheduled time. */
-  #pump = (): void => {
+  #pump = (): void => this.#guard(this.#pumpOnce)
+
+  #pumpOnce = (): void => {
     this.#pumpTimer = undefined
     const queue = this.#queue!
     if (this.#clientGone) return
@@ -536,6 +660,15 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   // ── accounting ───────────────────────────────────────────────────────────────
 
   #onClose = (): void => {
+    try {
+      this.#account()
+    } catch (err) {
+      // Accounting runs after the response is over: nothing left to answer, so log and count.
+      this.#ctx.exchangeFailed(err)
+    }
+  }
+
+  #account(): void {
     const res = this.#res
     if (!res.writableFinished && !this.#cut && !this.#failed) {
       this.#clientGone = true
@@ -552,7 +685,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     ctx.stats.record(elapsedMs * 1000, held !== undefined, error)
     ctx.metrics.observeRequest(this.method, code, this.#faultLabel, elapsedMs / 1000)
     if (held) {
-      for (const rule of held) rule.active--
+      for (const rule of held) rule.live.active--
       ctx.metrics.activeFaults.dec(held.length)
     }
   }

@@ -43,7 +43,7 @@ function rule(id: string, phase: Phase, actions: CompiledAction[]): CompiledRule
     matchRequest: () => true,
     matchResponse: undefined,
     actions,
-    active: 0,
+    live: { active: 0 },
   }
 }
 

@@ -29,4 +29,6 @@ export interface ProxyContext {
   headerFaults: ((headers: HeaderBag) => HeaderFaultRules | undefined) | undefined
   injected(rule: CompiledRule, kind: string): void
   skipped(rule: CompiledRule, reason: SkipReason): void
+  /** Counts and logs (rate-limited) an exchange that failed inside the sidecar. */
+  exchangeFailed(err: unknown): void
 }

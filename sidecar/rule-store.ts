@@ -6,7 +6,14 @@
  */
 import type { Clock } from '../src/clock.ts'
 import { errors } from '../src/errors.ts'
-import { compileRuleSet, emptySnapshot, type RuleSnapshot, retainRules, type StoredRule } from '../src/rules/compile.ts'
+import {
+  compileRuleSet,
+  emptySnapshot,
+  type LiveCount,
+  type RuleSnapshot,
+  retainRules,
+  type StoredRule,
+} from '../src/rules/compile.ts'
 
 export type ChangeReason = 'replace' | 'add' | 'delete' | 'reset' | 'expire'
 
@@ -23,6 +30,13 @@ export class RuleStore {
   #timerAt = Infinity
   readonly #clock: Clock
   readonly #listeners: ((change: RuleChange) => void)[] = []
+  /** maxActive counters by rule id: they outlive snapshots, because held requests outlive them. */
+  readonly #counters = new Map<string, LiveCount>()
+  readonly #liveCount = (id: string): LiveCount => {
+    let c = this.#counters.get(id)
+    if (!c) this.#counters.set(id, (c = { active: 0 }))
+    return c
+  }
 
   constructor(clock: Clock) {
     this.#clock = clock
@@ -111,6 +125,7 @@ export class RuleStore {
     const result = compileRuleSet(input, {
       now: this.#clock.now(),
       generation: this.#snapshot.generation + 1,
+      liveCount: this.#liveCount,
     })
     if (!result.ok) {
       const issues = result.issues.map((i) => ({ ...i, path: mapPath(i.path) }))
@@ -139,11 +154,19 @@ export class RuleStore {
 
   #install(next: RuleSnapshot, reason: ChangeReason, removed?: string[]): number {
     this.#snapshot = next
+    this.#forgetIdleCounters()
     this.#schedule()
     const change: RuleChange = { reason, generation: next.generation, rules: next.rules.length }
     if (removed) change.removed = removed
     for (const fn of this.#listeners) fn(change)
     return next.generation
+  }
+
+  /** Drops counters of rules that are gone and hold nothing; busy ones wait for a later change. */
+  #forgetIdleCounters(): void {
+    if (this.#counters.size <= this.#snapshot.rules.length) return
+    const ids = new Set(this.#snapshot.rules.map((r) => r.id))
+    for (const [id, c] of this.#counters) if (c.active === 0 && !ids.has(id)) this.#counters.delete(id)
   }
 
   #schedule(): void {

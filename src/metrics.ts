@@ -24,6 +24,8 @@ export interface SidecarMetrics {
   faultInjected(rule: string, kind: string): void
   faultSkipped(rule: string, reason: string): void
   setRules(active: number, generation: number): void
+  /** An exchange that failed inside the sidecar and was ended with a 500 or a reset. */
+  exchangeFailed(): void
   activeFaults: Gauge
 }
 
@@ -76,6 +78,13 @@ export function createSidecarMetrics(registry: Registry, service: string): Sidec
     registers: [registry],
   })
 
+  const exchangeFailures = new Counter({
+    name: 'faultline_exchange_failures_total',
+    help: 'Requests the sidecar ended with a 500 FL_ERR_INTERNAL or a reset because handling them failed inside the sidecar.',
+    labelNames: ['service'] as const,
+    registers: [registry],
+  }).labels(service)
+
   const requestChildren = new Map<string, Counter.Internal>()
   const durationChildren = new Map<string, Histogram.Internal<'service' | 'method' | 'fault'>>()
   const upstreamChild = upstream.labels(service)
@@ -112,6 +121,9 @@ export function createSidecarMetrics(registry: Registry, service: string): Sidec
     setRules(active, gen) {
       rulesActive.set(active)
       generation.set(gen)
+    },
+    exchangeFailed() {
+      exchangeFailures.inc()
     },
     activeFaults,
   }

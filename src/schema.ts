@@ -4,7 +4,7 @@
  * and the JSON Schema published for editors and docs.
  */
 
-import { parseDuration } from './duration.ts'
+import { formatDuration, MAX_DURATION_MS, parseDuration } from './duration.ts'
 import type { FieldIssue } from './errors.ts'
 
 export type JsonSchema = Record<string, unknown>
@@ -38,6 +38,10 @@ export function string(
     maxLength?: number
     enum?: readonly string[]
     description?: string
+    /** Said instead of "must match <pattern>" when the pattern fails. */
+    patternMessage?: string
+    /** A further check: returns the problem, or undefined when the value is fine. */
+    refine?: (v: string) => string | undefined
   } = {},
 ): Schema<string> {
   const json: JsonSchema = { type: 'string' }
@@ -59,7 +63,9 @@ export function string(
       if (opts.maxLength !== undefined && v.length > opts.maxLength)
         return void issues.push({ path, message: `must be at most ${opts.maxLength} characters` })
       if (opts.pattern && !opts.pattern.test(v))
-        return void issues.push({ path, message: `must match ${opts.pattern.source}` })
+        return void issues.push({ path, message: opts.patternMessage ?? `must match ${opts.pattern.source}` })
+      const problem = opts.refine?.(v)
+      if (problem !== undefined) return void issues.push({ path, message: problem })
       return v
     },
   }
@@ -113,8 +119,8 @@ export function duration(opts: { min?: number; max?: number; description?: strin
         })
       if (opts.min !== undefined && ms < opts.min)
         return void issues.push({ path, message: `must be at least ${opts.min}ms` })
-      if (opts.max !== undefined && ms > opts.max)
-        return void issues.push({ path, message: `must be at most ${opts.max}ms` })
+      const max = Math.min(opts.max ?? MAX_DURATION_MS, MAX_DURATION_MS)
+      if (ms > max) return void issues.push({ path, message: `must be at most ${formatDuration(max)}` })
       return ms
     },
   }
@@ -145,8 +151,11 @@ export function array<T>(
 /** A map from free-form keys to values of one schema (headers, query). */
 export function record<T>(
   value: Schema<T>,
-  opts: { key?: RegExp; description?: string } = {},
+  opts: { key?: RegExp | ((k: string) => string | undefined); description?: string } = {},
 ): Schema<Record<string, T>> {
+  const key = opts.key
+  const keyProblem =
+    key instanceof RegExp ? (k: string) => (key.test(k) ? undefined : `name must match ${key.source}`) : key
   return {
     json: describe({ type: 'object', additionalProperties: value.json }, opts.description),
     check(v, path, issues) {
@@ -154,8 +163,8 @@ export function record<T>(
       const before = issues.length
       const out: Record<string, T> = {}
       for (const [k, x] of Object.entries(v)) {
-        if (opts.key && !opts.key.test(k))
-          issues.push({ path: pointer(path, k), message: `name must match ${opts.key.source}` })
+        const problem = keyProblem?.(k)
+        if (problem !== undefined) issues.push({ path: pointer(path, k), message: problem })
         const checked = value.check(x, pointer(path, k), issues)
         if (checked !== undefined) out[k] = checked
       }

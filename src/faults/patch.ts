@@ -1,6 +1,6 @@
 import { applyJsonPatch, applyMergePatch, type JsonPatchOp, parsePointer } from '../json-patch.ts'
 import { anyJson, array, choice, type Infer, object, required, string } from '../schema.ts'
-import { TOKEN } from './shared.ts'
+import { headerNameProblem, headerValue, queryText } from './shared.ts'
 import { type FaultKind, phaseOnly } from './types.ts'
 
 const pair = array(string({ maxLength: 8192 }), { minItems: 2, maxItems: 2, description: '[name, value]' })
@@ -44,9 +44,12 @@ const schema = object(
     description: 'add headers or query parameters, or patch a JSON body (buffered under a size cap; fails open)',
     refine(v, path, issues) {
       if (Object.keys(v).length === 0) issues.push({ path, message: 'must patch at least one thing' })
-      v.headers?.forEach(([name], i) => {
-        if (!TOKEN.test(name)) issues.push({ path: `${path}/headers/${i}/0`, message: 'is not a valid header name' })
+      v.headers?.forEach(([name, value], i) => {
+        const problem = headerNameProblem(name!)
+        if (problem) issues.push({ path: `${path}/headers/${i}/0`, message: problem })
+        headerValue.check(value, `${path}/headers/${i}/1`, issues)
       })
+      v.query?.forEach((pair, i) => pair.forEach((text, j) => queryText.check(text, `${path}/query/${i}/${j}`, issues)))
     },
   },
 )

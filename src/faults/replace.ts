@@ -1,5 +1,5 @@
 import { type Infer, object, string } from '../schema.ts'
-import { headerMap, headerPairs, queryMap, statusCode, TOKEN } from './shared.ts'
+import { headerMap, headerPairs, ORIGIN_PATH, queryMap, statusCode, TOKEN } from './shared.ts'
 import { type FaultKind, phaseOnly, type TargetRewrite } from './types.ts'
 
 const schema = object(
@@ -8,8 +8,20 @@ const schema = object(
     headers: headerMap,
     body: string({ maxLength: 10_485_760 }),
     bodyBase64: string({ pattern: /^[A-Za-z0-9+/]*={0,2}$/, maxLength: 14_000_000 }),
-    path: string({ pattern: /^\/[^?#\s]*$/, description: 'request phase: forward to this path' }),
-    method: string({ pattern: TOKEN, maxLength: 32, description: 'request phase: forward with this method' }),
+    path: string({
+      pattern: ORIGIN_PATH,
+      maxLength: 8192,
+      patternMessage:
+        'must be a path starting with "/" in URL path characters; percent-encode anything else (e.g. %C3%A9 for é)',
+      description: 'request phase: forward to this path',
+    }),
+    method: string({
+      pattern: TOKEN,
+      maxLength: 32,
+      // CONNECT asks the upstream for a tunnel, which a forwarded request cannot become.
+      refine: (m) => (m.toUpperCase() === 'CONNECT' ? 'CONNECT cannot be forwarded (it opens a tunnel)' : undefined),
+      description: 'request phase: forward with this method',
+    }),
     query: queryMap,
   },
   {

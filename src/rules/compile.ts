@@ -11,6 +11,7 @@ import type { FaultKind, Phase } from '../faults/types.ts'
 import { compileGlob } from '../glob.ts'
 import { fnv1a, PPM, percentToPpm } from '../random.ts'
 import { compileLinearRegex } from '../regex.ts'
+import { jsonDepthIssue } from '../json-body.ts'
 import { isPlainObject, pointer } from '../schema.ts'
 import { MAX_RULES, matchSchema, ruleSchemas } from './schema.ts'
 import { buildSegmentIndex, globFirstSegment, regexFirstSegment, type SegmentIndex } from './segment-index.ts'
@@ -55,8 +56,24 @@ export interface CompiledRule {
   readonly matchRequest: (req: RequestView) => boolean
   readonly matchResponse: ((status: number, headers: HeaderBag) => boolean) | undefined
   readonly actions: readonly CompiledAction[]
-  /** Requests currently held by this rule's faults (maxActive); the only mutable field. */
+  /**
+   * Requests currently held by this rule's faults (maxActive). Owned by the rule store and keyed
+   * by rule id, so the count survives recompiles: requests in flight on an older generation
+   * release the same counter the new generation checks.
+   */
+  readonly live: LiveCount
+}
+
+/** The one mutable piece of a rule's runtime state; never part of a snapshot. */
+export interface LiveCount {
   active: number
+}
+
+export interface CompileOptions {
+  now: number
+  generation: number
+  /** The live counter for a rule id; by default every compile starts from zero (validation only). */
+  liveCount?: (id: string) => LiveCount
 }
 
 export interface RuleSnapshot {
@@ -79,11 +96,15 @@ export function emptySnapshot(generation = 0): RuleSnapshot {
  * Checks `input` (`{ rules: [...] }`) completely, collecting every issue with its JSON pointer,
  * and compiles it. Nothing is returned but issues unless the whole set is valid.
  */
-export function compileRuleSet(input: unknown, opts: { now: number; generation: number }): CompileResult {
+export function compileRuleSet(input: unknown, opts: CompileOptions): CompileResult {
   const issues: FieldIssue[] = []
   const { rule: ruleSchema } = ruleSchemas()
   if (!isPlainObject(input))
     return { ok: false, issues: [{ path: '', message: 'must be an object { "rules": [...] }' }] }
+  // Before anything recursive (schema checks, merge patches, serialising stored rules) sees it.
+  const tooDeep = jsonDepthIssue(input)
+  if (tooDeep) return { ok: false, issues: [tooDeep] }
+  const liveCount = opts.liveCount ?? (() => ({ active: 0 }))
   for (const k of Object.keys(input))
     if (k !== 'rules') issues.push({ path: pointer('', k), message: `unknown field "${k}"` })
   const raw = input.rules
@@ -116,7 +137,7 @@ export function compileRuleSet(input: unknown, opts: { now: number; generation: 
       }
       return
     }
-    const compiled = compileRule(r, i, path, opts.now, issues)
+    const compiled = compileRule(r, i, path, opts.now, issues, liveCount)
     if (compiled) {
       rules.push(compiled.rule)
       stored.push(compiled.stored)
@@ -173,6 +194,7 @@ function compileRule(
   path: string,
   now: number,
   issues: FieldIssue[],
+  liveCount: (id: string) => LiveCount,
 ): { rule: CompiledRule; stored: StoredRule } | undefined {
   const before = issues.length
   const phase = (r.phase as Phase | undefined) ?? 'request'
@@ -230,7 +252,7 @@ function compileRule(
     storedRule.expiresAt = new Date(expiresAt).toISOString()
   }
   const sticky = typeof r.sticky === 'string' ? r.sticky.toLowerCase() : undefined
-  const rule: CompiledRule = {
+  const rule: CompiledRule = Object.freeze({
     id,
     source: r.source as string | undefined,
     phase,
@@ -247,8 +269,8 @@ function compileRule(
     matchRequest,
     matchResponse,
     actions: Object.freeze(actions),
-    active: 0,
-  }
+    live: liveCount(id),
+  })
   return { rule, stored: storedRule }
 }
 

@@ -35,7 +35,7 @@ function admit(rule: CompiledRule, headers: HeaderBag, random: () => number, obs
     observer.skipped(rule, 'not_sampled')
     return false
   }
-  if (rule.active >= rule.maxActive) {
+  if (rule.live.active >= rule.maxActive) {
     observer.skipped(rule, 'max_active')
     return false
   }

@@ -34,18 +34,20 @@ interface Bucket {
   rules: Map<string, RuleCounts>
 }
 
+/** Milliseconds; null when the window holds no request (no data is not 0 ms). */
 export interface LatencySummary {
-  p50: number
-  p90: number
-  p95: number
-  p99: number
-  max: number
+  p50: number | null
+  p90: number | null
+  p95: number | null
+  p99: number | null
+  max: number | null
 }
 
 export interface CohortStats {
   count: number
   errors: number
-  errorRate: number
+  /** errors / count; null when count is 0. */
+  errorRate: number | null
   latencyMs: LatencySummary
 }
 
@@ -198,17 +200,17 @@ export class StatsWindow {
 
 export function summarize(h: hdr.Histogram, errors: number): CohortStats {
   const count = h.totalCount
-  const ms = (p: number) => (count === 0 ? 0 : Math.round(h.getValueAtPercentile(p)) / 1000)
+  const ms = (p: number) => (count === 0 ? null : Math.round(h.getValueAtPercentile(p)) / 1000)
   return {
     count,
     errors,
-    errorRate: count === 0 ? 0 : errors / count,
+    errorRate: count === 0 ? null : errors / count,
     latencyMs: {
       p50: ms(50),
       p90: ms(90),
       p95: ms(95),
       p99: ms(99),
-      max: count === 0 ? 0 : h.maxValue / 1000,
+      max: count === 0 ? null : h.maxValue / 1000,
     },
   }
 }

@@ -177,7 +177,7 @@ describe('sampling', () => {
       matched: (r) => seen.push(`m:${r.id}`),
       skipped: (r, why) => seen.push(`s:${r.id}:${why}`),
     }
-    s.rules[1]!.active = 1
+    s.rules[1]!.live.active = 1
     selectRequestRules(s, view('/'), 0, false, Math.random, observer)
     expect(seen).toEqual(['m:never', 's:never:not_sampled', 'm:capped', 's:capped:max_active'])
   })

@@ -1,0 +1,338 @@
+/**
+ * Regressions from the hardening pass (issue 7, sidecar items): each case is something a client
+ * or an operator could send that once crashed the sidecar, failed every request with a 502 that
+ * blamed the app, or escaped a rule. All over real sockets.
+ */
+import net from 'node:net'
+import zlib from 'node:zlib'
+import { afterEach, describe, expect, it } from 'vitest'
+import { json, send, startWorld, type World } from '../helpers/world.ts'
+
+let world: World | undefined
+afterEach(async () => {
+  await world?.close()
+  world = undefined
+})
+
+/** Sends raw bytes and resolves with everything the server wrote before closing (or a timeout). */
+function raw(url: string, bytes: string, waitMs = 1500): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: hostname, port: Number(port) })
+    const chunks: Buffer[] = []
+    const done = () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(Buffer.concat(chunks).toString('latin1'))
+    }
+    const timer = setTimeout(done, waitMs)
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('end', done)
+    socket.on('close', done)
+    socket.on('error', (err) => (chunks.length ? done() : reject(err)))
+    socket.write(bytes)
+  })
+}
+
+async function stillServes(w: World): Promise<void> {
+  const r = await send(w.proxyUrl + '/')
+  expect(r.status).toBe(200)
+  expect(r.body.toString()).toBe('hello\n')
+}
+
+describe('HEAD through response-phase faults (item 1)', () => {
+  it.each([
+    ['delay', { delay: { ms: 20 } }],
+    ['replace', { replace: { status: 503, body: 'nope' } }],
+    ['patch.headers', { patch: { headers: [['x-added', 'yes']] } }],
+  ])('%s on HEAD answers without crashing and keeps upstream headers', async (_name, fault) => {
+    world = await startWorld()
+    await world.putRules([{ id: 'r', phase: 'response', match: { path: '/json' }, ...fault }])
+    const head = await send(world.proxyUrl + '/json', { method: 'HEAD' })
+    expect(head.body.length).toBe(0)
+    expect(head.headers['x-faultline-fault']).toBe('r')
+    expect(head.headers['content-type']).toBe('application/json')
+    await stillServes(world)
+  })
+
+  it('HEAD with a response-phase JSON patch keeps every upstream header', async () => {
+    world = await startWorld()
+    await world.putRules([
+      { id: 'p', phase: 'response', match: { path: '/json' }, patch: { json: { merge: { a: 1 } } } },
+    ])
+    const get = await send(world.proxyUrl + '/json')
+    const head = await send(world.proxyUrl + '/json', { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(head.headers['content-type']).toBe('application/json')
+    expect(head.headers['content-length']).toBe(
+      String(JSON.stringify({ user: { name: 'ada', tier: 'gold' }, items: [1, 2, 3] }).length),
+    )
+    expect(get.headers['content-length']).toBe(String(get.body.length))
+    await stillServes(world)
+  })
+
+  it('an exception inside a fault ends that exchange with a 500 FL_ERR_INTERNAL, never the process', async () => {
+    world = await startWorld()
+    // A transform that throws inside JSON.stringify is caught as patch_failed; a throwing header
+    // setter is not: simulate the worst case by making the response object throw on writeHead.
+    await world.putRules([{ id: 'd', phase: 'response', match: { path: '/json' }, delay: { ms: 5 } }])
+    const server = world.sidecar.proxy.server
+    const original = server.listeners('request')
+    const trap = (_req: unknown, res: { writeHead: () => never }) => {
+      res.writeHead = () => {
+        throw new Error('boom from writeHead')
+      }
+    }
+    server.prependListener('request', trap)
+    const r = await send(world.proxyUrl + '/json').catch((err: Error) => err)
+    server.removeListener('request', trap)
+    expect(original.length).toBeGreaterThan(0)
+    // Either a reset (the response could not even start) or an error status: never a dead process.
+    if (!(r instanceof Error)) expect(r.status).toBeGreaterThanOrEqual(500)
+    await stillServes(world)
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toMatch(/faultline_exchange_failures_total\{[^}]*\} [1-9]/)
+  })
+})
+
+describe('rule values HTTP cannot carry are refused at PUT (item 2)', () => {
+  const cases: [string, unknown, string][] = [
+    [
+      'response header above U+00FF',
+      { phase: 'response', replace: { headers: { 'x-a': 'caf\u20ac' } } },
+      '/rules/0/replace/headers/x-a',
+    ],
+    [
+      'request header with CR/LF',
+      { replace: { headers: { 'x-a': 'a\r\nx-injected: 1' } } },
+      '/rules/0/replace/headers/x-a',
+    ],
+    ['request header with NUL', { patch: { headers: [['x-a', 'a\u0000b']] } }, '/rules/0/patch/headers/0/1'],
+    ['replace.path with NUL', { replace: { path: '/a\u0000b' } }, '/rules/0/replace/path'],
+    ['replace.path raw non-ASCII', { replace: { path: '/caf\u00e9' } }, '/rules/0/replace/path'],
+    ['replace.method not a token', { replace: { method: 'GE T' } }, '/rules/0/replace/method'],
+    ['replace.method CONNECT', { replace: { method: 'CONNECT' } }, '/rules/0/replace/method'],
+    [
+      'abort header with NUL',
+      { abort: { status: 503, headers: { 'retry-after': '1\u0000' } } },
+      '/rules/0/abort/headers/retry-after',
+    ],
+    [
+      'abort framing header',
+      { abort: { status: 503, headers: { 'content-length': '5' } } },
+      '/rules/0/abort/headers/content-length',
+    ],
+    ['patch.query lone surrogate', { patch: { query: [['a', '\ud800']] } }, '/rules/0/patch/query/0/1'],
+  ]
+  it.each(cases)('%s', async (_name, fields, path) => {
+    world = await startWorld()
+    await world.putRules([{ id: 'good', delay: { ms: 1 }, match: { path: '/never' } }])
+    const r = await world.putRules([{ id: 'bad', ...(fields as object) }])
+    expect(r.status).toBe(400)
+    expect(r.body.errors.map((e: { path: string }) => e.path)).toContain(path)
+    const rules = await world.admin('GET', '/rules')
+    expect(rules.body.rules.map((x: { id: string }) => x.id)).toEqual(['good'])
+    await stillServes(world)
+  })
+})
+
+describe('maxActive survives recompiles (item 3)', () => {
+  it('a POST /rules while requests are held does not reset the live count', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'cap', match: { path: '/echo/c' }, delay: { ms: 400 }, maxActive: 1 }])
+    const first = send(world.proxyUrl + '/echo/c')
+    // Wait until the first request is held.
+    for (let i = 0; i < 100; i++) {
+      const m = (await world.admin('GET', '/metrics')).body as string
+      if (m.includes('faultline_active_faults 1')) break
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    expect((await world.admin('POST', '/rules', { id: 'other', match: { path: '/x' }, delay: { ms: 1 } })).status).toBe(
+      201,
+    )
+    const second = await send(world.proxyUrl + '/echo/c')
+    expect(second.headers['x-faultline-fault']).toBeUndefined()
+    expect((await first).headers['x-faultline-fault']).toBe('cap')
+  })
+
+  it('compiled rules are frozen', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'f', delay: { ms: 1 } }])
+    const rule = world.sidecar.store.snapshot.rules[0]!
+    expect(Object.isFrozen(rule)).toBe(true)
+  })
+})
+
+describe('path spellings do not bypass rules (item 4)', () => {
+  it.each(['//faulted/x', '/%66aulted/x', '/a/../faulted/x', '/./faulted/x', '/faulted//x', '/faulted/%2e/x'])(
+    '%s is matched by /faulted/**',
+    async (spelling) => {
+      world = await startWorld()
+      await world.putRules([{ id: 'f', match: { path: '/faulted/**' }, replace: { headers: { 'x-seen': 'yes' } } }])
+      const r = await raw(world.proxyUrl, `GET ${spelling} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`)
+      expect(r).toMatch(/x-faultline-fault: f/i)
+    },
+  )
+
+  it('absolute-form request targets are matched on their path', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'f', match: { path: '/echo/**' }, replace: { headers: { 'x-seen': 'yes' } } }])
+    const r = await raw(
+      world.proxyUrl,
+      `GET http://example.test/echo/x HTTP/1.1\r\nhost: example.test\r\nconnection: close\r\n\r\n`,
+    )
+    expect(r).toMatch(/x-faultline-fault: f/i)
+    expect(r).toContain('"x-seen":"yes"')
+  })
+
+  it('forwards exactly what the client sent', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'f', match: { path: '/echo/a/b/~x' }, replace: { headers: { 'x-seen': 'yes' } } }])
+    const r = await raw(world.proxyUrl, `GET /echo//a/./b/%7Ex HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`)
+    expect(r).toMatch(/x-faultline-fault: f/i)
+    expect(r).toContain('"url":"/echo//a/./b/%7Ex"')
+  })
+})
+
+describe('admin API bodies (items 5, 6, 7)', () => {
+  it('DELETE and POST /reset with content-type: application/json and no body are accepted', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'a', source: 's', delay: { ms: 1 } }])
+    const headers = { 'content-type': 'application/json' }
+    const del = await fetch(world.adminUrl + '/rules/a', { method: 'DELETE', headers })
+    expect(del.status).toBe(200)
+    const reset = await fetch(world.adminUrl + '/reset', { method: 'POST', headers })
+    expect(reset.status).toBe(200)
+    const bySource = await fetch(world.adminUrl + '/rules?source=s', { method: 'DELETE', headers })
+    expect(bySource.status).toBe(200)
+  })
+
+  it('JSON nested 10,000 deep is a 400 with a path; GET /rules still answers', async () => {
+    world = await startWorld()
+    const deep = '['.repeat(10_000) + ']'.repeat(10_000)
+    const body = `{"rules":[{"id":"d","phase":"response","patch":{"json":{"merge":{"a":${deep}}}}}]}`
+    const r = await world.admin('PUT', '/rules', body)
+    expect(r.status).toBe(400)
+    expect(r.body.errors[0].path).toMatch(/^\/rules\/0\/patch\/json\/merge\/a/)
+    const rules = await world.admin('GET', '/rules')
+    expect(rules.status).toBe(200)
+  })
+
+  it('a ttl beyond the documented maximum is a 400 with its path', async () => {
+    world = await startWorld()
+    const r = await world.putRules([{ id: 't', delay: { ms: 1 }, ttl: '99999999999999999999d' }])
+    expect(r.status).toBe(400)
+    expect(r.body.errors).toEqual([{ path: '/rules/0/ttl', message: expect.stringMatching(/at most/) }])
+  })
+})
+
+describe('204 and 304 carry no body and no content-length (item 8)', () => {
+  it.each([
+    ['abort 204', { abort: { status: 204, body: 'x' } }, 204],
+    ['abort 304', { abort: { status: 304 } }, 304],
+    ['replace.status 204', { phase: 'response', replace: { status: 204 } }, 204],
+    ['replace.body on a 304', { phase: 'response', replace: { status: 304, body: 'x' } }, 304],
+  ])('%s', async (_name, fault, status) => {
+    world = await startWorld()
+    await world.putRules([{ id: 'n', match: { path: '/json' }, ...fault }])
+    const r = await raw(
+      world.proxyUrl,
+      'GET /json HTTP/1.1\r\nhost: x\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
+    )
+    const [head, rest] = r.split('\r\n\r\n', 2) as [string, string]
+    expect(head).toContain(`HTTP/1.1 ${status}`)
+    expect(head.toLowerCase()).not.toContain('content-length')
+    expect(head.toLowerCase()).not.toContain('transfer-encoding')
+    // The next response on the same connection starts right after the headers: no stray body.
+    expect(rest.startsWith('HTTP/1.1 200')).toBe(true)
+  })
+})
+
+describe('Upgrade requests (item 9)', () => {
+  it('strips x-faultline-* headers when header faults are on', async () => {
+    world = await startWorld({ headerFaults: true })
+    const r = await raw(
+      world.proxyUrl,
+      'GET /echo/ws HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\nx-faultline-delay-ms: 5\r\nx-keep: 1\r\n\r\n',
+    )
+    // The sample app answers the handshake as a plain request echoing what it received.
+    expect(r).toContain('"x-keep":"1"')
+    expect(r).not.toContain('x-faultline-delay-ms')
+  })
+})
+
+describe('body decoding limits (item 10)', () => {
+  it('a small gzip body that inflates past --max-body-bytes passes unchanged and is counted', async () => {
+    world = await startWorld({ maxBodyBytes: 64 * 1024 })
+    await world.putRules([{ id: 'z', match: { path: '/echo/**' }, patch: { json: { merge: { a: 1 } } } }])
+    const bomb = zlib.gzipSync(Buffer.from(`{"x":"${'a'.repeat(4 * 1024 * 1024)}"}`))
+    expect(bomb.length).toBeLessThan(64 * 1024)
+    const r = await send(world.proxyUrl + '/echo/z', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: bomb,
+    })
+    expect(r.status).toBe(200)
+    expect(json(r).bytes).toBe(bomb.length)
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toContain('faultline_faults_skipped_total{rule="z",reason="patch_too_large"} 1')
+  })
+})
+
+describe('methods outside the usual list (item 11)', () => {
+  it.each(['PROPFIND', 'MKCOL', 'PURGE', 'REPORT'])('%s is forwarded to the app', async (method) => {
+    world = await startWorld()
+    const r = await raw(
+      world.proxyUrl,
+      `${method} /echo/m HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`,
+    )
+    expect(r).toContain('HTTP/1.1 200')
+    expect(r).toContain(`"method":"${method}"`)
+  })
+})
+
+describe('methods Node cannot parse (item 11)', () => {
+  it('BREW is tunnelled to the app unparsed, x-faultline-* stripped, and counted as OTHER', async () => {
+    // Node's own HTTP server refuses BREW, so the app here is a raw socket that echoes the head.
+    const seen: string[] = []
+    const app = net.createServer((s) => {
+      let buf = ''
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1')
+        const end = buf.indexOf('\r\n\r\n')
+        if (end < 0) return
+        const head = buf.slice(0, end)
+        buf = buf.slice(end + 4)
+        seen.push(head)
+        s.write(`HTTP/1.1 418 I'm a teapot\r\ncontent-length: ${head.length}\r\n\r\n${head}`)
+      })
+    })
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r))
+    const { port } = app.address() as net.AddressInfo
+    try {
+      world = await startWorld({ upstream: `http://127.0.0.1:${port}`, headerFaults: true })
+      const r = await raw(
+        world.proxyUrl,
+        'BREW /pot HTTP/1.1\r\nhost: x\r\nx-faultline-delay-ms: 5\r\naccept-additions: milk\r\nconnection: close\r\n\r\n',
+      )
+      expect(r).toContain("HTTP/1.1 418 I'm a teapot")
+      expect(seen[0]).toContain('BREW /pot HTTP/1.1')
+      expect(seen[0]).toContain('accept-additions: milk')
+      expect(seen[0]).not.toContain('x-faultline')
+      await expect
+        .poll(async () => (await world!.admin('GET', '/metrics')).body as string)
+        .toMatch(/faultline_requests_total\{service="default",method="OTHER",code="418",fault="none"\} 1/)
+    } finally {
+      await world?.close()
+      world = undefined
+      await new Promise((r) => app.close(r))
+    }
+  })
+
+  it('a malformed request still gets a 400, and the sidecar keeps serving', async () => {
+    world = await startWorld()
+    const r = await raw(world.proxyUrl, 'GE\u0000T / HTTP/1.1\r\nhost: x\r\n\r\n')
+    expect(r).toContain('HTTP/1.1 400')
+    await stillServes(world)
+  })
+})
