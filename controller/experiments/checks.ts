@@ -1,13 +1,14 @@
 /**
  * Takes one sample of a check: measures, then judges with src/experiments/judge.ts.
  * Sidecar statistics are merged exactly across every sidecar of the target (HDR histograms).
+ * Missing data (no requests, no latency figure, no PromQL series) is "nodata", never a value of 0.
  */
 import { spawn } from 'node:child_process'
 import { judgeValue, type Outcome, type Phase, type Sample, type Tolerance } from '../../src/experiments/judge.ts'
 import type { CheckSpec } from '../../src/experiments/schema.ts'
 import { compileLinearRegex } from '../../src/regex.ts'
-import { mergeEncoded } from '../../src/stats/window.ts'
 import type { SidecarClient } from '../sidecar-client.ts'
+import { latencyOf, type Merged, rateOf, readWindows, secondsSince, type WindowRead } from './windows.ts'
 
 const DEFAULT_WINDOW_MS = 10_000
 const DEFAULT_MIN_SAMPLES = 20
@@ -19,51 +20,82 @@ export interface CheckContext {
   now(): number
 }
 
+export interface SampleOptions {
+  /**
+   * Judge only requests completed at or after this time (epoch ms): sidecar windows then start
+   * at the first statistics second that began after it. The runner passes the phase start (the
+   * method start, or the revert), so a window never mixes in data from before.
+   */
+  since?: number
+}
+
 export type SampleResult = Omit<Sample, 'at' | 'phase'>
 
-/** What one sidecar statistic is, from merged figures. */
-type Merged = ReturnType<typeof mergeEncoded>
-function statOf(m: Merged | Merged['cohorts']['faulted'], stat: string, windowMs: number): number {
+type Cohort = 'all' | 'faulted' | 'unfaulted'
+const figuresOf = (m: Merged, cohort: Cohort) => (cohort === 'all' ? m : m.cohorts[cohort])
+
+/**
+ * Requests per second of a cohort. Over whole seconds when the window has any (the window minus
+ * its current, partial bucket), since bursty load makes a partial second swing the rate; over
+ * the time covered otherwise.
+ */
+function throughputOf(read: WindowRead, current: WindowRead | undefined, cohort: Cohort): number | undefined {
+  const count = figuresOf(read.merged, cohort).count
+  if (!current) return rateOf(count, read.coveredMs)
+  return (count - figuresOf(current.merged, cohort).count) / (read.seconds - 1)
+}
+
+/** One sidecar statistic; undefined when there is no such figure. */
+function statOf(read: WindowRead, current: WindowRead | undefined, cohort: Cohort, stat: string): number | undefined {
+  const m = figuresOf(read.merged, cohort)
   switch (stat) {
     case 'errorRate':
-      return m.errorRate
+      return m.count === 0 ? undefined : (m.errorRate ?? undefined)
     case 'count':
       return m.count
     case 'throughput':
-      return m.count / (windowMs / 1000)
+      return throughputOf(read, current, cohort)
     default:
-      return m.latencyMs[stat as keyof Merged['latencyMs']]
+      return latencyOf(m, stat)
   }
 }
 
-async function sidecarSample(c: CheckSpec, ctx: CheckContext): Promise<SampleResult> {
+const clockTime = (ms: number) => new Date(ms).toISOString().slice(11, 23)
+
+async function sidecarSample(c: CheckSpec, ctx: CheckContext, opts: SampleOptions): Promise<SampleResult> {
   const spec = c.sidecar!
-  const windowMs = c.window ?? DEFAULT_WINDOW_MS
   const clients = ctx.sidecars(spec.target)
   if (clients.length === 0) return { outcome: 'nodata', detail: `target ${spec.target} has no sidecars` }
-  const parts = await Promise.all(clients.map((s) => s.statsEncoded(windowMs)))
-  const merged = mergeEncoded(parts)
+  let seconds = Math.max(1, Math.round((c.window ?? DEFAULT_WINDOW_MS) / 1000))
+  if (opts.since !== undefined) {
+    const fresh = secondsSince(opts.since, ctx.now())
+    if (fresh === 0)
+      return { outcome: 'nodata', detail: `no statistics second has begun since ${clockTime(opts.since)} yet` }
+    seconds = Math.min(seconds, fresh)
+  }
+  // Throughput also reads the current bucket alone, to count whole seconds only.
+  const sizes = spec.stat === 'throughput' && seconds >= 2 ? [seconds, 1] : [seconds]
+  const [read, current] = (await readWindows(clients, sizes, ctx.now)) as [WindowRead, WindowRead | undefined]
+  const from = read.from
   const cohort = spec.cohort ?? 'all'
-  const figures = cohort === 'all' ? merged : merged.cohorts[cohort]
+  const figures = figuresOf(read.merged, cohort)
   const minSamples = c.minSamples ?? DEFAULT_MIN_SAMPLES
+  const span = `${(read.coveredMs / 1000).toFixed(1)}s`
   if (figures.count < minSamples)
-    return {
-      outcome: 'nodata',
-      detail: `${figures.count} ${cohort} requests in ${windowMs / 1000}s, need ${minSamples}`,
-    }
-  const value = statOf(figures, spec.stat, windowMs)
+    return { outcome: 'nodata', from, detail: `${figures.count} ${cohort} requests in ${span}, need ${minSamples}` }
+  const value = statOf(read, current, cohort, spec.stat)
+  if (value === undefined) return { outcome: 'nodata', from, detail: `no ${spec.stat} figure in ${span}` }
   const tol = c.tolerance as Tolerance
   let baseline: number | undefined
   if (tol.relative?.to === 'unfaulted') {
-    if (merged.cohorts.unfaulted.count < minSamples)
-      return {
-        outcome: 'nodata',
-        value,
-        detail: `${merged.cohorts.unfaulted.count} unfaulted requests, need ${minSamples}`,
-      }
-    baseline = statOf(merged.cohorts.unfaulted, spec.stat, windowMs)
+    const control = read.merged.cohorts.unfaulted
+    if (control.count < minSamples)
+      return { outcome: 'nodata', value, from, detail: `${control.count} unfaulted requests, need ${minSamples}` }
+    baseline = statOf(read, current, 'unfaulted', spec.stat)
+    if (baseline === undefined)
+      return { outcome: 'nodata', value, from, detail: `no unfaulted ${spec.stat} figure in ${span}` }
   } else if (tol.relative?.to === 'before') baseline = ctx.baseline(c.name)
-  return { ...judgeValue(value, tol, baseline), value, baseline }
+  return { ...judgeValue(value, tol, baseline), value, baseline, from }
 }
 
 function statusMatches(status: number, wanted: (number | string)[] | undefined): boolean {
@@ -115,8 +147,10 @@ async function httpSample(c: CheckSpec): Promise<SampleResult> {
   if (spec.maxLatency !== undefined && ms > spec.maxLatency)
     problems.push(`took ${ms.toFixed(0)} ms > ${spec.maxLatency} ms`)
   if (spec.bodyRegex !== undefined) {
+    // Validation refuses a regex that cannot compile; if one gets here anyway, never pass on it.
     const re = compileLinearRegex(spec.bodyRegex)
-    if (re.ok && !re.regex.test(text)) problems.push(`body does not match /${spec.bodyRegex}/`)
+    if (!re.ok) return { outcome: 'error', detail: `bodyRegex /${spec.bodyRegex}/ cannot be used: ${re.message}` }
+    if (!re.regex.test(text)) problems.push(`body does not match /${spec.bodyRegex}/`)
   }
   if (spec.jsonPath) {
     let doc: unknown
@@ -158,6 +192,7 @@ async function promqlSample(c: CheckSpec, ctx: CheckContext): Promise<SampleResu
   if (data.resultType === 'scalar') return judged(Number((data.result as unknown as [number, string])[1]))
   if (data.resultType !== 'vector')
     return { outcome: 'error', detail: `query returned a ${data.resultType}, need one series` }
+  if (data.result.length === 0) return { outcome: 'nodata', detail: 'query returned no series (no data for it yet?)' }
   if (data.result.length !== 1)
     return {
       outcome: 'error',
@@ -187,8 +222,14 @@ function commandSample(c: CheckSpec): Promise<SampleResult> {
       const problems: string[] = []
       if (code !== (spec.exitCode ?? 0)) problems.push(`exit code ${code}`)
       if (spec.outputRegex !== undefined) {
+        // Validation refuses a regex that cannot compile; if one gets here anyway, never pass on it.
         const re = compileLinearRegex(spec.outputRegex)
-        if (re.ok && !re.regex.test(out)) problems.push(`output does not match /${spec.outputRegex}/`)
+        if (!re.ok)
+          return resolve({
+            outcome: 'error',
+            detail: `outputRegex /${spec.outputRegex}/ cannot be used: ${re.message}`,
+          })
+        if (!re.regex.test(out)) problems.push(`output does not match /${spec.outputRegex}/`)
       }
       resolve({
         outcome: problems.length ? 'fail' : 'pass',
@@ -200,11 +241,16 @@ function commandSample(c: CheckSpec): Promise<SampleResult> {
 }
 
 /** One sample of any check kind; never throws (a broken check is an `error` sample). */
-export async function sampleCheck(c: CheckSpec, phase: Phase, ctx: CheckContext): Promise<Sample> {
+export async function sampleCheck(
+  c: CheckSpec,
+  phase: Phase,
+  ctx: CheckContext,
+  opts: SampleOptions = {},
+): Promise<Sample> {
   const at = ctx.now()
   try {
     const r = c.sidecar
-      ? await sidecarSample(c, ctx)
+      ? await sidecarSample(c, ctx, opts)
       : c.http
         ? await httpSample(c)
         : c.promql

@@ -12,7 +12,17 @@ export type RunStatus = 'running' | 'completed' | 'aborted' | 'errored'
 
 export interface TimelineEvent {
   at: number
-  type: 'run' | 'phase' | 'intent' | 'applied' | 'reverted' | 'revert-failed' | 'step' | 'guardrail' | 'error'
+  type:
+    | 'run'
+    | 'phase'
+    | 'intent'
+    | 'applied'
+    | 'reverted'
+    | 'revert-failed'
+    | 'evidence-unavailable'
+    | 'step'
+    | 'guardrail'
+    | 'error'
   detail: string
   step?: string
   fault?: string
@@ -38,19 +48,26 @@ export interface FaultRecord {
   acknowledged?: Record<string, number>
   /** Per sidecar, per rule: matched and injected requests while the fault was on. */
   evidence?: Record<string, Record<string, { matched: number; injected: number }>>
+  /**
+   * Per sidecar whose evidence could not be read: the error (code FL_ERR_EVIDENCE_UNAVAILABLE).
+   * Missing evidence is never read as "landed".
+   */
+  evidenceUnavailable?: Record<string, { code: string; message: string }>
   /** Kills: ms until the process was ready again. */
   recoveryMs?: number | null
   error?: string
 }
 
+/** One point of a target's per-second series. Figures are null when there were no requests. */
 export interface SeriesPoint {
   t: number
   count: number
+  /** Requests in the last whole second (see series.ts): a real 0 when there were none. */
   rps: number
-  errorRate: number
-  p50: number
-  p95: number
-  p99: number
+  errorRate: number | null
+  p50: number | null
+  p95: number | null
+  p99: number | null
 }
 
 export interface CheckRecord {

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fmt } from '../../src/experiments/judge.ts'
+import { fmt, type PhaseResult } from '../../src/experiments/judge.ts'
 import type { FaultRecord, Journal, SeriesPoint } from './journal.ts'
 
 const esc = (s: unknown) =>
@@ -33,11 +33,41 @@ function faultEvidence(f: FaultRecord): string {
     const acks = Object.entries(f.acknowledged ?? {})
       .map(([u, g]) => `${u} gen ${g}`)
       .join(', ')
+    const missing = Object.values(f.evidenceUnavailable ?? {}).map((e) => `${e.message} [${e.code}]`)
     return (
-      [acks && `acknowledged: ${acks}`, injectedSummary(f)].filter(Boolean).join('; ') || (f.error ?? 'not applied')
+      [acks && `acknowledged: ${acks}`, injectedSummary(f), ...missing].filter(Boolean).join('; ') ||
+      (f.error ?? 'not applied')
     )
   }
   return f.error ?? ''
+}
+
+/** How a phase ended, with the recovery time and the data it rests on for an after phase. */
+export function phaseSummary(p: PhaseResult): string {
+  const base = `${p.phase}: ${p.result} (${p.reason}`
+  if (p.recoveredAfterMs === undefined || !p.recoveryWindow) return `${base})`
+  const start = p.recoveryWindow.from - p.recoveredAfterMs
+  const rel = (t: number) => `${((t - start) / 1000).toFixed(1)} s`
+  return `${base}, after ${p.recoveredAfterMs} ms: passed on data from ${rel(p.recoveryWindow.from)} to ${rel(p.recoveryWindow.to)} after the revert)`
+}
+
+/** Shown under the check table of every report that has a recovery (after) phase. */
+export const RECOVERY_NOTE =
+  'Recovery is measured from the moment every fault was reverted, on requests completed after it only: ' +
+  'a sidecar check reads whole statistics seconds that began after the revert (or after its last failing sample), ' +
+  'and the recovery time is where the first passing data begins (1 s resolution, plus the check interval); ' +
+  'an HTTP or command check times the first passing request or run. See docs/experiments.md.'
+
+const hasRecovery = (j: Journal) => Object.values(j.checks).some((c) => c.phases.some((p) => p.phase === 'after'))
+
+/** Consecutive points that have a `key` figure. */
+function runs(points: SeriesPoint[], key: 'p50' | 'p95' | 'p99'): SeriesPoint[][] {
+  const out: SeriesPoint[][] = [[]]
+  for (const p of points) {
+    if (p[key] === null) out.push([])
+    else out.at(-1)!.push(p)
+  }
+  return out.filter((r) => r.length > 0)
 }
 
 /** One inline SVG chart of p50/p95/p99 for a target, with fault windows shaded. */
@@ -47,15 +77,19 @@ export function latencyChart(j: Journal, target: string, points: SeriesPoint[]):
   const pad = { l: 48, r: 12, t: 12, b: 28 }
   const end = j.endedAt ?? points.at(-1)?.t ?? j.startedAt + 1000
   const span = Math.max(1000, end - j.startedAt)
-  const maxY = Math.max(1, ...points.map((p) => p.p99)) * 1.1
+  const maxY = Math.max(1, ...points.map((p) => p.p99 ?? 0)) * 1.1
   const x = (t: number) => pad.l + ((t - j.startedAt) / span) * (W - pad.l - pad.r)
   const y = (v: number) => H - pad.b - (v / maxY) * (H - pad.t - pad.b)
+  // Seconds without requests have no latency: the line breaks there instead of dropping to 0.
   const line = (key: 'p50' | 'p95' | 'p99', color: string) =>
-    points.length
-      ? `<polyline class="series ${key}" fill="none" stroke="${color}" stroke-width="${key === 'p95' ? 2 : 1}" points="${points
-          .map((p) => `${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`)
-          .join(' ')}"/>`
-      : ''
+    runs(points, key)
+      .map(
+        (run) =>
+          `<polyline class="series ${key}" fill="none" stroke="${color}" stroke-width="${key === 'p95' ? 2 : 1}" points="${run
+            .map((p) => `${x(p.t).toFixed(1)},${y(p[key]!).toFixed(1)}`)
+            .join(' ')}"/>`,
+      )
+      .join('')
   const shaded = j.faults
     .filter((f) => f.appliedAt !== undefined && (f.kind !== 'sidecar' || f.target === target))
     .map((f) => {
@@ -87,10 +121,11 @@ export function renderHtml(j: Journal): string {
     .map(
       ([name, c]) =>
         `<tr class="check ${esc(c.result ?? '')}"><td>${esc(name)}${c.guardrail ? ' <small>(guardrail)</small>' : ''}</td><td>${esc(c.kind)}</td><td class="result">${esc(c.result ?? 'not run')}</td><td>${c.phases
-          .map(
-            (p) =>
-              `<b>${p.phase}</b>: ${esc(p.result)} (${esc(p.reason)}${p.recoveredAfterMs !== undefined ? `, after ${p.recoveredAfterMs} ms` : ''})`,
-          )
+          .map((p) => {
+            const text = phaseSummary(p)
+            const colon = text.indexOf(':')
+            return `<b>${p.phase}</b>${esc(text.slice(colon))}`
+          })
           .join('<br>')}</td><td>${c.samples.length}</td></tr>`,
     )
     .join('\n')
@@ -129,6 +164,7 @@ ${charts || '<p>No sidecar statistics were collected.</p>'}
 <table id="checks"><tr><th>check</th><th>kind</th><th>result</th><th>phases</th><th>samples</th></tr>
 ${checks}
 </table>
+${hasRecovery(j) ? `<p class="note" id="recovery-method">${esc(RECOVERY_NOTE)}</p>` : ''}
 <h2>Faults and evidence</h2>
 <table id="faults"><tr><th>id</th><th>step</th><th>kind</th><th>target</th><th>intent</th><th>applied</th><th>reverted</th><th>evidence</th></tr>
 ${faults || '<tr><td colspan="8">none</td></tr>'}
@@ -155,9 +191,10 @@ export function renderMarkdown(j: Journal): string {
     '|---|---|---|---|',
     ...Object.entries(j.checks).map(
       ([n, c]) =>
-        `| ${n}${c.guardrail ? ' (guardrail)' : ''} | ${c.kind} | ${c.result ?? 'not run'} | ${c.phases.map((p) => `${p.phase}: ${p.result} (${p.reason.replaceAll('|', '/')})`).join('<br>')} |`,
+        `| ${n}${c.guardrail ? ' (guardrail)' : ''} | ${c.kind} | ${c.result ?? 'not run'} | ${c.phases.map((p) => phaseSummary(p).replaceAll('|', '/')).join('<br>')} |`,
     ),
     '',
+    ...(hasRecovery(j) ? [RECOVERY_NOTE, ''] : []),
     '## Faults',
     '',
     '| id | step | kind | target | applied | reverted | evidence |',

@@ -13,15 +13,17 @@ import { createHash, randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { PhaseTracker, type Phase, type Verdict, worst } from '../../src/experiments/judge.ts'
 import type { CheckSpec, ExperimentDoc, StepSpec } from '../../src/experiments/schema.ts'
-import { mergeEncoded } from '../../src/stats/window.ts'
+import { type Logger, silentLogger } from '../../src/log.ts'
 import { ProcessRegistry, SupervisedProcess } from '../drivers/local/supervisor.ts'
 import { spawnStress } from '../drivers/local/stress.ts'
 import type { FleetBus } from '../bus/fleet.ts'
 import { SidecarClient } from '../sidecar-client.ts'
 import { type CheckContext, sampleCheck } from './checks.ts'
+import { collectEvidence, landing } from './evidence.ts'
 import { type FaultRecord, type Journal, JournalWriter, type RunStatus } from './journal.ts'
 import { type LoadHandle, startLoad } from './load.ts'
 import { writeReports } from './report.ts'
+import { progressFigures, seriesPoint } from './series.ts'
 
 const DEFAULT_INTERVAL_MS = 2000
 const DEFAULT_FAILURE_THRESHOLD = 2
@@ -31,7 +33,6 @@ const DEFAULT_TTL_MARGIN_MS = 10_000
 /** The gate waits at most this long for a conclusive sample. */
 const BEFORE_DEADLINE_MS = 30_000
 const SERIES_INTERVAL_MS = 1000
-const MAX_STATS_WINDOW_MS = 120_000
 
 export interface RunOptions {
   dataDir: string
@@ -52,6 +53,8 @@ export interface RunOptions {
   journalSink?: (j: Journal) => Promise<void>
   /** Fleet mode: delivers faults to `service` targets through Redis. */
   fleet?: FleetBus
+  /** Where the runner logs what the journal cannot say alone (e.g. unreadable evidence); default silent. */
+  logger?: Logger
 }
 
 export interface RunResult {
@@ -143,6 +146,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     series: {},
   }
   const jw = new JournalWriter(dir, journal, opts.journalSink)
+  const log = (opts.logger ?? silentLogger()).child({ component: 'runner', runId })
   opts.onStart?.(runId)
   jw.event({ type: 'run', detail: `started${journal.dryRun ? ' (dry run: nothing will be injected)' : ''}` })
 
@@ -160,6 +164,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   }
   const onOuterAbort = () => abortRun('interrupted (signal)')
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true })
+  // A signal that came before we listened (while the document was read) still counts.
+  if (opts.signal?.aborted) onOuterAbort()
 
   const registry = opts.registry ?? new ProcessRegistry()
   const owned: SupervisedProcess[] = []
@@ -230,22 +236,18 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   // ── statistics series for the report and the console ───────────────────────
   const seriesTimer = setInterval(() => void sampleSeries(), SERIES_INTERVAL_MS)
   seriesTimer.unref()
+  /** Targets whose statistics cannot be read right now: logged once per outage, not every second. */
+  const seriesDown = new Set<string>()
   async function sampleSeries(): Promise<void> {
     for (const [name, list] of clients) {
       if (list.length === 0) continue
       try {
-        const merged = mergeEncoded(await Promise.all(list.map((c) => c.statsEncoded(2000))))
-        ;(journal.series[name] ??= []).push({
-          t: Date.now(),
-          count: merged.count,
-          rps: merged.count / 2,
-          errorRate: merged.errorRate,
-          p50: merged.latencyMs.p50,
-          p95: merged.latencyMs.p95,
-          p99: merged.latencyMs.p99,
-        })
-      } catch {
-        // A sidecar that stops answering shows as a gap in the chart.
+        ;(journal.series[name] ??= []).push(await seriesPoint(list, ctx.now))
+        if (seriesDown.delete(name)) log.info({ target: name }, 'statistics readable again')
+      } catch (err) {
+        // The chart shows the outage as a gap; the log says why.
+        if (!seriesDown.has(name)) log.warn({ err, target: name }, 'cannot read statistics for the series')
+        seriesDown.add(name)
       }
     }
   }
@@ -254,8 +256,17 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   const phasesOf = (c: CheckSpec, guardrail: boolean): Phase[] =>
     c.phases ?? (guardrail ? ['during'] : ['before', 'during', 'after'])
 
-  async function runPhase(checks: CheckSpec[], phase: Phase, until: AbortSignal, deadlineMs?: number): Promise<void> {
-    const startedAt = Date.now()
+  /**
+   * Samples `checks` through one phase. `since` (during: the method start; after: the revert)
+   * keeps sidecar windows to requests completed in the phase, and is where recovery is timed from.
+   */
+  async function runPhase(
+    checks: CheckSpec[],
+    phase: Phase,
+    until: AbortSignal,
+    opts: { deadlineMs?: number; since?: number } = {},
+  ): Promise<void> {
+    const startedAt = opts.since ?? Date.now()
     await Promise.all(
       checks.map(async (c) => {
         const tracker = new PhaseTracker(phase, c.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD, startedAt)
@@ -263,11 +274,15 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
         const deadline =
           phase === 'after'
             ? startedAt + (c.recoverWithin ?? DEFAULT_RECOVER_WITHIN_MS)
-            : startedAt + (deadlineMs ?? Infinity)
+            : startedAt + (opts.deadlineMs ?? Infinity)
+        let since = opts.since
         for (;;) {
-          const sample = await sampleCheck(c, phase, ctx)
+          const sample = await sampleCheck(c, phase, ctx, { since })
           journal.checks[c.name]!.samples.push(sample)
           const decided = tracker.add(sample)
+          // Recovery: requests up to a failing sample are known not recovered, so the next
+          // sample judges only later ones, and the recovery time is where passing data begins.
+          if (phase === 'after' && sample.outcome === 'fail') since = sample.at
           if (phase === 'before' && sample.outcome === 'pass' && sample.value !== undefined)
             baselines.set(c.name, sample.value)
           if (journal.checks[c.name]!.guardrail && tracker.breached) {
@@ -321,18 +336,24 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       return
     }
     const revert = async () => {
+      const now = Date.now()
+      // One sidecar that fails must not stop the others from being reverted: collect, then throw.
+      const failed: Error[] = []
       for (const c of list) {
+        await noteEvidence(record, c, label, now)
+        if (service) continue
         try {
-          const windowMs = Math.min(MAX_STATS_WINDOW_MS, Date.now() - (record.appliedAt ?? record.intentAt) + 2000)
-          const stats = await c.statsEncoded(windowMs)
-          record.evidence ??= {}
-          record.evidence[c.adminUrl] = Object.fromEntries(
-            record.ruleIds!.map((id) => [id, stats.rules[id] ?? { matched: 0, injected: 0 }]),
-          )
-        } catch {}
-        if (!service) await c.removeBySource(source)
+          await c.removeBySource(source)
+        } catch (err) {
+          failed.push(err as Error)
+        }
       }
       if (service) await opts.fleet!.removeBySource(service, source)
+      if (failed.length)
+        throw new AggregateError(
+          failed,
+          `rules not removed from ${failed.length} sidecar(s): ${failed.map((e) => e.message).join('; ')}`,
+        )
       record.revertedAt = Date.now()
       jw.event({ type: 'reverted', step: label, fault: record.id, detail: `rules removed from ${s.target}` })
       jw.save()
@@ -378,6 +399,19 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     const i = reverts.findIndex((r) => r.record === record)
     if (i >= 0) reverts.splice(i, 1)
     await revert()
+  }
+
+  async function noteEvidence(record: FaultRecord, c: SidecarClient, label: string, now: number): Promise<void> {
+    const problem = await collectEvidence(record, c, now)
+    if (!problem) return
+    log.warn({ err: problem, code: problem.code, fault: record.id, sidecar: c.adminUrl }, 'fault evidence unavailable')
+    jw.event({
+      type: 'evidence-unavailable',
+      step: label,
+      fault: record.id,
+      detail: `${problem.message} [${problem.code}]`,
+    })
+    say(`  [evidence] ${problem.message} [${problem.code}]`)
   }
 
   function processesOf(target: string, name?: string): SupervisedProcess[] {
@@ -509,9 +543,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   const progressTimer = setInterval(() => {
     const parts = [...Object.entries(journal.series)].map(([t, pts]) => {
       const p = pts.at(-1)
-      return p
-        ? `${t} p95 ${p.p95.toFixed(1)} ms, err ${(p.errorRate * 100).toFixed(1)}%, ${p.rps.toFixed(0)} req/s`
-        : ''
+      return p ? `${t} ${progressFigures(p)}` : ''
     })
     const last = Object.entries(journal.checks).map(([n, c]) => [n, c.samples.at(-1)?.outcome] as const)
     const failing = last.filter(([, o]) => o === 'fail').map(([n]) => n)
@@ -544,7 +576,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       hypothesis.filter((c) => phasesOf(c, false).includes('before')),
       'before',
       abort.signal,
-      BEFORE_DEADLINE_MS,
+      { deadlineMs: BEFORE_DEADLINE_MS },
     )
     const gate = hypothesis
       .filter((c) => phasesOf(c, false).includes('before'))
@@ -561,6 +593,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       jw.save()
       const methodDone = new AbortController()
       const stopChecks = AbortSignal.any([methodDone.signal, abort.signal])
+      methodStartedAt = Date.now()
       const during = runPhase(
         [
           ...hypothesis.filter((c) => phasesOf(c, false).includes('during')),
@@ -568,8 +601,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
         ],
         'during',
         stopChecks,
+        { since: methodStartedAt },
       )
-      methodStartedAt = Date.now()
       try {
         await runSteps(spec.method, '/method')
       } catch (err) {
@@ -587,14 +620,18 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   } finally {
     await revertAll()
   }
+  /** Every fault is off from here: recovery is measured from this moment. */
+  const revertedAt = Date.now()
 
   if (abort.signal.aborted && status === 'completed') status = 'aborted'
   if (status === 'completed') {
     phaseNow = 'after'
-    jw.event({ type: 'phase', detail: 'after' })
+    jw.event({ type: 'phase', detail: 'after' }, revertedAt)
     jw.save()
     const after = hypothesis.filter((c) => phasesOf(c, false).includes('after'))
-    await runPhase(after, 'after', new AbortController().signal)
+    // A signal during recovery ends it too: an interrupted run must finish promptly, as aborted.
+    await runPhase(after, 'after', abort.signal, { since: revertedAt })
+    if (abort.signal.aborted) status = 'aborted'
   }
   clearInterval(seriesTimer)
   clearInterval(progressTimer)
@@ -606,12 +643,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   }
 
   // ── verdict ────────────────────────────────────────────────────────────────
-  function landedNothing(): string[] {
-    return journal.faults
-      .filter((f) => f.kind === 'sidecar' && f.appliedAt !== undefined && f.evidence)
-      .filter((f) => Object.values(f.evidence!).every((rules) => Object.values(rules).every((c) => c.injected === 0)))
-      .map((f) => `${f.step} injected into 0 requests`)
-  }
+  const landed = landing(journal.faults)
 
   for (const c of [...hypothesis, ...guardrails]) {
     const rec = journal.checks[c.name]!
@@ -630,10 +662,14 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     verdict = 'inconclusive'
     reason = 'a target resolved to no sidecars or processes'
   } else if (journal.dryRun && verdict === 'pass') reason = 'dry run: checks ran, nothing was injected'
-  else if (verdict === 'pass' && landedNothing().length) {
+  else if (verdict === 'pass' && landed.notLanded.length) {
     // A fault that touched no request proves nothing: never report that as a pass.
     verdict = 'inconclusive'
-    reason = `the fault did not land: ${landedNothing().join('; ')}`
+    reason = `the fault did not land: ${landed.notLanded.join('; ')}`
+  } else if (verdict === 'pass' && landed.unproven.length) {
+    // Nor does a fault whose evidence could not be read: unknown is not "landed".
+    verdict = 'inconclusive'
+    reason = `could not show that the fault landed: ${landed.unproven.join('; ')}`
   } else {
     const failed = hypothesis.filter((c) => journal.checks[c.name]!.result === 'fail').map((c) => c.name)
     reason = failed.length

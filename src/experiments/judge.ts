@@ -6,7 +6,8 @@
  * - before (gate): the first conclusive sample decides; `failureThreshold` consecutive failures
  *   fail it. during: fails on `failureThreshold` consecutive failures; nodata and errors neither
  *   break nor extend a streak. after (recovery): passes at the first passing sample before the
- *   deadline.
+ *   deadline; the recovery time runs from the revert (the tracker's start) to the start of the
+ *   data that first passed, so a statistics window's lag is not counted as recovery time.
  * - A phase with no conclusive sample is inconclusive. A check is the worst of its phases
  *   (fail > inconclusive > pass); the verdict is the worst of the hypothesis checks, and
  *   inconclusive when there are none.
@@ -29,10 +30,17 @@ export interface Sample {
   value?: number
   baseline?: number
   detail?: string
+  /**
+   * Epoch ms where the data this sample judged begins (a sidecar window's oldest second). Absent
+   * for point-in-time checks (HTTP, command, PromQL), whose data begins at `at`.
+   */
+  from?: number
 }
 
 /** Judges one measured value. `baseline` is needed only for a relative tolerance. */
 export function judgeValue(value: number, tol: Tolerance, baseline?: number): { outcome: Outcome; detail: string } {
+  // A missing figure must never pass a bound by comparing false against it.
+  if (typeof value !== 'number' || Number.isNaN(value)) return { outcome: 'nodata', detail: 'no value measured' }
   const fails: string[] = []
   if (tol.max !== undefined && value > tol.max) fails.push(`${fmt(value)} > max ${fmt(tol.max)}`)
   if (tol.min !== undefined && value < tol.min) fails.push(`${fmt(value)} < min ${fmt(tol.min)}`)
@@ -67,8 +75,10 @@ export interface PhaseResult {
   result: Verdict
   reason: string
   samples: number
-  /** after phase: ms from the start of the phase to the first pass. */
+  /** after phase: ms from the revert (the phase start) to the start of the first passing data. */
   recoveredAfterMs?: number
+  /** after phase: the data that first passed, epoch ms (sample `from` .. `at`). */
+  recoveryWindow?: { from: number; to: number }
 }
 
 /** Follows one check through one phase. */
@@ -81,7 +91,7 @@ export class PhaseTracker {
   #samples = 0
   #failedAt: Sample | undefined
   #lastFail: Sample | undefined
-  #firstPassAt: number | undefined
+  #firstPass: Sample | undefined
   #lastProblem: string | undefined
   readonly #startedAt: number
 
@@ -101,7 +111,7 @@ export class PhaseTracker {
     if (s.outcome === 'pass') {
       this.#passes++
       this.#streak = 0
-      this.#firstPassAt ??= s.at
+      this.#firstPass ??= s
       // A gate or a recovery is decided by the first pass.
       return this.phase !== 'during'
     }
@@ -120,8 +130,17 @@ export class PhaseTracker {
   result(): PhaseResult {
     const base = { phase: this.phase, samples: this.#samples }
     if (this.phase === 'after') {
-      if (this.#firstPassAt !== undefined)
-        return { ...base, result: 'pass', reason: 'recovered', recoveredAfterMs: this.#firstPassAt - this.#startedAt }
+      const pass = this.#firstPass
+      if (pass !== undefined) {
+        const from = Math.max(this.#startedAt, pass.from ?? pass.at)
+        return {
+          ...base,
+          result: 'pass',
+          reason: 'recovered',
+          recoveredAfterMs: from - this.#startedAt,
+          recoveryWindow: { from, to: pass.at },
+        }
+      }
       if (this.#fails > 0)
         return { ...base, result: 'fail', reason: `did not recover: ${this.#lastFail?.detail ?? ''}` }
       return { ...base, result: 'inconclusive', reason: this.#lastProblem ?? 'no samples' }

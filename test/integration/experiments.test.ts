@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { exitCodeOf, runExperiment } from '../../controller/experiments/runner.ts'
+import { createLogger } from '../../src/log.ts'
+import { startAdminProxy } from '../helpers/admin-proxy.ts'
 import { dataDir, experiment } from '../helpers/experiment.ts'
 import { startWorld, type World } from '../helpers/world.ts'
 
@@ -180,7 +182,9 @@ describe('honest verdicts', () => {
           name: 'typo',
           sidecarFault: {
             target: 'app',
-            duration: '1s',
+            // Long enough for a whole statistics second inside the method: during checks read
+            // only requests completed since the method began.
+            duration: '2s',
             rules: [{ id: 'miss', match: { path: '/ech0/**' }, delay: { ms: 50 } }],
           },
         },
@@ -189,5 +193,116 @@ describe('honest verdicts', () => {
     const r = await runExperiment(x, { dataDir: dataDir() })
     expect(r).toMatchObject({ status: 'completed', verdict: 'inconclusive' })
     expect(r.reason).toBe('the fault did not land: typo injected into 0 requests')
+  })
+
+  it('evidence that cannot be read is logged, journalled, coded, and never counts as landed', async () => {
+    world = await startWorld()
+    // The sidecar's statistics fail while its rules still work.
+    const admin = await startAdminProxy(world.adminUrl, (req) => req.url!.startsWith('/stats'))
+    const logged: string[] = []
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => logged.push(line) } as never })
+    try {
+      const x = experiment({
+        targets: { app: { sidecars: [admin.url] } },
+        load: { url: `${world.proxyUrl}/other/x`, rate: 50, connections: 2 },
+        hypothesis: {
+          title: 't',
+          checks: [{ name: 'echo-up', http: { url: `${world.proxyUrl}/echo/x` }, interval: '200ms' }],
+        },
+        method: [
+          {
+            name: 'other-down',
+            sidecarFault: {
+              target: 'app',
+              duration: '1s',
+              rules: [{ id: 'boom', match: { path: '/other/**' }, abort: { status: 503 } }],
+            },
+          },
+        ],
+      })
+      const r = await runExperiment(x, { dataDir: dataDir(), logger })
+      expect(r.journal.checks['echo-up']!.result).toBe('pass') // a pass, were it not for the evidence
+      expect(r).toMatchObject({ status: 'completed', verdict: 'inconclusive' })
+      expect(r.reason).toMatch(/^could not show that the fault landed: other-down: .*\[FL_ERR_EVIDENCE_UNAVAILABLE\]/)
+      const fault = r.journal.faults[0]!
+      expect(fault.evidence).toBeUndefined()
+      expect(fault.evidenceUnavailable![admin.url]).toMatchObject({ code: 'FL_ERR_EVIDENCE_UNAVAILABLE' })
+      expect(fault.revertedAt).toBeDefined()
+      expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
+      expect(r.journal.timeline.filter((e) => e.type === 'evidence-unavailable')).toHaveLength(1)
+      const warn = logged.map((l) => JSON.parse(l)).find((l) => l.code === 'FL_ERR_EVIDENCE_UNAVAILABLE')
+      expect(warn).toMatchObject({ component: 'runner', runId: r.runId, fault: fault.id, sidecar: admin.url })
+      expect(readFileSync(r.markdownPath, 'utf8')).toContain('FL_ERR_EVIDENCE_UNAVAILABLE')
+    } finally {
+      await admin.close()
+    }
+  })
+
+  it('no requests at all: no latency figures (not 0 ms), no-data samples, inconclusive', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      hypothesis: {
+        title: 't',
+        checks: [
+          {
+            name: 'p95',
+            phases: ['during'],
+            sidecar: { target: 'app', stat: 'p95' },
+            tolerance: { max: 100 },
+            ...fast,
+            minSamples: 1,
+          },
+        ],
+      },
+      method: [{ wait: '2500ms' }],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    expect(r).toMatchObject({ status: 'completed', verdict: 'inconclusive' })
+    const series = r.journal.series.app!
+    expect(series.length).toBeGreaterThan(0)
+    for (const p of series) expect(p).toMatchObject({ count: 0, p50: null, p95: null, p99: null, errorRate: null })
+    expect(r.journal.checks.p95!.samples.every((s) => s.outcome === 'nodata' && s.value === undefined)).toBe(true)
+    expect(readFileSync(r.reportPath, 'utf8')).not.toContain('<polyline class="series p95"')
+  })
+})
+
+describe('recovery', () => {
+  it("is timed from the revert on requests completed after it, without the statistics window's lag", async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      load: { url: `${world.proxyUrl}/echo/x`, rate: 100, connections: 40 },
+      hypothesis: {
+        title: 'p95 under 100 ms again soon after a 300 ms delay is removed',
+        checks: [
+          {
+            name: 'p95',
+            phases: ['before', 'after'],
+            sidecar: { target: 'app', stat: 'p95' },
+            tolerance: { max: 100 },
+            window: '5s',
+            interval: '250ms',
+            minSamples: 5,
+            recoverWithin: '15s',
+          },
+        ],
+      },
+      method: [
+        { name: 'slow', sidecarFault: { target: 'app', duration: '3s', rules: [{ id: 'slow', delay: { ms: 300 } }] } },
+      ],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    const after = r.journal.checks.p95!.phases.find((p) => p.phase === 'after')!
+    expect(after.result).toBe('pass')
+    // The traffic is fine as soon as the delay is gone (held requests finish within 300 ms); a
+    // 5 s window that still holds the faulted seconds would say 4-5 s.
+    expect(after.recoveredAfterMs).toBeLessThan(2500)
+    expect(after.recoveryWindow!.from).toBeGreaterThanOrEqual(r.journal.faults[0]!.revertedAt!)
+    const firstPass = r.journal.checks.p95!.samples.find((s) => s.phase === 'after' && s.outcome === 'pass')!
+    expect(firstPass.from).toBe(after.recoveryWindow!.from)
+    expect(r.verdict).toBe('pass')
+    for (const file of [r.reportPath, r.markdownPath])
+      expect(readFileSync(file, 'utf8')).toContain('Recovery is measured from the moment every fault was reverted')
   })
 })

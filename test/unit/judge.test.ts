@@ -24,6 +24,10 @@ describe('judgeValue', () => {
   ])('%d with %j (baseline %s) is %s', (value, tol, baseline, outcome) => {
     expect(judgeValue(value, tol, baseline).outcome).toBe(outcome)
   })
+  it.each([NaN, null, undefined])('a missing value (%s) is nodata, never a pass', (value) => {
+    expect(judgeValue(value as unknown as number, { max: 100 }).outcome).toBe('nodata')
+    expect(judgeValue(value as unknown as number, { min: 0 }).outcome).toBe('nodata')
+  })
 })
 
 describe('phases', () => {
@@ -55,6 +59,16 @@ describe('phases', () => {
     const u = new PhaseTracker('after', 1, 0)
     u.add(s('fail', 5, 'after'))
     expect(u.result().result).toBe('fail')
+  })
+  it('after times recovery to where the passing data begins, not to when the sample was taken', () => {
+    // Reverted at 1000; the sample at 3000 judged requests completed from 1400 on.
+    const t = new PhaseTracker('after', 1, 1000)
+    t.add({ ...s('pass', 3000, 'after'), from: 1400 })
+    expect(t.result()).toMatchObject({ recoveredAfterMs: 400, recoveryWindow: { from: 1400, to: 3000 } })
+    // Data from before the revert can never make recovery look earlier than the revert.
+    const u = new PhaseTracker('after', 1, 1000)
+    u.add({ ...s('pass', 1200, 'after'), from: 0 })
+    expect(u.result()).toMatchObject({ recoveredAfterMs: 0, recoveryWindow: { from: 1000, to: 1200 } })
   })
   it('the verdict is the worst result; no checks is inconclusive', () => {
     expect(worst(['pass', 'inconclusive', 'pass'])).toBe('inconclusive')
