@@ -10,16 +10,36 @@ import { fileURLToPath } from 'node:url'
 import { exitCodeOf, type RunResult, runExperiment } from '../controller/experiments/runner.ts'
 import { startSampleSystem } from '../examples/system.ts'
 import { parseExperiment } from '../src/experiments/document.ts'
+import { abortOnSignals } from './interrupt.ts'
+import { cliRunLogger, dataDirOf } from './run.ts'
 
 const EXAMPLES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'experiments')
 export const DEMO_EXPERIMENTS = ['latency-absorbed.yaml', 'dependency-outage.yaml', 'process-kill.yaml']
 
+/**
+ * `signal` stops the demo (the current run is aborted, its faults reverted, its journal finished);
+ * without one, SIGINT/SIGTERM do that. The data directory is `dataDir`, else FAULTLINE_DATA, else
+ * .faultline, as for `faultline run`.
+ */
 export async function runDemo(
-  opts: { dataDir?: string; out?: NodeJS.WritableStream; quiet?: boolean } = {},
+  opts: { dataDir?: string; out?: NodeJS.WritableStream; quiet?: boolean; signal?: AbortSignal } = {},
 ): Promise<RunResult[]> {
   const out = opts.out ?? process.stdout
   const say = (line = '') => out.write(line + '\n')
-  const dataDir = opts.dataDir ?? '.faultline'
+  const interrupt = opts.signal ? undefined : abortOnSignals(say)
+  try {
+    return await demo(opts.dataDir ?? dataDirOf(undefined), opts.signal ?? interrupt!.signal, say, opts.quiet)
+  } finally {
+    interrupt?.dispose()
+  }
+}
+
+async function demo(
+  dataDir: string,
+  signal: AbortSignal,
+  say: (line?: string) => void,
+  quiet: boolean | undefined,
+): Promise<RunResult[]> {
   say('faultline demo: three services (front -> orders -> inventory), each behind a faultline sidecar')
   const system = await startSampleSystem({ logDir: path.join(dataDir, 'demo-logs') })
   const results: RunResult[] = []
@@ -28,6 +48,7 @@ export async function runDemo(
       `  front ${system.vars.FRONT_URL}   (sidecar admin APIs: ${system.vars.FRONT_ADMIN}, ${system.vars.ORDERS_ADMIN}, ${system.vars.INVENTORY_ADMIN})`,
     )
     for (const file of DEMO_EXPERIMENTS) {
+      if (signal.aborted) break
       const full = path.join(EXAMPLES, file)
       const experiment = parseExperiment(readFileSync(full, 'utf8'), system.vars, full)
       say()
@@ -36,7 +57,9 @@ export async function runDemo(
       const result = await runExperiment(experiment, {
         dataDir,
         registry: system.registry,
-        progress: opts.quiet ? undefined : (line) => say(line),
+        signal,
+        progress: quiet ? undefined : (line) => say(line),
+        logger: cliRunLogger('faultline-demo'),
       })
       results.push(result)
       say(`  => ${result.verdict.toUpperCase()} (${result.status})${result.reason ? `: ${result.reason}` : ''}`)

@@ -8,8 +8,23 @@ import { parseDuration } from '../src/duration.ts'
 import { errors } from '../src/errors.ts'
 import { parseExperiment } from '../src/experiments/document.ts'
 import type { ExperimentDoc } from '../src/experiments/schema.ts'
+import { createLogger, type Logger } from '../src/log.ts'
+import { abortOnSignals } from './interrupt.ts'
 
 export const DEFAULT_DATA_DIR = '.faultline'
+
+/** The data directory: --data, then FAULTLINE_DATA (as for `faultline controller`), then .faultline. */
+export function dataDirOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? (env.FAULTLINE_DATA || undefined) ?? DEFAULT_DATA_DIR
+}
+
+/**
+ * The runner's log for a CLI run: JSON lines on stderr, so stdout stays the human progress;
+ * warnings and up unless FAULTLINE_LOG_LEVEL says otherwise.
+ */
+export function cliRunLogger(name: string): Logger {
+  return createLogger({ name, level: process.env.FAULTLINE_LOG_LEVEL ?? 'warn', destination: process.stderr })
+}
 
 function varsFrom(list: string[] | undefined): Record<string, string | undefined> {
   const vars: Record<string, string | undefined> = { ...process.env }
@@ -66,27 +81,29 @@ export async function runCommand(argv: string[]): Promise<number> {
       issues: [{ path: '--ttl-margin', message: 'must be a duration' }],
     })
   const out = (line: string) => process.stdout.write(line + '\n')
-  const abort = new AbortController()
-  const onSignal = (signal: string) => {
-    out(`  ${signal}: aborting, reverting every applied fault...`)
-    abort.abort()
+  // Listen before anything is applied; a signal from here on finishes the journal as aborted.
+  const interrupt = abortOnSignals(out)
+  try {
+    out(`faultline run ${file}${values['dry-run'] ? ' (dry run)' : ''}: ${experiment.spec.hypothesis.title}`)
+    const redisUrl = (values.redis as string | undefined) ?? process.env.FAULTLINE_REDIS
+    const fleet = redisUrl ? new (await import('../controller/bus/fleet.ts')).FleetBus(redisUrl) : undefined
+    const result = await runExperiment(experiment, {
+      dataDir: dataDirOf(values.data as string | undefined),
+      dryRun: values['dry-run'] === true,
+      signal: interrupt.signal,
+      progress: values.quiet ? undefined : out,
+      ttlMarginMs: margin,
+      fleet,
+      logger: cliRunLogger('faultline-run'),
+    })
+    await fleet?.close()
+    return report(result, out)
+  } finally {
+    interrupt.dispose()
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  out(`faultline run ${file}${values['dry-run'] ? ' (dry run)' : ''}: ${experiment.spec.hypothesis.title}`)
-  const redisUrl = (values.redis as string | undefined) ?? process.env.FAULTLINE_REDIS
-  const fleet = redisUrl ? new (await import('../controller/bus/fleet.ts')).FleetBus(redisUrl) : undefined
-  const result = await runExperiment(experiment, {
-    dataDir: (values.data as string | undefined) ?? DEFAULT_DATA_DIR,
-    dryRun: values['dry-run'] === true,
-    signal: abort.signal,
-    progress: values.quiet ? undefined : out,
-    ttlMarginMs: margin,
-    fleet,
-  })
-  await fleet?.close()
-  process.off('SIGINT', onSignal)
-  process.off('SIGTERM', onSignal)
+}
+
+function report(result: Awaited<ReturnType<typeof runExperiment>>, out: (line: string) => void): number {
   out(`${result.verdict.toUpperCase()} (${result.status})${result.reason ? `: ${result.reason}` : ''}`)
   out(`  journal  ${path.relative(process.cwd(), result.journalPath)}`)
   out(`  report   ${path.relative(process.cwd(), result.reportPath)}`)

@@ -294,7 +294,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
           await sleep(interval, until)
           if (until.aborted) break
         }
-        journal.checks[c.name]!.phases.push(tracker.result())
+        const cutShort = phase === 'after' && until.aborted && Date.now() < deadline
+        journal.checks[c.name]!.phases.push(tracker.result({ interrupted: cutShort }))
       }),
     )
   }

@@ -127,7 +127,11 @@ export class PhaseTracker {
     return this.#failedAt !== undefined
   }
 
-  result(): PhaseResult {
+  /**
+   * `interrupted`: the phase was cut short (the run was aborted) before its deadline, so failing
+   * recovery samples do not yet mean "did not recover".
+   */
+  result(opts: { interrupted?: boolean } = {}): PhaseResult {
     const base = { phase: this.phase, samples: this.#samples }
     if (this.phase === 'after') {
       const pass = this.#firstPass
@@ -141,6 +145,12 @@ export class PhaseTracker {
           recoveryWindow: { from, to: pass.at },
         }
       }
+      if (this.#fails > 0 && opts.interrupted)
+        return {
+          ...base,
+          result: 'inconclusive',
+          reason: `interrupted before it recovered: ${this.#lastFail?.detail ?? ''}`,
+        }
       if (this.#fails > 0)
         return { ...base, result: 'fail', reason: `did not recover: ${this.#lastFail?.detail ?? ''}` }
       return { ...base, result: 'inconclusive', reason: this.#lastProblem ?? 'no samples' }

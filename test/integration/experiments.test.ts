@@ -198,7 +198,7 @@ describe('honest verdicts', () => {
   it('evidence that cannot be read is logged, journalled, coded, and never counts as landed', async () => {
     world = await startWorld()
     // The sidecar's statistics fail while its rules still work.
-    const admin = await startAdminProxy(world.adminUrl, (req) => req.url!.startsWith('/stats'))
+    const admin = await startAdminProxy(world.adminUrl, { refuse: (req) => req.url!.startsWith('/stats') })
     const logged: string[] = []
     const logger = createLogger({ level: 'warn', destination: { write: (line: string) => logged.push(line) } as never })
     try {
@@ -264,6 +264,28 @@ describe('honest verdicts', () => {
     for (const p of series) expect(p).toMatchObject({ count: 0, p50: null, p95: null, p99: null, errorRate: null })
     expect(r.journal.checks.p95!.samples.every((s) => s.outcome === 'nodata' && s.value === undefined)).toBe(true)
     expect(readFileSync(r.reportPath, 'utf8')).not.toContain('<polyline class="series p95"')
+  })
+})
+
+describe('the console progress', () => {
+  it('shows the real request rate (it showed half)', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      load: { url: `${world.proxyUrl}/echo/x`, rate: 100, connections: 10 },
+      hypothesis: { title: 't', checks: [] },
+      method: [{ wait: '5s' }],
+    })
+    const lines: string[] = []
+    const r = await runExperiment(x, { dataDir: dataDir(), progress: (l) => lines.push(l) })
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+    // The first second or two are the load starting up; the steady state is what matters.
+    expect(median(r.journal.series.app!.slice(2).map((p) => p.rps))).toBeGreaterThan(90)
+    expect(median(r.journal.series.app!.slice(2).map((p) => p.rps))).toBeLessThan(110)
+    const shown = lines.flatMap((l) => [...l.matchAll(/(\d+) req\/s/g)].map((m) => Number(m[1])))
+    expect(shown.length).toBeGreaterThan(0)
+    expect(median(shown)).toBeGreaterThan(90)
+    expect(median(shown)).toBeLessThan(110)
   })
 })
 
