@@ -9,19 +9,23 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { parse as parseYaml } from 'yaml'
 import { bearerMatches } from '../src/auth.ts'
 import type { HostPort } from '../src/config.ts'
-import { errors, httpErrorOf } from '../src/errors.ts'
-import { substitute } from '../src/experiments/document.ts'
-import { type ExperimentDoc, validateExperiment } from '../src/experiments/schema.ts'
+import { errors, type FaultlineError, httpErrorOf, isFaultlineError } from '../src/errors.ts'
+import type { ExperimentDoc } from '../src/experiments/schema.ts'
+import { validateExperiment } from '../src/experiments/schema.ts'
+import { assertJsonDepth, jsonBodyParser } from '../src/json-body.ts'
 import { createLogger, type Logger } from '../src/log.ts'
+import { assertName } from '../src/names.ts'
 import { renderHtml, renderMarkdown } from './experiments/report.ts'
+import { BODIES, type CheckedExperiment, checkExperiment, type RunRequest } from './api/bodies.ts'
 import { openApiDocument } from './api/openapi.ts'
+import { operationOf, paramsOf } from './api/routes.ts'
 import type { FleetBus } from './bus/fleet.ts'
 import { RunManager } from './runs.ts'
-import { Scheduler } from './scheduler.ts'
-import { ShapingManager } from './shaping.ts'
+import { type ScheduleBody, Scheduler } from './scheduler.ts'
+import { ShapingManager, type ShapingSpec } from './shaping.ts'
 import { SidecarClient } from './sidecar-client.ts'
 import { FileStore } from './store/files.ts'
-import type { Store, StoredExperiment } from './store/types.ts'
+import type { Store, Unreadable } from './store/types.ts'
 
 export interface ControllerOptions {
   dataDir: string
@@ -46,52 +50,83 @@ export interface Controller {
   close(): Promise<void>
 }
 
-const OPEN_PATHS = new Set(['/healthz', '/openapi.json'])
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml']
 
-/**
- * Experiments stored by the API are concrete: ${VARS} resolve from the controller's environment
- * (or a run request's vars). Returns the document as written, for storage, and the checked form.
- */
-function checkExperiment(
-  body: unknown,
-  vars: Record<string, string | undefined> = process.env,
-): { raw: StoredExperiment; experiment: ExperimentDoc } {
-  const issues: { path: string; message: string }[] = []
-  const raw = substitute(body, vars, issues) as StoredExperiment
-  const r = validateExperiment(raw)
-  if (!r.ok) issues.push(...r.issues)
-  if (issues.length || !r.ok) throw errors.FL_ERR_EXPERIMENT_INVALID(`${issues.length} problem(s)`, { issues })
-  return { raw, experiment: r.experiment }
+/** YAML bodies get the same treatment as JSON ones: empty is no body, and a nesting cap. */
+function yamlBodyParser(
+  _req: unknown,
+  body: string | Buffer,
+  done: (err: Error | null, value?: unknown) => void,
+): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8')
+  let value: unknown
+  try {
+    value = text.trim() === '' ? undefined : assertJsonDepth(parseYaml(text))
+  } catch (err) {
+    if (isFaultlineError(err)) return done(err)
+    const message = `body is not YAML: ${(err as Error).message}`
+    return done(errors.FL_ERR_BAD_REQUEST(message, { cause: err, issues: [{ path: '', message }] }))
+  }
+  done(null, value)
 }
 
 export function buildController(opts: ControllerOptions): Controller {
   const log = opts.logger ?? createLogger({ name: 'faultline-controller' })
-  const store = opts.store ?? new FileStore(opts.dataDir)
+  const store = opts.store ?? new FileStore(opts.dataDir, { log })
   const runs = new RunManager({ store, dataDir: opts.dataDir, log, ttlMarginMs: opts.ttlMarginMs, fleet: opts.fleet })
   const shaping = new ShapingManager({ store, log, fleet: opts.fleet })
   const scheduler = new Scheduler({ store, runs, log })
-  const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 })
+  const apiLog = log.child({ component: 'api' })
+  // Long parameters reach the name check (and its FL_ERR_NAME_INVALID) instead of the router's bare 414.
+  const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, routerOptions: { maxParamLength: 2048 } })
 
-  for (const type of ['application/yaml', 'application/x-yaml', 'text/yaml'])
-    app.addContentTypeParser(type, { parseAs: 'string' }, (_req, body, done) => {
-      try {
-        done(null, parseYaml(body as string))
-      } catch (err) {
-        done(errors.FL_ERR_BAD_REQUEST(`body is not YAML: ${(err as Error).message}`, { cause: err }), undefined)
-      }
-    })
+  // One JSON parser for both services: an empty body is no body, and nesting is capped.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser)
+  for (const type of YAML_TYPES) app.addContentTypeParser(type, { parseAs: 'string' }, yamlBodyParser)
+
+  // Every route is in the operation table (routes.ts), so none is undocumented or unchecked.
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD' && !operationOf(method, route.url))
+        throw new Error(`${method} ${route.url} is not declared in controller/api/routes.ts`)
+  })
+
+  /** The operation a request reached (HEAD is answered by the GET route), or undefined for a 404. */
+  const operation = (method: string, url: string | undefined) =>
+    url === undefined ? undefined : operationOf(method === 'HEAD' ? 'GET' : method, url)
 
   app.addHook('onRequest', async (request) => {
     if (
       opts.token &&
-      !OPEN_PATHS.has(request.url.split('?')[0]!) &&
+      !operation(request.method, request.routeOptions.url)?.op.open &&
       !bearerMatches(request.headers.authorization, opts.token)
     )
       throw errors.FL_ERR_UNAUTHORIZED()
   })
+  // Before any handler (and so before any store call): names from the URL, then the body.
+  app.addHook('preValidation', async (request) => {
+    const found = operation(request.method, request.routeOptions.url)
+    if (!found) return
+    const params = request.params as Record<string, string | undefined>
+    for (const p of paramsOf(found.path)) assertName(params[p], `/params/${p}`, `parameter ${p}`)
+    const { op } = found
+    if (!op.body) return
+    if (request.body === undefined) {
+      if (op.optionalBody) return
+      throw errors.FL_ERR_BAD_REQUEST('this call needs a body', {
+        issues: [{ path: '', message: `needs a ${op.body} body (see /openapi.json)` }],
+      })
+    }
+    request.body = BODIES[op.body].parse(request.body)
+  })
+  app.setNotFoundHandler((request, reply) => {
+    const err = errors.FL_ERR_NOT_FOUND(`no route ${request.method} ${request.url.split('?')[0]} (see /openapi.json)`)
+    return reply.code(err.statusCode).send(err.toJSON())
+  })
   app.setErrorHandler((err, _request, reply) => {
     const { statusCode, body } = httpErrorOf(err)
-    if (statusCode >= 500) log.error({ err }, 'request failed')
+    if (statusCode === 500) apiLog.error({ err }, 'request failed: a bug in faultline')
+    else if (statusCode >= 500) apiLog.warn({ code: body.code, err: body.error }, 'request failed')
     return reply.code(statusCode).send(body)
   })
 
@@ -99,27 +134,31 @@ export function buildController(opts: ControllerOptions): Controller {
   app.get('/openapi.json', async () => openApiDocument())
 
   // ── experiments ──────────────────────────────────────────────────────────────
-  app.get('/experiments', async () => ({
-    experiments: (await store.listExperiments()).map((raw) => {
-      const r = validateExperiment(raw)
-      if (!r.ok) return { name: raw.metadata.name, valid: false }
-      const x = r.experiment
-      return {
-        name: x.metadata.name,
-        valid: true,
-        title: x.spec.hypothesis.title,
-        targets: Object.keys(x.spec.targets),
-        steps: x.spec.method.length,
-        checks: x.spec.hypothesis.checks.length,
-      }
-    }),
-  }))
+  app.get('/experiments', async () => {
+    const { items, unreadable } = await store.listExperiments()
+    return {
+      experiments: items.map((raw) => {
+        const r = validateExperiment(raw)
+        if (!r.ok) return { name: raw.metadata.name, valid: false }
+        const x = r.experiment
+        return {
+          name: x.metadata.name,
+          valid: true,
+          title: x.spec.hypothesis.title,
+          targets: Object.keys(x.spec.targets),
+          steps: x.spec.method.length,
+          checks: x.spec.hypothesis.checks.length,
+        }
+      }),
+      unreadable,
+    }
+  })
   app.post('/experiments/validate', async (request) => {
-    const { experiment } = checkExperiment(request.body)
+    const { experiment } = request.body as CheckedExperiment
     return { valid: true, name: experiment.metadata.name }
   })
   app.post('/experiments', async (request, reply) => {
-    const { raw, experiment } = checkExperiment(request.body)
+    const { raw, experiment } = request.body as CheckedExperiment
     const name = experiment.metadata.name
     if (await store.getExperiment(name))
       throw errors.FL_ERR_CONFLICT(`experiment ${name}`, {
@@ -129,7 +168,7 @@ export function buildController(opts: ControllerOptions): Controller {
     return reply.code(201).send({ name })
   })
   app.put<{ Params: { name: string } }>('/experiments/:name', async (request) => {
-    const { raw, experiment } = checkExperiment(request.body)
+    const { raw, experiment } = request.body as CheckedExperiment
     if (experiment.metadata.name !== request.params.name)
       throw errors.FL_ERR_BAD_REQUEST('name mismatch', {
         issues: [{ path: '/metadata/name', message: `must be "${request.params.name}" (the URL)` }],
@@ -149,29 +188,24 @@ export function buildController(opts: ControllerOptions): Controller {
   })
 
   // ── runs ─────────────────────────────────────────────────────────────────────
-  app.post<{ Body: { experiment?: string; document?: unknown; vars?: Record<string, string>; dryRun?: boolean } }>(
-    '/runs',
-    async (request, reply) => {
-      const body = request.body ?? {}
-      let x: ExperimentDoc
-      if (typeof body.experiment === 'string') {
-        const stored = await store.getExperiment(body.experiment)
-        if (!stored)
-          throw errors.FL_ERR_NOT_FOUND(`experiment ${body.experiment}`, {
-            issues: [{ path: '/experiment', message: 'no such stored experiment' }],
-          })
-        x = checkExperiment(stored).experiment
-      } else if (body.document !== undefined)
-        x = checkExperiment(body.document, { ...process.env, ...body.vars }).experiment
-      else
-        throw errors.FL_ERR_BAD_REQUEST('give "experiment" (a stored name) or "document"', {
-          issues: [{ path: '', message: 'needs "experiment" or "document"' }],
+  app.post('/runs', async (request, reply) => {
+    const body = request.body as RunRequest
+    let x: ExperimentDoc
+    if (body.experiment !== undefined) {
+      const stored = await store.getExperiment(body.experiment)
+      if (!stored)
+        throw errors.FL_ERR_NOT_FOUND(`experiment ${body.experiment}`, {
+          issues: [{ path: '/experiment', message: 'no such stored experiment' }],
         })
-      const { runId } = await runs.start(x, { dryRun: body.dryRun === true })
-      return reply.code(202).send({ runId, status: 'running' })
-    },
-  )
-  app.get('/runs', async () => ({ active: runs.active(), runs: await store.listRuns() }))
+      x = checkExperiment(stored).experiment
+    } else x = checkExperiment(body.document, { ...process.env, ...body.vars }, '/document').experiment
+    const { runId } = await runs.start(x, { dryRun: body.dryRun === true })
+    return reply.code(202).send({ runId, status: 'running' })
+  })
+  app.get('/runs', async () => {
+    const { items, unreadable } = await store.listRuns()
+    return { active: runs.active(), runs: items, unreadable }
+  })
   const journalOf = async (id: string) => {
     const j = await store.getJournal(id)
     if (!j) throw errors.FL_ERR_NOT_FOUND(`run ${id}`)
@@ -201,13 +235,15 @@ export function buildController(opts: ControllerOptions): Controller {
       e.usedBy.add(by)
       known.set(url, e)
     }
-    for (const raw of await store.listExperiments()) {
+    const experiments = await store.listExperiments()
+    for (const raw of experiments.items) {
       const r = validateExperiment(raw)
       if (!r.ok) continue
       for (const t of Object.values(r.experiment.spec.targets))
         for (const u of t.sidecars ?? []) note(u, `experiment:${raw.metadata.name}`, t.adminToken)
     }
-    for (const s of await shaping.active()) for (const u of s.sidecars) note(u, `shaping:${s.id}`, s.adminToken)
+    const active = await shaping.active()
+    for (const s of active.items) for (const u of s.sidecars) note(u, `shaping:${s.id}`, s.adminToken)
     for (const service of (await opts.fleet?.services()) ?? [])
       for (const i of await opts.fleet!.instances(service)) note(i.adminUrl, `service:${service}`)
     const sidecars = await Promise.all(
@@ -221,12 +257,19 @@ export function buildController(opts: ControllerOptions): Controller {
             rules: rules.rules.length,
             usedBy: [...e.usedBy],
           }
-        } catch {
-          return { adminUrl: url, reachable: false, usedBy: [...e.usedBy] }
+        } catch (err) {
+          // Listed, not thrown: one bad sidecar must not hide the others.
+          const f = err as FaultlineError
+          return {
+            adminUrl: url,
+            reachable: f.code !== errors.FL_ERR_SIDECAR_UNREACHABLE.code,
+            usedBy: [...e.usedBy],
+            error: f.toJSON?.() ?? { code: errors.FL_ERR_INTERNAL.code, error: f.message },
+          }
         }
       }),
     )
-    return { sidecars }
+    return { sidecars, unreadable: [...experiments.unreadable, ...active.unreadable] }
   })
 
   // ── halt ─────────────────────────────────────────────────────────────────────
@@ -234,23 +277,26 @@ export function buildController(opts: ControllerOptions): Controller {
     const h = await store.getHalt()
     return h ? { halted: true, ...h } : { halted: false }
   })
-  app.post<{ Body: { reason?: string } | undefined }>('/halt', async (request) => {
-    const reason = request.body?.reason ?? 'halted by an operator'
+  app.post('/halt', async (request) => {
+    const reason = (request.body as { reason?: string } | undefined)?.reason ?? 'halted by an operator'
     // Refuse new work first, then stop what is running.
     await store.setHalt({ reason, since: Date.now() })
     const [aborted, reverted] = await Promise.all([runs.abortAll(), shaping.revertAll()])
-    log.warn({ reason, aborted, reverted }, 'HALT: every run aborted and reverted, new runs refused')
+    apiLog.warn({ reason, aborted, reverted }, 'HALT: every run aborted and reverted, new runs refused')
     return { halted: true, reason, aborted, reverted }
   })
   app.delete('/halt', async () => {
     await store.setHalt(undefined)
-    log.warn('halt lifted')
+    apiLog.warn('halt lifted')
     return { halted: false }
   })
 
   // ── traffic shaping ──────────────────────────────────────────────────────────
-  app.post('/shaping', async (request, reply) => reply.code(201).send(await shaping.apply(request.body)))
-  app.get('/shaping', async () => ({ shaping: await shaping.active() }))
+  app.post('/shaping', async (request, reply) => reply.code(201).send(await shaping.apply(request.body as ShapingSpec)))
+  app.get('/shaping', async () => {
+    const { items, unreadable } = await shaping.active()
+    return { shaping: items, unreadable }
+  })
   app.delete<{ Params: { id: string } }>('/shaping/:id', async (request) => {
     const r = await shaping.revert(request.params.id)
     if (!r) throw errors.FL_ERR_NOT_FOUND(`shaping ${request.params.id}`)
@@ -264,7 +310,7 @@ export function buildController(opts: ControllerOptions): Controller {
     return { ...s, nextRun: scheduler.nextRun(name), history: await store.scheduleHistory(name) }
   }
   app.post('/schedules', async (request, reply) => {
-    const s = await scheduler.validate(request.body)
+    const s = await scheduler.validate(request.body as ScheduleBody)
     if (await store.getSchedule(s.name))
       throw errors.FL_ERR_CONFLICT(`schedule ${s.name}`, {
         issues: [{ path: '/name', message: 'exists already (PUT to replace)' }],
@@ -273,7 +319,7 @@ export function buildController(opts: ControllerOptions): Controller {
     return reply.code(201).send(await scheduleView(s.name))
   })
   app.put<{ Params: { name: string } }>('/schedules/:name', async (request) => {
-    const s = await scheduler.validate(request.body)
+    const s = await scheduler.validate(request.body as ScheduleBody)
     if (s.name !== request.params.name)
       throw errors.FL_ERR_BAD_REQUEST('name mismatch', {
         issues: [{ path: '/name', message: `must be "${request.params.name}" (the URL)` }],
@@ -281,9 +327,22 @@ export function buildController(opts: ControllerOptions): Controller {
     await scheduler.put(s)
     return scheduleView(s.name)
   })
-  app.get('/schedules', async () => ({
-    schedules: await Promise.all((await store.listSchedules()).map((s) => scheduleView(s.name))),
-  }))
+  app.get('/schedules', async () => {
+    const { items, unreadable } = await store.listSchedules()
+    const schedules = []
+    const broken: Unreadable[] = [...unreadable]
+    for (const s of items) {
+      try {
+        schedules.push(await scheduleView(s.name))
+      } catch (err) {
+        // A schedule whose history cannot be read is listed as unreadable, not dropped.
+        const f = err as FaultlineError
+        if (f.code !== errors.FL_ERR_STORE_CORRUPT.code) throw err
+        broken.push({ id: s.name, record: String(f.details?.record), code: f.code, error: f.message })
+      }
+    }
+    return { schedules, unreadable: broken }
+  })
   app.get<{ Params: { name: string } }>('/schedules/:name', async (request) => scheduleView(request.params.name))
   app.delete<{ Params: { name: string } }>('/schedules/:name', async (request) => {
     if (!(await scheduler.delete(request.params.name))) throw errors.FL_ERR_NOT_FOUND(`schedule ${request.params.name}`)
@@ -302,7 +361,7 @@ export function buildController(opts: ControllerOptions): Controller {
     scheduler,
     async start() {
       const recovered = await runs.recoverCrashed()
-      if (recovered.length) log.warn({ recovered }, 'recovered runs left running by a previous controller')
+      if (recovered.length) log.warn({ recovered }, 'crash recovery: runs left running by a previous controller')
       await shaping.resume()
       await scheduler.start()
       const url = await app.listen(opts.listen ?? { host: '127.0.0.1', port: 8490 })

@@ -4,7 +4,7 @@
  * "running" are found from their journals, their journalled faults reverted, and marked aborted.
  */
 import path from 'node:path'
-import { errors } from '../src/errors.ts'
+import { errors, type FaultlineError } from '../src/errors.ts'
 import type { Logger } from '../src/log.ts'
 import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import type { Journal } from './experiments/journal.ts'
@@ -12,7 +12,23 @@ import { writeReports } from './experiments/report.ts'
 import { type RunResult, runExperiment } from './experiments/runner.ts'
 import type { FleetBus } from './bus/fleet.ts'
 import { SidecarClient } from './sidecar-client.ts'
-import type { Store } from './store/types.ts'
+import type { Store, Unreadable } from './store/types.ts'
+
+/** What crash recovery did for one run left "running", or why it could not. */
+export interface Recovered {
+  runId: string
+  reverted: string[]
+  /** Placements that could not be reverted, each with its error code (their rules still expire). */
+  failed: string[]
+  /** The journal exists but cannot be read: nothing was reverted, a person must look (its faults expire by ttl). */
+  unreadable?: Unreadable
+}
+
+/** `<code>: <message>` for a journal line, so the code survives into the journal and the log. */
+function coded(err: unknown): string {
+  const code = (err as FaultlineError).code
+  return code ? `${code}: ${(err as Error).message}` : (err as Error).message
+}
 
 interface ActiveRun {
   runId: string
@@ -38,7 +54,7 @@ export class RunManager {
   constructor(opts: { store: Store; dataDir: string; log: Logger; ttlMarginMs?: number; fleet?: FleetBus }) {
     this.#store = opts.store
     this.#dataDir = opts.dataDir
-    this.#log = opts.log
+    this.#log = opts.log.child({ component: 'runs' })
     this.#ttlMarginMs = opts.ttlMarginMs
     this.#fleet = opts.fleet
   }
@@ -107,63 +123,77 @@ export class RunManager {
 
   /**
    * Runs a dead controller left "running": revert every journalled sidecar fault that was not
-   * reverted (by its rule source, on every sidecar it went to), then mark the run aborted.
+   * reverted (by its rule source, on every sidecar it went to), then mark the run aborted. A
+   * journal that cannot be read is reported (logged with its file, and in the result), never
+   * skipped silently: it may hold faults that only their ttl will now remove.
    */
-  async recoverCrashed(): Promise<{ runId: string; reverted: string[]; failed: string[] }[]> {
-    const out: { runId: string; reverted: string[]; failed: string[] }[] = []
-    for (const summary of await this.#store.listRuns()) {
-      if (summary.status !== 'running' || this.#active.has(summary.runId)) continue
-      const journal = (await this.#store.getJournal(summary.runId)) as Journal
-      const reverted: string[] = []
-      const failed: string[] = []
-      for (const f of journal.faults) {
-        if (f.kind !== 'sidecar' || f.revertedAt !== undefined || !f.source) continue
-        if (f.service) {
-          try {
-            if (!this.#fleet) throw new Error('needs fleet mode (--redis)')
-            await this.#fleet.removeBySource(f.service, f.source)
-            reverted.push(`${f.id}@service:${f.service}`)
-          } catch (err) {
-            failed.push(`${f.id}@service:${f.service}: ${(err as Error).message} (its rules still expire)`)
-          }
-          f.revertedAt = Date.now()
-          continue
-        }
-        for (const url of f.on) {
-          try {
-            await new SidecarClient(url, journal.experiment.spec.targets[f.target]?.adminToken).removeBySource(f.source)
-            reverted.push(`${f.id}@${url}`)
-          } catch (err) {
-            failed.push(`${f.id}@${url}: ${(err as Error).message} (its rules still expire by ttl)`)
-          }
-        }
-        f.revertedAt = Date.now()
-      }
-      journal.status = 'aborted'
-      journal.verdict = 'inconclusive'
-      journal.reason = 'the controller stopped during the run; its faults were reverted when it restarted'
-      journal.endedAt ??= Date.now()
-      journal.timeline.push({
-        at: Date.now(),
-        type: 'run',
-        detail: `recovered after a controller restart: reverted ${reverted.length} fault placement(s)${failed.length ? `, ${failed.length} failed` : ''}`,
-      })
-      await this.#store.saveJournal(journal)
-      try {
-        writeReports(path.join(this.#dataDir, 'runs', journal.runId), journal)
-      } catch (err) {
-        // The reports can be rendered from the journal on demand (GET /runs/:id/report).
-        this.#log.warn(
-          { runId: journal.runId, err: (err as Error).message },
-          'could not write the recovered run reports',
-        )
-      }
-      this.#log.warn(
-        { runId: journal.runId, reverted, failed },
-        'recovered a run left running by a previous controller',
+  async recoverCrashed(): Promise<Recovered[]> {
+    const out: Recovered[] = []
+    const { items, unreadable } = await this.#store.listRuns()
+    for (const u of unreadable) {
+      this.#log.error(
+        { code: u.code, record: u.record, runId: u.id },
+        'crash recovery cannot read this run journal: any fault it applied is left to expire by its ttl',
       )
-      out.push({ runId: journal.runId, reverted, failed })
+      out.push({ runId: u.id, reverted: [], failed: [], unreadable: u })
+    }
+    for (const summary of items) {
+      if (summary.status !== 'running' || this.#active.has(summary.runId)) continue
+      try {
+        out.push(await this.#recover(summary.runId))
+      } catch (err) {
+        // One run that cannot be recovered (the store failed) must not stop the others, or start-up.
+        this.#log.error({ runId: summary.runId, code: (err as FaultlineError).code, err }, 'crash recovery failed')
+        out.push({ runId: summary.runId, reverted: [], failed: [coded(err)] })
+      }
     }
     return out
+  }
+
+  async #recover(runId: string): Promise<Recovered> {
+    const journal = (await this.#store.getJournal(runId)) as Journal
+    const reverted: string[] = []
+    const failed: string[] = []
+    for (const f of journal.faults) {
+      if (f.kind !== 'sidecar' || f.revertedAt !== undefined || !f.source) continue
+      if (f.service) {
+        try {
+          if (!this.#fleet) throw errors.FL_ERR_TARGET_UNRESOLVED(`service ${f.service} needs fleet mode (--redis)`)
+          await this.#fleet.removeBySource(f.service, f.source)
+          reverted.push(`${f.id}@service:${f.service}`)
+        } catch (err) {
+          failed.push(`${f.id}@service:${f.service}: ${coded(err)} (its rules still expire)`)
+        }
+        f.revertedAt = Date.now()
+        continue
+      }
+      for (const url of f.on) {
+        try {
+          await new SidecarClient(url, journal.experiment.spec.targets[f.target]?.adminToken).removeBySource(f.source)
+          reverted.push(`${f.id}@${url}`)
+        } catch (err) {
+          failed.push(`${f.id}@${url}: ${coded(err)} (its rules still expire by ttl)`)
+        }
+      }
+      f.revertedAt = Date.now()
+    }
+    journal.status = 'aborted'
+    journal.verdict = 'inconclusive'
+    journal.reason = 'the controller stopped during the run; its faults were reverted when it restarted'
+    journal.endedAt ??= Date.now()
+    journal.timeline.push({
+      at: Date.now(),
+      type: 'run',
+      detail: `recovered after a controller restart: reverted ${reverted.length} fault placement(s)${failed.length ? `, ${failed.length} failed: ${failed.join('; ')}` : ''}`,
+    })
+    await this.#store.saveJournal(journal)
+    try {
+      writeReports(path.join(this.#dataDir, 'runs', journal.runId), journal)
+    } catch (err) {
+      // The reports can be rendered from the journal on demand (GET /runs/:id/report).
+      this.#log.warn({ runId: journal.runId, err }, 'could not write the recovered run reports')
+    }
+    this.#log.warn({ runId: journal.runId, reverted, failed }, 'recovered a run left running by a previous controller')
+    return { runId: journal.runId, reverted, failed }
   }
 }

@@ -37,7 +37,7 @@ export const scheduleSchema = object({
   suspended: boolean('paused: no firings until set to false'),
 })
 
-type Body = Infer<typeof scheduleSchema>
+export type ScheduleBody = Infer<typeof scheduleSchema>
 
 function validTimeZone(tz: string): boolean {
   try {
@@ -76,29 +76,30 @@ export class Scheduler {
   constructor(opts: { store: Store; runs: RunManager; log: Logger }) {
     this.#store = opts.store
     this.#runs = opts.runs
-    this.#log = opts.log
+    this.#log = opts.log.child({ component: 'scheduler' })
   }
 
-  /** Validates a schedule document (every issue with its path), with defaults filled in. */
-  async validate(body: unknown): Promise<ScheduleSpec> {
+  /**
+   * The checks a schedule body (already checked against scheduleSchema, bodies.ts) needs beyond
+   * its shape: time zone, cron expression, the experiment exists, windows in order. Every issue
+   * with its path; the result has its defaults filled in.
+   */
+  async validate(spec: ScheduleBody): Promise<ScheduleSpec> {
     const issues: FieldIssue[] = []
-    const spec: Body | undefined = scheduleSchema.check(body, '', issues)
-    if (spec) {
-      const tz = spec.timezone ?? 'UTC'
-      if (!validTimeZone(tz)) issues.push({ path: '/timezone', message: `"${tz}" is not an IANA time zone` })
-      try {
-        new Cron(spec.cron, { paused: true, timezone: validTimeZone(tz) ? tz : undefined }).stop()
-      } catch (err) {
-        issues.push({ path: '/cron', message: `is not a cron expression: ${(err as Error).message}` })
-      }
-      if (!(await this.#store.getExperiment(spec.experiment)))
-        issues.push({ path: '/experiment', message: `no stored experiment "${spec.experiment}"` })
-      spec.windows?.forEach((w, i) => {
-        if (w.start && w.end && w.start >= w.end)
-          issues.push({ path: `/windows/${i}/end`, message: 'must be after start' })
-      })
+    const tz = spec.timezone ?? 'UTC'
+    if (!validTimeZone(tz)) issues.push({ path: '/timezone', message: `"${tz}" is not an IANA time zone` })
+    try {
+      new Cron(spec.cron, { paused: true, timezone: validTimeZone(tz) ? tz : undefined }).stop()
+    } catch (err) {
+      issues.push({ path: '/cron', message: `is not a cron expression: ${(err as Error).message}` })
     }
-    if (!spec || issues.length) throw errors.FL_ERR_BAD_REQUEST('invalid schedule', { issues })
+    if (!(await this.#store.getExperiment(spec.experiment)))
+      issues.push({ path: '/experiment', message: `no stored experiment "${spec.experiment}"` })
+    spec.windows?.forEach((w, i) => {
+      if (w.start && w.end && w.start >= w.end)
+        issues.push({ path: `/windows/${i}/end`, message: 'must be after start' })
+    })
+    if (issues.length) throw errors.FL_ERR_BAD_REQUEST('invalid schedule', { issues })
     return {
       name: spec.name,
       experiment: spec.experiment,
@@ -112,13 +113,24 @@ export class Scheduler {
   }
 
   async start(): Promise<void> {
-    for (const s of await this.#store.listSchedules()) this.#arm(s)
+    const { items, unreadable } = await this.#store.listSchedules()
+    for (const u of unreadable)
+      this.#log.error({ code: u.code, record: u.record, schedule: u.id }, 'schedule unreadable: it will not fire')
+    for (const s of items) this.#arm(s)
   }
 
   #arm(s: ScheduleSpec): void {
     this.#jobs.get(s.name)?.stop()
     if (s.suspended) return void this.#jobs.delete(s.name)
-    this.#jobs.set(s.name, new Cron(s.cron, { timezone: s.timezone, protect: true }, () => void this.fire(s.name)))
+    // A firing that fails (the store is down, say) is logged; it must not become an unhandled rejection.
+    const fire = () =>
+      void this.fire(s.name).catch((err: unknown) =>
+        this.#log.error(
+          { schedule: s.name, code: (err as { code?: string }).code, err },
+          'scheduled firing failed; the next one will try again',
+        ),
+      )
+    this.#jobs.set(s.name, new Cron(s.cron, { timezone: s.timezone, protect: true }, fire))
   }
 
   async put(s: ScheduleSpec): Promise<void> {
@@ -154,7 +166,14 @@ export class Scheduler {
     const halt = await this.#store.getHalt()
     if (halt) return skip(`halted: ${halt.reason}`)
     if (!inWindows(at, s.windows, s.timezone)) return skip(`outside the allowed windows (${s.timezone})`)
-    const doc = await this.#store.getExperiment(s.experiment)
+    let doc
+    try {
+      doc = await this.#store.getExperiment(s.experiment)
+    } catch (err) {
+      // Unreadable (logged by the store with its file): a skipped firing that says so.
+      if ((err as { code?: string }).code !== errors.FL_ERR_STORE_CORRUPT.code) throw err
+      return skip(`experiment ${s.experiment} is unreadable: ${(err as Error).message}`)
+    }
     if (!doc) return skip(`experiment ${s.experiment} not found`)
     const valid = validateExperiment(doc)
     if (!valid.ok)

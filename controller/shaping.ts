@@ -5,25 +5,47 @@
  * on halt, and, after a restart, any whose time has passed.
  */
 import { randomBytes } from 'node:crypto'
-import { errors, type FieldIssue } from '../src/errors.ts'
+import { errors, type FaultlineError, type FieldIssue } from '../src/errors.ts'
 import type { Logger } from '../src/log.ts'
 import { compileRuleSet } from '../src/rules/compile.ts'
-import { array, duration, isPlainObject, object, required, string } from '../src/schema.ts'
-import type { FleetBus } from './bus/fleet.ts'
+import { array, duration, type Infer, isPlainObject, object, required, string } from '../src/schema.ts'
+import { type FleetBus, pushError } from './bus/fleet.ts'
 import { SidecarClient } from './sidecar-client.ts'
-import type { ShapingRecord, Store } from './store/types.ts'
+import { CorruptRecords } from './store/corrupt.ts'
+import type { Listing, ShapingRecord, Store } from './store/types.ts'
 
-export const shapingSchema = object({
-  name: string({ maxLength: 128 }),
-  sidecars: array(string({ pattern: /^https?:\/\/\S+$/ }), { minItems: 1, description: 'sidecar admin URLs' }),
-  service: string({
-    pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
-    description: 'fleet mode: every instance of this service',
-  }),
-  adminToken: string(),
-  duration: required(duration({ min: 1000, max: 86_400_000 })),
-  rules: required(array({ json: { type: 'object' }, check: (v) => v as Record<string, unknown> }, { minItems: 1 })),
-})
+export const shapingSchema = object(
+  {
+    name: string({ maxLength: 128 }),
+    sidecars: array(string({ pattern: /^https?:\/\/\S+$/ }), { minItems: 1, description: 'sidecar admin URLs' }),
+    service: string({
+      pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+      description: 'fleet mode: every instance of this service',
+    }),
+    adminToken: string(),
+    duration: required(duration({ min: 1000, max: 86_400_000 })),
+    rules: required(
+      array(
+        {
+          json: { type: 'object', description: 'a sidecar rule (see RuleSet); ttl, expiresAt and source are set here' },
+          check: (v) => v as Record<string, unknown>,
+        },
+        { minItems: 1 },
+      ),
+    ),
+  },
+  {
+    refine(v, path, issues) {
+      if (!v.sidecars === !v.service) issues.push({ path, message: 'needs exactly one of "sidecars" and "service"' })
+    },
+  },
+)
+export type ShapingSpec = Infer<typeof shapingSchema>
+
+/** Why a revert did not reach a sidecar, for the log: its code when it has one. */
+function failure(err: unknown): { code?: string; err: string } {
+  return { code: (err as FaultlineError).code, err: (err as Error).message }
+}
 
 export class ShapingManager {
   readonly #store: Store
@@ -33,29 +55,33 @@ export class ShapingManager {
 
   constructor(opts: { store: Store; log: Logger; fleet?: FleetBus }) {
     this.#store = opts.store
-    this.#log = opts.log
+    this.#log = opts.log.child({ component: 'shaping' })
     this.#fleet = opts.fleet
   }
 
-  async apply(body: unknown): Promise<ShapingRecord> {
+  /**
+   * Applies a checked shaping body (bodies.ts) to every sidecar, all or nothing: if one sidecar
+   * cannot be reached or refuses, the others are reverted and the sidecar's error is thrown.
+   */
+  async apply(spec: ShapingSpec): Promise<ShapingRecord> {
     const issues: FieldIssue[] = []
-    const spec = shapingSchema.check(body, '', issues)
-    if (spec) {
-      if (!spec.sidecars === !spec.service)
-        issues.push({ path: '', message: 'needs exactly one of "sidecars" and "service"' })
-      if (spec.service && !this.#fleet)
-        issues.push({ path: '/service', message: 'needs fleet mode (controller --redis)' })
-      spec.rules.forEach((r, i) => {
-        for (const owned of ['ttl', 'expiresAt', 'source'])
-          if (isPlainObject(r) && r[owned] !== undefined)
-            issues.push({ path: `/rules/${i}/${owned}`, message: 'is set by the controller' })
-      })
-      const compiled = compileRuleSet({ rules: spec.rules }, { now: Date.now(), generation: 0 })
-      if (!compiled.ok) issues.push(...compiled.issues)
-    }
-    if (!spec || issues.length) throw errors.FL_ERR_BAD_REQUEST('invalid traffic shaping request', { issues })
+    if (spec.service && !this.#fleet)
+      issues.push({ path: '/service', message: 'needs fleet mode (controller --redis)' })
+    spec.rules.forEach((r, i) => {
+      for (const owned of ['ttl', 'expiresAt', 'source'])
+        if (isPlainObject(r) && r[owned] !== undefined)
+          issues.push({ path: `/rules/${i}/${owned}`, message: 'is set by the controller' })
+    })
+    const compiled = compileRuleSet({ rules: spec.rules }, { now: Date.now(), generation: 0 })
+    if (!compiled.ok) issues.push(...compiled.issues)
+    if (issues.length) throw errors.FL_ERR_BAD_REQUEST('invalid traffic shaping request', { issues })
     const halt = await this.#store.getHalt()
     if (halt) throw errors.FL_ERR_HALTED(halt.reason)
+    // A service nobody serves would take the rules and inject nothing: say so before writing.
+    if (spec.service && (await this.#fleet!.instances(spec.service)).length === 0)
+      throw errors.FL_ERR_TARGET_UNRESOLVED(`fleet service ${spec.service} has no live sidecars`, {
+        issues: [{ path: '/service', message: `no sidecar of "${spec.service}" is registered` }],
+      })
     const id = `shape-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
     const now = Date.now()
     const rec: ShapingRecord = {
@@ -79,13 +105,18 @@ export class ShapingManager {
         const pushed = await this.#fleet!.addRules(rec.service, rules)
         for (const i of pushed.instances)
           if (pushed.acked.includes(i.id)) rec.acknowledged[i.adminUrl] = pushed.generation
+        const problem = pushError(rec.service, pushed)
+        if (problem) throw problem
       } else {
         const rules = spec.rules.map((r) => ({ ...r, source: rec.source, ttl: `${spec.duration}ms` }))
         for (const url of rec.sidecars)
           rec.acknowledged[url] = await new SidecarClient(url, rec.adminToken).addRules(rules)
       }
     } catch (err) {
-      await this.revert(id)
+      // The caller gets the sidecar's error; a failed revert is logged and the rules expire.
+      await this.revert(id).catch((revertErr: unknown) =>
+        this.#log.error({ id, ...failure(revertErr) }, 'could not record the revert of failed shaping'),
+      )
       throw err
     }
     await this.#store.putShaping(rec)
@@ -98,7 +129,13 @@ export class ShapingManager {
   }
 
   #arm(rec: ShapingRecord): void {
-    const t = setTimeout(() => void this.revert(rec.id), Math.max(0, rec.expiresAt - Date.now()))
+    const t = setTimeout(
+      () =>
+        void this.revert(rec.id).catch((err: unknown) =>
+          this.#log.error({ id: rec.id, ...failure(err) }, 'could not revert expired shaping; its rules expire anyway'),
+        ),
+      Math.max(0, rec.expiresAt - Date.now()),
+    )
     t.unref()
     this.#timers.set(rec.id, t)
   }
@@ -106,20 +143,24 @@ export class ShapingManager {
   async revert(id: string): Promise<ShapingRecord | undefined> {
     clearTimeout(this.#timers.get(id))
     this.#timers.delete(id)
-    const rec = (await this.#store.listShaping()).find((r) => r.id === id)
+    const { items, unreadable } = await this.#store.listShaping()
+    const bad = unreadable.find((u) => u.id === id)
+    if (bad) throw CorruptRecords.errorOf(bad)
+    const rec = items.find((r) => r.id === id)
     if (!rec || rec.revertedAt) return rec
-    if (rec.service)
-      await this.#fleet?.removeBySource(rec.service, rec.source).catch((err) => {
-        this.#log.warn(
-          { id, service: rec.service, err: (err as Error).message },
-          'could not remove shaping rules; they expire',
-        )
-      })
+    if (rec.service) {
+      try {
+        if (!this.#fleet) throw errors.FL_ERR_TARGET_UNRESOLVED(`service ${rec.service} needs fleet mode (--redis)`)
+        await this.#fleet.removeBySource(rec.service, rec.source)
+      } catch (err) {
+        this.#log.warn({ id, service: rec.service, ...failure(err) }, 'could not remove shaping rules; they expire')
+      }
+    }
     for (const url of rec.sidecars) {
       try {
         await new SidecarClient(url, rec.adminToken).removeBySource(rec.source)
       } catch (err) {
-        this.#log.warn({ id, url, err: (err as Error).message }, 'could not remove shaping rules; they expire by ttl')
+        this.#log.warn({ id, url, ...failure(err) }, 'could not remove shaping rules; they expire by ttl')
       }
     }
     rec.revertedAt = Date.now()
@@ -128,19 +169,27 @@ export class ShapingManager {
     return rec
   }
 
-  async active(): Promise<ShapingRecord[]> {
-    return (await this.#store.listShaping()).filter((r) => !r.revertedAt)
+  /** Shaping not yet reverted, and any record that cannot be read (which may be active). */
+  async active(): Promise<Listing<ShapingRecord>> {
+    const { items, unreadable } = await this.#store.listShaping()
+    return { items: items.filter((r) => !r.revertedAt), unreadable }
   }
 
   async revertAll(): Promise<string[]> {
-    const ids = (await this.active()).map((r) => r.id)
+    const ids = (await this.active()).items.map((r) => r.id)
     for (const id of ids) await this.revert(id)
     return ids
   }
 
   /** After a restart: revert what is due, re-arm the rest. */
   async resume(): Promise<void> {
-    for (const rec of await this.active()) {
+    const { items, unreadable } = await this.active()
+    for (const u of unreadable)
+      this.#log.error(
+        { code: u.code, record: u.record, id: u.id },
+        'shaping record unreadable: cannot re-arm or revert it; its rules still expire by ttl',
+      )
+    for (const rec of items) {
       if (rec.expiresAt <= Date.now()) await this.revert(rec.id)
       else this.#arm(rec)
     }

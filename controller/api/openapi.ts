@@ -1,118 +1,83 @@
 /**
- * The controller's OpenAPI 3.1 description, served at GET /openapi.json. Request bodies point at
- * the same schemas the handlers validate with, so the description cannot drift from them.
+ * The controller's OpenAPI 3.1 description, served at GET /openapi.json. Generated from the
+ * operation table (routes.ts) and the body declarations (bodies.ts) the API checks requests
+ * with, so the description cannot drift from what the handlers accept.
  */
-import { experimentJsonSchema } from '../../src/experiments/schema.ts'
+import { NAME_MAX_LENGTH, NAME_PATTERN } from '../../src/names.ts'
 import { ruleSetJsonSchema } from '../../src/rules/schema.ts'
-import { scheduleSchema } from '../scheduler.ts'
-import { shapingSchema } from '../shaping.ts'
+import { BODIES } from './bodies.ts'
+import { API, paramsOf } from './routes.ts'
 
-type Op = { summary: string; body?: string; ok?: number }
-const ROUTES: Record<string, Record<string, Op>> = {
-  '/healthz': { get: { summary: 'Liveness (no token needed)' } },
-  '/experiments': {
-    get: { summary: 'List stored experiments' },
-    post: { summary: 'Store an experiment (JSON or YAML body); 409 if the name exists', body: 'Experiment', ok: 201 },
+const ISSUES = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: { path: { type: 'string', description: 'JSON pointer' }, message: { type: 'string' } },
   },
-  '/experiments/validate': {
-    post: { summary: 'Validate an experiment; 400 lists every problem with its path', body: 'Experiment' },
-  },
-  '/experiments/{name}': {
-    get: { summary: 'Get a stored experiment' },
-    put: { summary: 'Store or replace an experiment', body: 'Experiment' },
-    delete: { summary: 'Delete a stored experiment' },
-  },
-  '/runs': {
-    get: { summary: 'Active runs and every recorded run (newest first)' },
-    post: {
-      summary:
-        'Start a run of a stored experiment ({experiment}) or of a document ({document, vars}); 409 while halted',
-      body: 'RunRequest',
-      ok: 202,
-    },
-  },
-  '/runs/{id}': { get: { summary: 'The run journal (experiment, targets, faults with evidence, samples, verdict)' } },
-  '/runs/{id}/report': { get: { summary: 'The HTML report' } },
-  '/runs/{id}/report.md': { get: { summary: 'The Markdown summary' } },
-  '/runs/{id}/abort': { post: { summary: 'Abort a running run; resolves once its faults are reverted' } },
-  '/sidecars': {
-    get: {
-      summary: 'Sidecars the controller knows (experiments, shaping), with reachability, generation and rule count',
-    },
-  },
-  '/halt': {
-    get: { summary: 'Whether the controller is halted' },
-    post: { summary: 'Halt: abort and revert every run and shaping, refuse new ones until lifted', body: 'Halt' },
-    delete: { summary: 'Lift the halt' },
-  },
-  '/shaping': {
-    get: { summary: 'Active traffic shaping' },
-    post: {
-      summary: 'Apply named rules to sidecars for a duration, without an experiment; reverted at expiry',
-      body: 'Shaping',
-      ok: 201,
-    },
-  },
-  '/shaping/{id}': { delete: { summary: 'Revert traffic shaping now' } },
-  '/schedules': {
-    get: { summary: 'Schedules with next run and history (started and skipped, with reasons)' },
-    post: { summary: 'Create a schedule', body: 'Schedule', ok: 201 },
-  },
-  '/schedules/{name}': {
-    get: { summary: 'One schedule' },
-    put: { summary: 'Create or replace a schedule', body: 'Schedule' },
-    delete: { summary: 'Delete a schedule' },
-  },
-  '/schedules/{name}/trigger': { post: { summary: 'Fire a schedule now (same policies as a cron firing)' } },
 }
 
 const ERROR = {
   type: 'object',
+  required: ['code', 'error'],
   properties: {
-    code: { type: 'string' },
+    code: { type: 'string', description: 'a stable code from docs/errors.md' },
     error: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
+    errors: ISSUES,
+    sidecar: {
+      type: 'object',
+      description: 'FL_ERR_SIDECAR_UNREACHABLE and FL_ERR_SIDECAR_REJECTED: the sidecar, and what it answered',
+      properties: {
+        url: { type: 'string' },
+        instance: { type: 'string', description: 'fleet mode: the instance id' },
+        status: { type: 'integer' },
+        code: { type: 'string' },
+        errors: ISSUES,
+      },
     },
+    record: { type: 'string', description: 'FL_ERR_STORE_CORRUPT: the file or Redis key' },
   },
 }
 
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+})
+
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, unknown> = {}
-  for (const [p, ops] of Object.entries(ROUTES)) {
+  for (const [p, ops] of Object.entries(API)) {
     const item: Record<string, unknown> = {}
+    const params = paramsOf(p).map((name) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: { type: 'string', pattern: NAME_PATTERN.source, maxLength: NAME_MAX_LENGTH },
+    }))
     for (const [method, op] of Object.entries(ops)) {
-      const params = [...p.matchAll(/\{(\w+)\}/g)].map((m) => ({
-        name: m[1],
-        in: 'path',
-        required: true,
-        schema: { type: 'string' },
-      }))
+      const schema = { $ref: `#/components/schemas/${op.body}` }
       item[method] = {
         summary: op.summary,
         ...(params.length ? { parameters: params } : {}),
         ...(op.body
           ? {
               requestBody: {
-                required: true,
-                content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.body}` } } },
+                required: !op.optionalBody,
+                content: Object.fromEntries(
+                  ['application/json', ...(op.alsoAccepts ?? [])].map((type) => [type, { schema }]),
+                ),
               },
             }
           : {}),
         responses: {
           [String(op.ok ?? 200)]: { description: 'OK' },
-          '4XX': {
-            description: 'Client error with field paths',
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-          },
+          '4XX': errorResponse('The request is at fault: code, message, and field paths'),
+          '5XX': errorResponse('A sidecar, Redis or the store is at fault (502, 503); 500 is a bug'),
         },
-        ...(p === '/healthz' ? { security: [] } : {}),
+        ...(op.open ? { security: [] } : {}),
       }
     }
     paths[p] = item
   }
-  const { $schema: _e, ...experiment } = experimentJsonSchema()
   const { $schema: _r, ...ruleSet } = ruleSetJsonSchema()
   return {
     openapi: '3.1.0',
@@ -122,20 +87,8 @@ export function openApiDocument(): Record<string, unknown> {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        Experiment: experiment,
+        ...Object.fromEntries(Object.entries(BODIES).map(([name, body]) => [name, body.json])),
         RuleSet: ruleSet,
-        Shaping: shapingSchema.json,
-        Schedule: scheduleSchema.json,
-        Halt: { type: 'object', properties: { reason: { type: 'string' } } },
-        RunRequest: {
-          type: 'object',
-          properties: {
-            experiment: { type: 'string' },
-            document: { $ref: '#/components/schemas/Experiment' },
-            vars: { type: 'object', additionalProperties: { type: 'string' } },
-            dryRun: { type: 'boolean' },
-          },
-        },
         Error: ERROR,
       },
     },

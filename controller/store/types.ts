@@ -51,6 +51,25 @@ export interface ScheduleSpec {
   suspended?: boolean
 }
 
+/**
+ * A record that exists but cannot be read (FL_ERR_STORE_CORRUPT): listings report it beside the
+ * readable ones instead of skipping it, and leave it in place for a person to inspect.
+ */
+export interface Unreadable {
+  /** The experiment name, run id, schedule name or shaping id the record is stored under. */
+  id: string
+  /** The file, or the Redis key (and hash field), that holds it. */
+  record: string
+  code: string
+  error: string
+}
+
+/** A listing: every record that could be read, and every one that could not. */
+export interface Listing<T> {
+  items: T[]
+  unreadable: Unreadable[]
+}
+
 export interface ScheduleEvent {
   at: number
   outcome: 'started' | 'skipped'
@@ -58,27 +77,33 @@ export interface ScheduleEvent {
   reason?: string
 }
 
+/**
+ * Names and ids passed in must match the name grammar (src/names.ts); a store refuses any other
+ * with FL_ERR_NAME_INVALID before it touches a file or key. A record that exists but cannot be
+ * parsed is FL_ERR_STORE_CORRUPT from a get, and an `unreadable` entry in a listing; both are
+ * logged once with the file or key.
+ */
 export interface Store {
   readonly kind: 'files' | 'redis'
   putExperiment(doc: StoredExperiment): Promise<void>
   getExperiment(name: string): Promise<StoredExperiment | undefined>
-  listExperiments(): Promise<StoredExperiment[]>
+  listExperiments(): Promise<Listing<StoredExperiment>>
   deleteExperiment(name: string): Promise<boolean>
 
   /** Where a run writes its journal and reports (the runner owns the layout inside). */
   saveJournal(journal: Journal): Promise<void>
   getJournal(runId: string): Promise<Journal | undefined>
-  listRuns(): Promise<RunSummary[]>
+  listRuns(): Promise<Listing<RunSummary>>
 
   getHalt(): Promise<HaltState | undefined>
   setHalt(state: HaltState | undefined): Promise<void>
 
   putShaping(rec: ShapingRecord): Promise<void>
-  listShaping(): Promise<ShapingRecord[]>
+  listShaping(): Promise<Listing<ShapingRecord>>
 
   putSchedule(s: ScheduleSpec): Promise<void>
   getSchedule(name: string): Promise<ScheduleSpec | undefined>
-  listSchedules(): Promise<ScheduleSpec[]>
+  listSchedules(): Promise<Listing<ScheduleSpec>>
   deleteSchedule(name: string): Promise<boolean>
   addScheduleEvent(name: string, e: ScheduleEvent, limit: number): Promise<void>
   scheduleHistory(name: string): Promise<ScheduleEvent[]>

@@ -109,7 +109,9 @@ describe('controller API', () => {
     const started = await c.api('POST', '/runs', { document: doc, vars: { ADMIN: world.adminUrl }, dryRun: true })
     expect(started.status).toBe(202)
     expect(await waitForRun(c, started.body.runId)).toMatchObject({ status: 'completed', dryRun: true })
-    expect((await c.api('POST', '/runs', { document: doc })).body.errors[0].path).toBe('/spec/targets/app/sidecars/0')
+    expect((await c.api('POST', '/runs', { document: doc })).body.errors[0].path).toBe(
+      '/document/spec/targets/app/sidecars/0',
+    )
   })
 
   it('lists the sidecars it knows with their generation', async () => {

@@ -54,7 +54,7 @@ describe.each(makers)('%s store', (_kind, make) => {
       if (store instanceof RedisStore) await store.redis.flushall()
       await store.putExperiment({ metadata: { name: 'b' }, spec: { x: '1s' } })
       await store.putExperiment({ metadata: { name: 'a' } })
-      expect((await store.listExperiments()).map((e) => e.metadata.name)).toEqual(['a', 'b'])
+      expect((await store.listExperiments()).items.map((e) => e.metadata.name)).toEqual(['a', 'b'])
       expect(await store.getExperiment('b')).toEqual({ metadata: { name: 'b' }, spec: { x: '1s' } })
       expect(await store.deleteExperiment('a')).toBe(true)
       expect(await store.deleteExperiment('a')).toBe(false)
@@ -62,7 +62,7 @@ describe.each(makers)('%s store', (_kind, make) => {
       await store.saveJournal(journal('r1', 1000))
       await store.saveJournal(journal('r2', 2000, 'running'))
       await store.saveJournal({ ...journal('r2', 2000), status: 'aborted' })
-      expect((await store.listRuns()).map((r) => [r.runId, r.status])).toEqual([
+      expect((await store.listRuns()).items.map((r) => [r.runId, r.status])).toEqual([
         ['r2', 'aborted'],
         ['r1', 'completed'],
       ])
@@ -86,7 +86,7 @@ describe.each(makers)('%s store', (_kind, make) => {
       }
       await store.putShaping(shaping)
       await store.putShaping({ ...shaping, revertedAt: 3 })
-      expect(await store.listShaping()).toEqual([{ ...shaping, revertedAt: 3 }])
+      expect((await store.listShaping()).items).toEqual([{ ...shaping, revertedAt: 3 }])
 
       const s = {
         name: 'n',
@@ -97,7 +97,7 @@ describe.each(makers)('%s store', (_kind, make) => {
         historyLimit: 2,
       }
       await store.putSchedule(s)
-      expect(await store.listSchedules()).toEqual([s])
+      expect((await store.listSchedules()).items).toEqual([s])
       for (let i = 0; i < 3; i++) await store.addScheduleEvent('n', { at: i, outcome: 'skipped', reason: `r${i}` }, 2)
       expect((await store.scheduleHistory('n')).map((e) => e.at)).toEqual([1, 2])
       expect(await store.deleteSchedule('n')).toBe(true)
