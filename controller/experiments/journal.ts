@@ -7,6 +7,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from
 import path from 'node:path'
 import type { PhaseResult, Sample, Verdict } from '../../src/experiments/judge.ts'
 import type { ExperimentDoc } from '../../src/experiments/schema.ts'
+import type { LoadSummary } from './load.ts'
 
 export type RunStatus = 'running' | 'completed' | 'aborted' | 'errored'
 
@@ -103,7 +104,8 @@ export interface Journal {
   faults: FaultRecord[]
   checks: Record<string, CheckRecord>
   series: Record<string, SeriesPoint[]>
-  load?: { url: string; requests: number; errors: number; non2xx: number; rps: number; p50: number; p99: number }
+  /** Client-side load summary, or why there is none. */
+  load?: { url: string } & (LoadSummary | { error: string })
 }
 
 /** Writes `data` to `file` so that the file is always either the old or the new content. */
@@ -124,12 +126,23 @@ export class JournalWriter {
   readonly file: string
   readonly journal: Journal
   readonly #sink: ((j: Journal) => Promise<void>) | undefined
+  readonly #onSinkError: (err: unknown) => void
 
-  /** `sink` also receives every save (a shared store); the local file is always written. */
-  constructor(dir: string, journal: Journal, sink?: (j: Journal) => Promise<void>) {
+  /**
+   * `sink` also receives every save (a shared store); the local file is always written. A sink
+   * that fails is reported to `onSinkError` (most saves are not awaited, and an unhandled
+   * rejection would end the process); a save that is awaited still rejects.
+   */
+  constructor(
+    dir: string,
+    journal: Journal,
+    sink?: (j: Journal) => Promise<void>,
+    onSinkError: (err: unknown) => void = () => undefined,
+  ) {
     this.file = path.join(dir, 'journal.json')
     this.journal = journal
     this.#sink = sink
+    this.#onSinkError = onSinkError
     void this.save()
   }
 
@@ -140,6 +153,8 @@ export class JournalWriter {
   /** Resolves once the journal is durable everywhere it goes: await it before applying a fault. */
   save(): Promise<void> {
     writeFileAtomic(this.file, JSON.stringify(this.journal, null, 2) + '\n')
-    return this.#sink?.(this.journal) ?? Promise.resolve()
+    const shared = this.#sink?.(this.journal) ?? Promise.resolve()
+    shared.catch(this.#onSinkError)
+    return shared
   }
 }

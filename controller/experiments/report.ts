@@ -114,6 +114,11 @@ ${ticks}${shaded}${line('p50', '#60a5fa')}${line('p95', '#1d4ed8')}${line('p99',
 <p class="legend"><span style="color:#60a5fa">p50</span> · <span style="color:#1d4ed8">p95</span> · <span style="color:#7c3aed">p99</span> · <span style="background:#fde68a">fault applied</span></p>`
 }
 
+function loadSummary(load: NonNullable<Journal['load']>): string {
+  if ('error' in load) return `${esc(load.url)}: the load could not run (${esc(load.error)}).`
+  return `${esc(load.url)}: ${load.requests} requests, ${fmt(load.rps)} req/s, ${load.errors} errors, ${load.non2xx} non-2xx, p50 ${load.p50} ms, p99 ${load.p99} ms (client side).`
+}
+
 export function renderHtml(j: Journal): string {
   const x = j.experiment
   const verdictClass = j.verdict ?? 'inconclusive'
@@ -169,7 +174,7 @@ ${hasRecovery(j) ? `<p class="note" id="recovery-method">${esc(RECOVERY_NOTE)}</
 <table id="faults"><tr><th>id</th><th>step</th><th>kind</th><th>target</th><th>intent</th><th>applied</th><th>reverted</th><th>evidence</th></tr>
 ${faults || '<tr><td colspan="8">none</td></tr>'}
 </table>
-${j.load ? `<h2>Load</h2><p>${esc(j.load.url)}: ${j.load.requests} requests, ${fmt(j.load.rps)} req/s, ${j.load.errors} errors, ${j.load.non2xx} non-2xx, p50 ${j.load.p50} ms, p99 ${j.load.p99} ms (client side).</p>` : ''}
+${j.load ? `<h2>Load</h2><p>${loadSummary(j.load)}</p>` : ''}
 <h2>Timeline</h2>
 <ul class="timeline">${timeline}</ul>
 </body></html>

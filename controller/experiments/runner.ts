@@ -145,8 +145,10 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     checks: {},
     series: {},
   }
-  const jw = new JournalWriter(dir, journal, opts.journalSink)
   const log = (opts.logger ?? silentLogger()).child({ component: 'runner', runId })
+  const jw = new JournalWriter(dir, journal, opts.journalSink, (err) =>
+    log.error({ err }, 'could not save the journal to the shared store'),
+  )
   opts.onStart?.(runId)
   jw.event({ type: 'run', detail: `started${journal.dryRun ? ' (dry run: nothing will be injected)' : ''}` })
 
@@ -480,8 +482,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     })
     await jw.save()
     if (journal.dryRun) return
-    const child = spawnStress({ cpu: s.cpu, load: s.load, memory: s.memory, durationMs: s.duration })
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    const { child, exited } = await spawnStress({ cpu: s.cpu, load: s.load, memory: s.memory, durationMs: s.duration })
     const revert = async () => {
       if (child.exitCode === null) child.kill('SIGKILL')
       await exited
@@ -566,7 +567,11 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   try {
     await resolveTargets()
     if (spec.load) {
-      load = startLoad(spec.load)
+      load = startLoad(spec.load, (err) => {
+        log.error({ err, url: spec.load!.url }, 'the load could not run')
+        jw.event({ type: 'error', detail: `load ${spec.load!.url} could not run: ${err.message}` })
+        say(`  load could not run: ${err.message}`)
+      })
       say(
         `  load: ${spec.load.url} (${spec.load.rate ? `${spec.load.rate} req/s` : 'max rate'}, ${spec.load.connections ?? 10} connections)`,
       )

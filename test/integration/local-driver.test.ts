@@ -95,3 +95,28 @@ describe('stress', () => {
     expect(err).toContain('--duration')
   })
 })
+
+describe('programs that cannot start', () => {
+  it('start() rejects with the reason; the failure is never an unhandled error event', async () => {
+    const p = new SupervisedProcess({ name: 'ghost', command: ['/nonexistent/faultline-test-program'] })
+    owned.push(p)
+    await expect(p.start()).rejects.toThrow(
+      /process ghost: cannot start \/nonexistent\/faultline-test-program: .*ENOENT/,
+    )
+    expect(p.running).toBe(false)
+    expect(p.lastError?.message).toMatch(/ENOENT/)
+  })
+
+  it('a run whose process target cannot start ends errored with the reason, instead of taking the runner down', async () => {
+    const { runExperiment } = await import('../../controller/experiments/runner.ts')
+    const { dataDir, experiment } = await import('../helpers/experiment.ts')
+    const x = experiment({
+      targets: { app: { processes: [{ name: 'ghost', command: ['/nonexistent/faultline-test-program'] }] } },
+      hypothesis: { title: 't', checks: [] },
+      method: [{ kill: { target: 'app' } }],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    expect(r).toMatchObject({ status: 'errored', verdict: 'inconclusive' })
+    expect(r.reason).toMatch(/cannot start \/nonexistent\/faultline-test-program/)
+  })
+})

@@ -57,11 +57,34 @@ export async function runStress(opts: StressOptions): Promise<void> {
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'faultline.js')
 
-/** Starts `faultline stress` as a child process; kill it to revert early. */
-export function spawnStress(opts: { cpu?: number; load?: number; memory?: string; durationMs: number }): ChildProcess {
+export interface StressProcess {
+  child: ChildProcess
+  /** Resolves once it exits (or failed to start): kill the child to revert early. */
+  exited: Promise<void>
+}
+
+/**
+ * Starts `faultline stress` as a child process; resolves once it runs, rejects (with the cause)
+ * when it cannot start, so a failed spawn fails the step instead of an unhandled 'error' event.
+ */
+export async function spawnStress(opts: {
+  cpu?: number
+  load?: number
+  memory?: string
+  durationMs: number
+}): Promise<StressProcess> {
   const args = [BIN, 'stress', '--duration', `${opts.durationMs}ms`]
   if (opts.cpu) args.push('--cpu', String(opts.cpu))
   if (opts.load) args.push('--load', String(opts.load))
   if (opts.memory) args.push('--memory', opts.memory)
-  return spawn(process.execPath, args, { stdio: 'ignore' })
+  const child = spawn(process.execPath, args, { stdio: 'ignore' })
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.on('error', () => resolve()) // stays: a later 'error' must never go unhandled
+  })
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', (err) => reject(new Error(`cannot start the stress process: ${err.message}`, { cause: err })))
+  })
+  return { child, exited }
 }

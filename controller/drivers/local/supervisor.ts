@@ -38,6 +38,7 @@ export class SupervisedProcess extends EventEmitter {
   #restarts = 0
   #log: WriteStream | undefined
   #restartTimer: NodeJS.Timeout | undefined
+  #lastError: Error | undefined
 
   constructor(spec: ProcessSpec, logDir?: string) {
     super()
@@ -61,18 +62,30 @@ export class SupervisedProcess extends EventEmitter {
   }
 
   get running(): boolean {
-    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null
+    const c = this.#child
+    // A child that never started has no pid, and no exit code either.
+    return c !== undefined && c.pid !== undefined && c.exitCode === null && c.signalCode === null
+  }
+
+  /** Why the last start or restart failed, if it did (also written to the process's log). */
+  get lastError(): Error | undefined {
+    return this.#lastError
   }
 
   /** Starts the process and resolves once it is ready (or at once, with no readiness URL). */
   async start(): Promise<void> {
     this.#stopping = false
-    this.#spawn()
+    await this.#spawn()
     if (!(await this.waitReady()))
       throw new Error(`process ${this.name} did not become ready at ${this.spec.readiness?.url}`)
   }
 
-  #spawn(): void {
+  /**
+   * Resolves once the child runs; rejects when it cannot start (no such program, not
+   * executable, bad cwd). Such a failure must never surface as an unhandled 'error' event:
+   * that would take the whole runner, or the controller, down with it.
+   */
+  #spawn(): Promise<void> {
     const [cmd, ...args] = this.spec.command!
     const child = spawn(cmd!, args, {
       cwd: this.spec.cwd,
@@ -80,6 +93,20 @@ export class SupervisedProcess extends EventEmitter {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.#child = child
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve)
+      child.on('error', (err) => {
+        const e = new Error(
+          `process ${this.name}: ${child.pid === undefined ? `cannot start ${cmd}` : 'error'}: ${err.message}`,
+          {
+            cause: err,
+          },
+        )
+        this.#lastError = e
+        this.#log?.write(`[faultline] ${e.message}\n`)
+        reject(e)
+      })
+    })
     if (this.#log) {
       child.stdout!.pipe(this.#log, { end: false })
       child.stderr!.pipe(this.#log, { end: false })
@@ -87,7 +114,6 @@ export class SupervisedProcess extends EventEmitter {
       child.stdout!.resume()
       child.stderr!.resume()
     }
-    child.once('error', (err) => this.emit('error', err))
     child.once('exit', (code, signal) => {
       this.emit('exit', { code, signal })
       if (this.#stopping) return
@@ -95,11 +121,14 @@ export class SupervisedProcess extends EventEmitter {
       if (policy === 'always' || (policy === 'on-failure' && code !== 0)) {
         this.#restartTimer = setTimeout(() => {
           this.#restarts++
-          this.#spawn()
           this.emit('restart', this.#restarts)
+          // A restart that cannot start is recorded in lastError and the log; kill() then
+          // reports no recovery, which is what happened.
+          this.#spawn().catch((err: Error) => this.emit('restart-failed', err))
         }, this.spec.restart?.delay ?? DEFAULT_RESTART_DELAY_MS)
       }
     })
+    return spawned
   }
 
   /** Polls the readiness URL until it answers 2xx or the timeout passes. */
