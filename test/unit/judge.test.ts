@@ -60,6 +60,13 @@ describe('phases', () => {
     u.add(s('fail', 5, 'after'))
     expect(u.result().result).toBe('fail')
   })
+  it('an after phase cut short by an abort is inconclusive, not "did not recover"', () => {
+    const t = new PhaseTracker('after', 1, 0)
+    t.add(s('fail', 100, 'after'))
+    expect(t.result({ interrupted: true })).toMatchObject({ result: 'inconclusive' })
+    expect(t.result({ interrupted: true }).reason).toMatch(/^interrupted before it recovered/)
+    expect(t.result().result).toBe('fail') // the deadline passed
+  })
   it('after times recovery to where the passing data begins, not to when the sample was taken', () => {
     // Reverted at 1000; the sample at 3000 judged requests completed from 1400 on.
     const t = new PhaseTracker('after', 1, 1000)
