@@ -90,6 +90,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
 
   // Response state
   #status = 0
+  #upstreamStatus = 0
   #resHeaders: HeaderBag | undefined
   #responseBody: Buffer | undefined
   #responseTransforms: JsonTransform[] | undefined
@@ -239,8 +240,11 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     this.#cut = true
     this.#mode = 'discard'
     this.#controller?.abort(new Error('connection cut by fault'))
-    const socket = this.#req.socket
-    if (reset && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
+    // The request's own reference is dropped once its body has been read (a POST that reached
+    // the upstream): the response holds the same socket until it is finished.
+    const socket = this.#res.socket ?? this.#req.socket
+    if (!socket) this.#res.destroy()
+    else if (reset && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy()
     else socket.destroy()
   }
 
@@ -402,7 +406,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
 
   #responseStart(controller: Controller, statusCode: number, headers: HeaderBag): void {
     this.#ctx.metrics.observeUpstream((performance.now() - this.#upstreamStart) / 1000)
-    this.#status = statusCode
+    this.#status = this.#upstreamStatus = statusCode
     if (this.#clientGone) return
     const candidates = this.#candidates
     if (candidates.length > 0) {
@@ -450,6 +454,16 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
       : (this.#resHeaders as Record<string, string | string[]>)
     const marker = this.#marker()
     if (marker) headers[FAULT_HEADER] = marker
+    if (
+      this.method !== 'HEAD' &&
+      ((this.#target?.method ?? this.method) === 'HEAD' || bodyless(this.#upstreamStatus))
+    ) {
+      // The app sent no body (a rule turned the request into a HEAD, or it answered 204/304),
+      // so any length it gave describes a body that will never come: a client told otherwise
+      // (after a status rewrite) would wait for it forever.
+      stripBodyHeaders(headers)
+      headers['content-length'] = '0'
+    }
     if (bodyless(this.#status)) {
       // Whatever the app or a fault said, a 204/304 carries no body and no length on the wire.
       stripBodyHeaders(headers)

@@ -84,6 +84,8 @@ export function createSidecarMetrics(registry: Registry, service: string): Sidec
     labelNames: ['service'] as const,
     registers: [registry],
   }).labels(service)
+  // Exported as 0 from the start, so an alert on any increase works from the first scrape.
+  exchangeFailures.inc(0)
 
   const requestChildren = new Map<string, Counter.Internal>()
   const durationChildren = new Map<string, Histogram.Internal<'service' | 'method' | 'fault'>>()

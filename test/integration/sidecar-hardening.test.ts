@@ -95,6 +95,37 @@ describe('HEAD through response-phase faults (item 1)', () => {
   })
 })
 
+describe('found by the fuzz suite', () => {
+  it('a 204 rewritten to 200 is answered with an empty body, not the length the app put on its 204', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 's', phase: 'response', match: { path: '/status/204' }, replace: { status: 200 } }])
+    const r = await send(world.proxyUrl + '/status/204')
+    expect(r.status).toBe(200)
+    expect(r.headers['content-length']).toBe('0')
+    await stillServes(world)
+  })
+
+  it('a GET rewritten to HEAD is answered with an empty body, not a length the app never sends', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'h', match: { path: '/json' }, replace: { method: 'HEAD' } }])
+    const r = await send(world.proxyUrl + '/json')
+    expect(r.status).toBe(200)
+    expect(r.headers['content-length']).toBe('0')
+    expect(r.body.length).toBe(0)
+    await stillServes(world)
+  })
+
+  it('a response-phase reset after a POST body was read resets the connection (was a 500 FL_ERR_INTERNAL)', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'r1', phase: 'response', abort: { mode: 'reset' } }])
+    const r = await send(world.proxyUrl + '/echo/y', { method: 'POST', body: '{"a":1}' }).catch((err: Error) => err)
+    expect(r).toBeInstanceOf(Error)
+    expect((r as NodeJS.ErrnoException).code).toBe('ECONNRESET')
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toContain('faultline_exchange_failures_total{service="default"} 0')
+  })
+})
+
 describe('rule values HTTP cannot carry are refused at PUT (item 2)', () => {
   const cases: [string, unknown, string][] = [
     [
