@@ -38,10 +38,12 @@ export class RedisOutage {
   /**
    * Throws FL_ERR_REDIS at once while an outage lasts. Without it a command waits in ioredis's
    * offline queue through several reconnect attempts (seconds, growing with the backoff) before
-   * failing; an API caller should hear "Redis is down" straight away instead.
+   * failing; an API caller should hear "Redis is down" straight away instead. Pass the
+   * connection the command will use, so one that is ready is never refused.
    */
-  assertUp(what: string): void {
-    if (this.#downSince === undefined) return
+  assertUp(what: string, conn?: { status: string }): void {
+    // A connection that reports itself ready is trusted over a stale outage flag.
+    if (this.#downSince === undefined || conn?.status === 'ready') return
     throw errors.FL_ERR_REDIS(`${what}: ${this.#lastError?.message ?? 'disconnected'}`, { cause: this.#lastError })
   }
 

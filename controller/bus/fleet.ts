@@ -39,20 +39,6 @@ export interface PushResult {
   ms: number
 }
 
-/**
- * Runs Redis commands; anything but a catalogue error becomes FL_ERR_REDIS with its cause. Fails
- * at once while `outage` says Redis is down, instead of waiting out reconnect attempts.
- */
-async function redisCall<T>(outage: RedisOutage, what: string, fn: () => Promise<T>): Promise<T> {
-  outage.assertUp(what)
-  try {
-    return await fn()
-  } catch (err) {
-    if (isFaultlineError(err)) throw err
-    throw errors.FL_ERR_REDIS(`${what}: ${(err as Error).message}`, { cause: err })
-  }
-}
-
 export class FleetBus {
   readonly redis: Redis
   readonly outage: RedisOutage
@@ -66,9 +52,23 @@ export class FleetBus {
     this.redis = this.outage.watch(new Redis(url, { maxRetriesPerRequest: 3 }))
   }
 
+  /**
+   * Runs Redis commands; anything but a catalogue error becomes FL_ERR_REDIS with its cause.
+   * Fails at once while an outage lasts on `conn`, instead of waiting out reconnect attempts.
+   */
+  async #call<T>(what: string, fn: () => Promise<T>, conn: { status: string } = this.redis): Promise<T> {
+    this.outage.assertUp(what, conn)
+    try {
+      return await fn()
+    } catch (err) {
+      if (isFaultlineError(err)) throw err
+      throw errors.FL_ERR_REDIS(`${what}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
   async instances(service: string): Promise<InstanceInfo[]> {
     assertName(service, '/service', 'service')
-    return redisCall(this.outage, `list the instances of ${service}`, async () => {
+    return this.#call(`list the instances of ${service}`, async () => {
       const ids = await this.redis.zrangebyscore(fleetKeys.instances(service), Date.now() - INSTANCE_TTL_MS, '+inf')
       if (ids.length === 0) return []
       const infos = await this.redis.mget(ids.map((id) => fleetKeys.instance(service, id)))
@@ -82,7 +82,7 @@ export class FleetBus {
 
   /** Services with at least one registered instance (live or recently gone). */
   async services(): Promise<string[]> {
-    return redisCall(this.outage, 'list fleet services', async () => {
+    return this.#call('list fleet services', async () => {
       const found = new Set<string>()
       let cursor = '0'
       do {
@@ -96,9 +96,7 @@ export class FleetBus {
 
   async desired(service: string): Promise<DesiredState | undefined> {
     assertName(service, '/service', 'service')
-    const t = await redisCall(this.outage, `read the desired rules of ${service}`, () =>
-      this.redis.get(fleetKeys.desired(service)),
-    )
+    const t = await this.#call(`read the desired rules of ${service}`, () => this.redis.get(fleetKeys.desired(service)))
     return t ? this.#desired(service, t) : undefined
   }
 
@@ -138,10 +136,8 @@ export class FleetBus {
       wake?.()
     })
     try {
-      await redisCall(this.outage, `subscribe to the acknowledgements of ${service}`, () =>
-        sub.subscribe(fleetKeys.acked(service)),
-      )
-      const { epoch, generation } = await redisCall(this.outage, `write the desired rules of ${service}`, () =>
+      await this.#call(`subscribe to the acknowledgements of ${service}`, () => sub.subscribe(fleetKeys.acked(service)))
+      const { epoch, generation } = await this.#call(`write the desired rules of ${service}`, () =>
         this.#write(service, change),
       )
       const instances = await this.instances(service)
@@ -150,7 +146,7 @@ export class FleetBus {
         return a !== undefined && a.epoch === epoch && a.generation >= generation
       }
       // Acknowledgements written before we subscribed (fast sidecars) are in the acks hash.
-      const written = await redisCall(this.outage, `read the acknowledgements of ${service}`, () =>
+      const written = await this.#call(`read the acknowledgements of ${service}`, () =>
         this.redis.hgetall(fleetKeys.acks(service)),
       )
       for (const [id, text] of Object.entries(written)) {

@@ -54,7 +54,7 @@ export class RedisStore implements Store {
 
   /** Runs Redis commands; a connection failure becomes FL_ERR_REDIS with its cause. */
   async #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    this.outage.assertUp(what)
+    this.outage.assertUp(what, this.redis)
     try {
       return await fn()
     } catch (err) {

@@ -152,7 +152,6 @@ describe('names from URLs (item 12)', () => {
     for (const [p, ops] of Object.entries(api)) {
       for (const [method, op] of Object.entries(ops)) {
         for (const param of op.parameters ?? []) {
-          expect(param.schema.pattern).toBe(NAME_PATTERN.source)
           for (const value of bad) {
             const url = p.replace(`{${param.name}}`, value).replace(/\{\w+\}/g, 'ok')
             const r = await raw(c, method.toUpperCase(), url, method === 'get' ? undefined : '{}')
@@ -163,6 +162,7 @@ describe('names from URLs (item 12)', () => {
             })
             checked++
           }
+          expect(param.schema.pattern).toBe(NAME_PATTERN.source)
         }
       }
     }

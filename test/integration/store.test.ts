@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Journal } from '../../controller/experiments/journal.ts'
 import { FileStore } from '../../controller/store/files.ts'
-import { RedisStore } from '../../controller/store/redis.ts'
+import { keys, RedisStore } from '../../controller/store/redis.ts'
 import type { Store } from '../../controller/store/types.ts'
+import { createLogger, type Logger, silentLogger } from '../../src/log.ts'
 import { type RedisServer, startRedis } from '../helpers/redis.ts'
 
 let redis: RedisServer
@@ -18,17 +20,60 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
-const makers: [string, () => Store][] = [
+interface Maker {
+  make(log?: Logger): Store
+  /** Writes a record that does not parse, behind the store's back; returns its file or key. */
+  corrupt(store: Store, kind: 'experiment' | 'run', id: string): Promise<string>
+}
+
+const makers: [string, Maker][] = [
   [
     'files',
-    () => {
-      const d = mkdtempSync(path.join(tmpdir(), 'faultline-store-'))
-      dirs.push(d)
-      return new FileStore(d)
+    {
+      make: (log = silentLogger()) => {
+        const d = mkdtempSync(path.join(tmpdir(), 'faultline-store-'))
+        dirs.push(d)
+        return new FileStore(path.join(d, 'data'), { log })
+      },
+      async corrupt(store, kind, id) {
+        const dir = (store as FileStore).dir
+        const file =
+          kind === 'experiment'
+            ? path.join(dir, 'experiments', `${id}.json`)
+            : path.join(dir, 'runs', id, 'journal.json')
+        mkdirSync(path.dirname(file), { recursive: true })
+        writeFileSync(file, '{"torn": ')
+        return file
+      },
     },
   ],
-  ['redis', () => new RedisStore(redis.url)],
+  [
+    'redis',
+    {
+      make: (log = silentLogger()) => new RedisStore(redis.url, { log }),
+      async corrupt(store, kind, id) {
+        const r = (store as RedisStore).redis
+        if (kind === 'experiment') {
+          await r.hset(keys.experiments, id, '{"torn": ')
+          return `${keys.experiments} ${id}`
+        }
+        await r.multi().set(keys.run(id), '{"torn": ').zadd(keys.runs, 1, id).exec()
+        return keys.run(id)
+      },
+    },
+  ],
 ]
+
+function capturedLogger(): { log: Logger; lines: Record<string, any>[] } {
+  const lines: Record<string, any>[] = []
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line))
+      done()
+    },
+  })
+  return { log: createLogger({ level: 'info', destination }), lines }
+}
 
 const journal = (runId: string, startedAt: number, status: Journal['status'] = 'completed'): Journal =>
   ({
@@ -47,7 +92,7 @@ const journal = (runId: string, startedAt: number, status: Journal['status'] = '
     series: {},
   }) as unknown as Journal
 
-describe.each(makers)('%s store', (_kind, make) => {
+describe.each(makers)('%s store', (_kind, { make, corrupt }) => {
   it('keeps experiments, runs, halt, shaping and schedules', async () => {
     const store = make()
     try {
@@ -102,6 +147,63 @@ describe.each(makers)('%s store', (_kind, make) => {
       expect((await store.scheduleHistory('n')).map((e) => e.at)).toEqual([1, 2])
       expect(await store.deleteSchedule('n')).toBe(true)
       expect(await store.scheduleHistory('n')).toEqual([])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('refuses names outside the grammar before touching a file or key', async () => {
+    const store = make()
+    try {
+      const refused = { code: 'FL_ERR_NAME_INVALID' }
+      for (const bad of ['../x', '../../victim', 'a/b', 'a:b', '*', '', '.hidden', 'x'.repeat(129)]) {
+        await expect(store.getExperiment(bad), bad).rejects.toMatchObject(refused)
+        await expect(store.deleteExperiment(bad)).rejects.toMatchObject(refused)
+        await expect(store.putExperiment({ metadata: { name: bad } })).rejects.toMatchObject(refused)
+        await expect(store.getJournal(bad)).rejects.toMatchObject(refused)
+        await expect(store.saveJournal(journal(bad, 1))).rejects.toMatchObject(refused)
+        await expect(store.getSchedule(bad)).rejects.toMatchObject(refused)
+        await expect(store.scheduleHistory(bad)).rejects.toMatchObject(refused)
+        await expect(store.addScheduleEvent(bad, { at: 1, outcome: 'skipped' }, 5)).rejects.toMatchObject(refused)
+        await expect(store.deleteSchedule(bad)).rejects.toMatchObject(refused)
+      }
+      if (store instanceof FileStore) expect(readdirSync(path.dirname(store.dir))).toEqual(['data'])
+      if (store instanceof RedisStore)
+        expect((await store.redis.keys('*')).filter((k) => !k.startsWith('faultline:'))).toEqual([])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('reports a record it cannot parse (logged once, left in place) instead of hiding it', async () => {
+    const { log, lines } = capturedLogger()
+    const store = make(log)
+    try {
+      if (store instanceof RedisStore) await store.redis.flushall()
+      await store.putExperiment({ metadata: { name: 'good' } })
+      const badExperiment = await corrupt(store, 'experiment', 'bad')
+      const badRun = await corrupt(store, 'run', 'torn-run')
+      await store.saveJournal(journal('fine-run', 5))
+      for (let i = 0; i < 2; i++) {
+        const experiments = await store.listExperiments()
+        expect(experiments.items.map((e) => e.metadata.name)).toEqual(['good'])
+        expect(experiments.unreadable).toEqual([
+          { id: 'bad', record: badExperiment, code: 'FL_ERR_STORE_CORRUPT', error: expect.any(String) },
+        ])
+        const runs = await store.listRuns()
+        expect(runs.items.map((r) => r.runId)).toEqual(['fine-run'])
+        expect(runs.unreadable).toMatchObject([{ id: 'torn-run', record: badRun, code: 'FL_ERR_STORE_CORRUPT' }])
+      }
+      await expect(store.getExperiment('bad')).rejects.toMatchObject({
+        code: 'FL_ERR_STORE_CORRUPT',
+        details: { record: badExperiment },
+      })
+      await expect(store.getJournal('torn-run')).rejects.toMatchObject({ code: 'FL_ERR_STORE_CORRUPT' })
+      const logged = lines.filter((l) => l.code === 'FL_ERR_STORE_CORRUPT')
+      expect(logged.map((l) => l.record).sort()).toEqual([badExperiment, badRun].sort())
+      expect(logged.every((l) => l.component === 'store')).toBe(true)
+      // Left in place: still there, still unreadable.
+      expect((await store.listExperiments()).unreadable).toHaveLength(1)
     } finally {
       await store.close()
     }
