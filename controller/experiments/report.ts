@@ -46,9 +46,12 @@ function faultEvidence(f: FaultRecord): string {
 export function phaseSummary(p: PhaseResult): string {
   const base = `${p.phase}: ${p.result} (${p.reason}`
   if (p.recoveredAfterMs === undefined || !p.recoveryWindow) return `${base})`
-  const start = p.recoveryWindow.from - p.recoveredAfterMs
+  const { from, to } = p.recoveryWindow
+  // A point-in-time check (HTTP, command, PromQL) judged one request or run, not a span.
+  if (from === to) return `${base}, after ${p.recoveredAfterMs} ms: the first passing sample after the revert)`
+  const start = from - p.recoveredAfterMs
   const rel = (t: number) => `${((t - start) / 1000).toFixed(1)} s`
-  return `${base}, after ${p.recoveredAfterMs} ms: passed on data from ${rel(p.recoveryWindow.from)} to ${rel(p.recoveryWindow.to)} after the revert)`
+  return `${base}, after ${p.recoveredAfterMs} ms: passed on data from ${rel(from)} to ${rel(to)} after the revert)`
 }
 
 /** Shown under the check table of every report that has a recovery (after) phase. */

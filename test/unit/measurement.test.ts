@@ -108,6 +108,9 @@ describe('reports', () => {
     expect(phaseSummary(j.checks.p95!.phases[0]!)).toBe(
       'after: pass (recovered, after 700 ms: passed on data from 0.7 s to 1.2 s after the revert)',
     )
+    expect(
+      phaseSummary({ ...j.checks.p95!.phases[0]!, recoveredAfterMs: 40, recoveryWindow: { from: 1040, to: 1040 } }),
+    ).toBe('after: pass (recovered, after 40 ms: the first passing sample after the revert)')
     const md = renderMarkdown(j)
     expect(md).toContain('passed on data from 0.7 s to 1.2 s after the revert')
     expect(md).toContain(

@@ -21,13 +21,15 @@ export interface KillResult {
   recoveryMs: number | undefined
 }
 
-async function probe(url: string): Promise<boolean> {
+/** True when ready; otherwise why not (kept for the error a start that never gets ready raises). */
+async function probe(url: string): Promise<true | string> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
     await res.arrayBuffer()
-    return res.status >= 200 && res.status < 300
-  } catch {
-    return false
+    return (res.status >= 200 && res.status < 300) || `answered ${res.status}`
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } }
+    return e.cause?.code ?? e.message
   }
 }
 
@@ -39,6 +41,7 @@ export class SupervisedProcess extends EventEmitter {
   #log: WriteStream | undefined
   #restartTimer: NodeJS.Timeout | undefined
   #lastError: Error | undefined
+  #notReady = 'no answer yet'
 
   constructor(spec: ProcessSpec, logDir?: string) {
     super()
@@ -77,7 +80,9 @@ export class SupervisedProcess extends EventEmitter {
     this.#stopping = false
     await this.#spawn()
     if (!(await this.waitReady()))
-      throw new Error(`process ${this.name} did not become ready at ${this.spec.readiness?.url}`)
+      throw new Error(
+        `process ${this.name} did not become ready at ${this.spec.readiness?.url} (last probe: ${this.#notReady})`,
+      )
   }
 
   /**
@@ -138,7 +143,9 @@ export class SupervisedProcess extends EventEmitter {
     const deadline = Date.now() + timeoutMs
     const interval = readiness.interval ?? DEFAULT_READY_INTERVAL_MS
     while (Date.now() < deadline) {
-      if (await probe(readiness.url)) return true
+      const answer = await probe(readiness.url)
+      if (answer === true) return true
+      this.#notReady = answer
       await new Promise((r) => setTimeout(r, interval))
     }
     return false
