@@ -10,17 +10,14 @@
  * Environment: FLEET_CHANGES (changes measured per size, default 30), FLEET_SIZES (default 1,10,100).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { FleetBus } from '../controller/bus/fleet.ts'
 import { startSampleApp } from '../examples/sample-app.ts'
 import { buildSidecar, type Sidecar } from '../sidecar/build.ts'
 import { silentLogger } from '../src/log.ts'
 import { freePort, waitForPort } from '../controller/drivers/local/ports.ts'
+import { recordSection } from './harness.ts'
 
-const HERE = path.dirname(fileURLToPath(import.meta.url))
 const CHANGES = Number(process.env.FLEET_CHANGES ?? 30)
 const SIZES = (process.env.FLEET_SIZES ?? '1,10,100').split(',').map(Number)
 
@@ -89,17 +86,7 @@ async function main(record: boolean): Promise<void> {
     ...rows,
   ].join('\n')
   process.stdout.write(table + '\n')
-  if (record) {
-    const file = path.join(HERE, 'README.md')
-    const text = readFileSync(file, 'utf8')
-    writeFileSync(
-      file,
-      text.replace(
-        /<!-- fleet:start -->[\s\S]*<!-- fleet:end -->/,
-        `<!-- fleet:start -->\n${table}\n<!-- fleet:end -->`,
-      ),
-    )
-  }
+  if (record) recordSection('fleet', table)
 }
 
 await main(process.argv.includes('--record'))

@@ -10,17 +10,12 @@
  * Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50),
  * BENCH_RATE (req/s for the low-load run, default 500), BENCH_ROUNDS (default 2).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import * as hdr from 'hdr-histogram-js'
-
-const HERE = path.dirname(fileURLToPath(import.meta.url))
-const ROOT = path.join(HERE, '..')
+import { HERE, recordSection, startProcess, startSidecarProcess } from './harness.ts'
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const RATE = Number(process.env.BENCH_RATE ?? 500)
@@ -30,30 +25,6 @@ const WARMUP = 2
 interface Target {
   name: string
   start(origin: string): Promise<{ url: string; child: ChildProcess }>
-}
-
-/** Starts a node process and waits for the first stdout line that carries a URL. */
-async function startProcess(
-  args: string[],
-  pick: (line: any) => string | undefined,
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines = readline.createInterface({ input: child.stdout! })
-  for await (const line of lines) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(line)
-    } catch {
-      continue
-    }
-    const url = pick(parsed)
-    if (url) {
-      lines.removeAllListeners('line')
-      child.stdout!.resume()
-      return { url, child }
-    }
-  }
-  throw new Error(`${args.join(' ')} exited before it was ready`)
 }
 
 /** 100 rules that a GET / never matches, in the shapes people write: globs, regexes, headers, methods. */
@@ -77,24 +48,8 @@ function faultline(name: string, rules: unknown[]): Target {
   return {
     name,
     async start(origin) {
-      let admin = ''
-      const started = await startProcess(
-        [
-          path.join(ROOT, 'bin/faultline.js'),
-          'sidecar',
-          '--upstream',
-          origin,
-          '--listen',
-          '127.0.0.1:0',
-          '--admin',
-          '127.0.0.1:0',
-        ],
-        (l) => {
-          if (l.msg !== 'sidecar listening') return undefined
-          admin = l.admin
-          return l.proxy
-        },
-      )
+      const { proxy, admin, child } = await startSidecarProcess(origin)
+      const started = { url: proxy, child }
       const res = await fetch(`${admin}/rules`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
@@ -181,7 +136,7 @@ export async function runBenchmarks(args: string[]): Promise<void> {
   }
   const table = render(results)
   process.stdout.write(table + '\n')
-  if (args.includes('--record')) record(table)
+  if (args.includes('--record')) recordSection('results', table)
 }
 
 function render(results: Map<string, { tput: Measure[]; low: Measure[] }>): string {
@@ -216,16 +171,6 @@ function render(results: Map<string, { tput: Measure[]; low: Measure[] }>): stri
     '',
     ...lines,
   ].join('\n')
-}
-
-function record(table: string): void {
-  const file = path.join(HERE, 'README.md')
-  const text = readFileSync(file, 'utf8')
-  const start = '<!-- results:start -->'
-  const end = '<!-- results:end -->'
-  const next = text.replace(new RegExp(`${start}[\\s\\S]*${end}`), `${start}\n${table}\n${end}`)
-  writeFileSync(file, next)
-  process.stderr.write(`recorded in ${path.relative(process.cwd(), file)}\n`)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await runBenchmarks(process.argv.slice(2))
