@@ -27,7 +27,11 @@ export const shapingSchema = object(
     rules: required(
       array(
         {
-          json: { type: 'object', description: 'a sidecar rule (see RuleSet); ttl, expiresAt and source are set here' },
+          // Checked in full by the sidecar's own rule compiler in apply(); published as its schema.
+          json: {
+            $ref: '#/components/schemas/RuleSet/properties/rules/items',
+            description: 'a sidecar rule; ttl, expiresAt and source are set by the controller',
+          },
           check: (v) => v as Record<string, unknown>,
         },
         { minItems: 1 },

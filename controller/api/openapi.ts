@@ -38,6 +38,26 @@ const ERROR = {
   },
 }
 
+/** Where a `#/$defs/<name>` reference of an embedded schema lives in this document. */
+const DEFS: Record<string, string> = { rule: '#/components/schemas/RuleSet/properties/rules/items' }
+
+/**
+ * A copy of `schema` whose `#/$defs/...` references point into this document: a $ref resolves
+ * against the document root, and here that is the OpenAPI document, not the embedded schema.
+ */
+function rebase(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebase)
+  if (!schema || typeof schema !== 'object') return schema
+  return Object.fromEntries(
+    Object.entries(schema).map(([k, v]) => {
+      if (k !== '$ref' || typeof v !== 'string' || !v.startsWith('#/$defs/')) return [k, rebase(v)]
+      const target = DEFS[v.slice('#/$defs/'.length)]
+      if (!target) throw new Error(`openapi: no home for ${v}; add it to DEFS`)
+      return [k, target]
+    }),
+  )
+}
+
 const errorResponse = (description: string) => ({
   description,
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
@@ -87,7 +107,7 @@ export function openApiDocument(): Record<string, unknown> {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        ...Object.fromEntries(Object.entries(BODIES).map(([name, body]) => [name, body.json])),
+        ...Object.fromEntries(Object.entries(BODIES).map(([name, body]) => [name, rebase(body.json)])),
         RuleSet: ruleSet,
         Error: ERROR,
       },

@@ -233,6 +233,25 @@ describe('request bodies (item 13)', () => {
       }
     }
     expect(checked).toBe(14)
+    // Every $ref in the description resolves inside it.
+    const refs: string[] = []
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk)
+      else if (v && typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) {
+          if (k === '$ref') refs.push(x as string)
+          else walk(x)
+        }
+    }
+    walk(doc)
+    expect(refs.length).toBeGreaterThan(20)
+    for (const ref of new Set(refs)) {
+      const target = ref
+        .slice(2)
+        .split('/')
+        .reduce<any>((at, key) => at?.[key.replaceAll('~1', '/').replaceAll('~0', '~')], doc)
+      expect(target, ref).toBeDefined()
+    }
     expect((await c.api('GET', '/halt')).body).toEqual({ halted: false })
     expect((await c.api('GET', '/experiments')).body.experiments).toEqual([])
     expect((await c.api('GET', '/schedules')).body.schedules).toEqual([])
