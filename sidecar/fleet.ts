@@ -3,6 +3,10 @@
  * rule set, follows change notices, applies, and acknowledges the generation it applied. If
  * Redis goes away the sidecar keeps serving its last good rules (which still expire by
  * themselves), ioredis reconnects with backoff, and on reconnect the sidecar resynchronises.
+ *
+ * While it cannot follow (Redis down, subscription failed, last sync failed) it is *stale*:
+ * logged once per outage with FL_ERR_REDIS / FL_ERR_FLEET_STALE, shown in /readyz and /stats.
+ * Staleness never makes the sidecar unready: a Redis outage must not take the app out of rotation.
  */
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
@@ -18,6 +22,7 @@ import {
   liveRules,
 } from '../src/fleet.ts'
 import type { Logger } from '../src/log.ts'
+import { RedisOutage } from '../src/redis-outage.ts'
 import type { RuleStore } from './rule-store.ts'
 
 export interface FleetOptions {
@@ -28,6 +33,9 @@ export interface FleetOptions {
   now?: () => number
 }
 
+/** How often a failed subscription is retried while the connection stays up. */
+const RESUBSCRIBE_MS = 1000
+
 function connect(url: string): Redis {
   const redis = new Redis(url, {
     // Commands fail at once while disconnected: the sidecar never waits on Redis to serve traffic.
@@ -36,8 +44,16 @@ function connect(url: string): Redis {
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
     lazyConnect: true,
   })
-  redis.on('error', () => {})
   return redis
+}
+
+export type StaleReason = 'redis-unreachable' | 'not-subscribed' | 'sync-failed'
+
+export interface FleetStatus {
+  connected: boolean
+  subscribed: boolean
+  /** Why this sidecar may be missing rule changes; absent when it is following. */
+  stale?: { code: 'FL_ERR_FLEET_STALE'; reason: StaleReason; since: string; error?: string }
 }
 
 export class FleetSource {
@@ -51,11 +67,45 @@ export class FleetSource {
   #syncing: Promise<void> | undefined
   #again = false
   #loaded = false
+  #subscribed = false
+  #syncError: string | undefined
+  #resubscribe: NodeJS.Timeout | undefined
+  #stale: { reason: StaleReason; since: number } | undefined
+  readonly #log: Logger
+  /** Connection errors of both connections: logged once per outage (FL_ERR_REDIS). */
+  readonly #outage: RedisOutage
 
   constructor(opts: FleetOptions) {
     this.#opts = opts
-    this.#cmd = connect(opts.redisUrl)
-    this.#sub = connect(opts.redisUrl)
+    this.#log = opts.log.child({ component: 'fleet', service: opts.service })
+    this.#outage = new RedisOutage(this.#log)
+    this.#cmd = this.#outage.watch(connect(opts.redisUrl))
+    this.#sub = this.#outage.watch(connect(opts.redisUrl))
+  }
+
+  /** A command that failed while the connection is down is part of the outage already logged. */
+  #commandFailed = (what: string) => (err: unknown) =>
+    this.#log.debug({ code: 'FL_ERR_REDIS', err: { message: (err as Error).message } }, `fleet: ${what} failed`)
+
+  status(): FleetStatus {
+    const connected = this.connected
+    const out: FleetStatus = { connected, subscribed: this.#subscribed }
+    const reason: StaleReason | undefined = !connected
+      ? 'redis-unreachable'
+      : !this.#subscribed
+        ? 'not-subscribed'
+        : this.#syncError
+          ? 'sync-failed'
+          : undefined
+    if (reason !== this.#stale?.reason) this.#stale = reason && { reason, since: Date.now() }
+    if (reason)
+      out.stale = {
+        code: 'FL_ERR_FLEET_STALE',
+        reason,
+        since: new Date(this.#stale!.since).toISOString(),
+        error: this.#syncError ?? this.#outage.lastError?.message,
+      }
+    return out
   }
 
   /** True once a desired state (or its absence) has been read from Redis at least once. */
@@ -73,7 +123,8 @@ export class FleetSource {
 
   /** Connects and syncs; resolves even if Redis is down (the sidecar serves without it). */
   async start(urls: { adminUrl: string; proxyUrl: string }): Promise<void> {
-    const { service, log } = this.#opts
+    const { service } = this.#opts
+    const log = this.#log
     this.#info = {
       id: this.id,
       service,
@@ -83,17 +134,42 @@ export class FleetSource {
       startedAt: Date.now(),
     }
     this.#cmd.on('ready', () => {
-      log.info({ service, instance: this.id }, 'fleet: connected to Redis, resynchronising')
+      log.info({ instance: this.id }, 'fleet: connected to Redis, resynchronising')
       void this.#beat()
       void this.sync()
     })
-    this.#cmd.on('close', () => log.warn({ service }, 'fleet: Redis connection lost; serving the last good rules'))
-    this.#sub.on('ready', () => void this.#sub.subscribe(fleetKeys.changes(service)).catch(() => {}))
+    this.#cmd.on('close', () => log.warn('fleet: Redis connection lost; serving the last good rules'))
+    this.#sub.on('ready', this.#subscribe)
+    this.#sub.on('close', () => (this.#subscribed = false))
     this.#sub.on('message', () => void this.sync())
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS)
     this.#heartbeat.unref()
-    await Promise.all([this.#cmd.connect().catch(() => {}), this.#sub.connect().catch(() => {})])
+    // A failed first connect is an outage like any other: ioredis keeps retrying in the background.
+    await Promise.all([
+      this.#cmd.connect().catch(this.#commandFailed('first connect')),
+      this.#sub.connect().catch(this.#commandFailed('first connect')),
+    ])
     await this.sync()
+  }
+
+  /** Subscribes to change notices; a failure is logged and retried, never dropped. */
+  #subscribe = (): void => {
+    clearTimeout(this.#resubscribe)
+    this.#sub.subscribe(fleetKeys.changes(this.#opts.service)).then(
+      () => {
+        this.#subscribed = true
+        // Notices published while unsubscribed were missed: catch up.
+        void this.sync()
+      },
+      (err: unknown) => {
+        this.#subscribed = false
+        this.#log.error(
+          { code: 'FL_ERR_FLEET_STALE', err: { message: (err as Error).message } },
+          'fleet: cannot subscribe to rule changes; retrying',
+        )
+        if (this.#sub.status === 'ready') this.#resubscribe = setTimeout(this.#subscribe, RESUBSCRIBE_MS).unref()
+      },
+    )
   }
 
   async #beat(): Promise<void> {
@@ -106,7 +182,7 @@ export class FleetSource {
       .set(fleetKeys.instance(service, this.id), JSON.stringify(info), 'PX', INSTANCE_TTL_MS)
       .zadd(fleetKeys.instances(service), now, this.id)
       .exec()
-      .catch(() => {})
+      .catch(this.#commandFailed('heartbeat'))
   }
 
   /** Reads the desired state and applies it if it is new; coalesces concurrent calls. */
@@ -118,8 +194,18 @@ export class FleetSource {
     this.#syncing = (async () => {
       do {
         this.#again = false
-        await this.#syncOnce().catch((err) =>
-          this.#opts.log.warn({ err: (err as Error).message }, 'fleet: sync failed; will retry on reconnect'),
+        await this.#syncOnce().then(
+          () => (this.#syncError = undefined),
+          (err: unknown) => {
+            const message = (err as Error).message
+            // While Redis is down the outage is already reported; otherwise each new cause once.
+            if (this.connected && message !== this.#syncError)
+              this.#log.error(
+                { code: 'FL_ERR_FLEET_STALE', err: { message } },
+                'fleet: cannot read or apply the desired rules; keeping the last good ones',
+              )
+            this.#syncError = message
+          },
         )
       } while (this.#again)
     })().finally(() => (this.#syncing = undefined))
@@ -127,7 +213,8 @@ export class FleetSource {
   }
 
   async #syncOnce(): Promise<void> {
-    const { service, store, log } = this.#opts
+    const { service, store } = this.#opts
+    const log = this.#log
     const text = await this.#cmd.get(fleetKeys.desired(service))
     this.#loaded = true
     if (!text) return
@@ -166,6 +253,7 @@ export class FleetSource {
 
   async close(): Promise<void> {
     clearInterval(this.#heartbeat)
+    clearTimeout(this.#resubscribe)
     const { service } = this.#opts
     if (this.#cmd.status === 'ready')
       await this.#cmd
@@ -174,7 +262,13 @@ export class FleetSource {
         .zrem(fleetKeys.instances(service), this.id)
         .hdel(fleetKeys.acks(service), this.id)
         .exec()
-        .catch(() => {})
+        .catch((err: unknown) =>
+          // The registration expires by itself within INSTANCE_TTL_MS; worth a note, not a failure.
+          this.#log.warn(
+            { code: 'FL_ERR_REDIS', err: { message: (err as Error).message } },
+            'fleet: could not deregister',
+          ),
+        )
     this.#cmd.disconnect()
     this.#sub.disconnect()
   }
