@@ -15,6 +15,24 @@ describe('rule store', () => {
     expect(store.list()).toEqual([])
   })
 
+  it('keeps maxActive counts across every kind of recompile (replace, add, delete, expiry)', () => {
+    const clock = new ManualClock()
+    const store = new RuleStore(clock)
+    store.replace({ rules: [rule('capped', { maxActive: 1, ttl: '10s' }), rule('other')] })
+    // A request in flight holds the rule object of the generation it started on.
+    const held = store.snapshot.rules[0]!
+    held.live.active++
+    store.replace({ rules: [rule('capped', { maxActive: 1 }), rule('other')] })
+    expect(store.snapshot.rules[0]!.live.active).toBe(1)
+    store.add(rule('third'))
+    store.remove('other')
+    expect(store.snapshot.rules.find((r) => r.id === 'capped')!.live.active).toBe(1)
+    // The old generation's request finishes: the new generation sees the slot free.
+    held.live.active--
+    expect(store.snapshot.rules.find((r) => r.id === 'capped')!.live.active).toBe(0)
+    expect(Object.isFrozen(store.snapshot.rules[0])).toBe(true)
+  })
+
   it('rejects duplicates and unknown ids without a change', () => {
     const store = new RuleStore(new ManualClock())
     store.replace({ rules: [rule('a')] })
