@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import { Redis } from 'ioredis'
-import type { FaultlineError } from '../src/errors.ts'
+import { errors, type FaultlineError, isFaultlineError } from '../src/errors.ts'
 import {
   type Ack,
   type DesiredState,
@@ -239,8 +239,12 @@ export class FleetSource {
     } catch (err) {
       // Keep the last good rules; tell the controller why this generation was refused.
       ack.ok = false
-      ack.error =
-        (err as FaultlineError).issues?.map((i) => `${i.path} ${i.message}`).join('; ') ?? (err as Error).message
+      const e = err as FaultlineError
+      ack.error = e.issues?.map((i) => `${i.path} ${i.message}`).join('; ') ?? e.message
+      // The same code and field errors the admin API would answer with, so the controller's
+      // caller sees the sidecar's own refusal (FL_ERR_SIDECAR_REJECTED carries them).
+      ack.code = isFaultlineError(err) ? err.code : errors.FL_ERR_INTERNAL.code
+      if (e.issues) ack.errors = e.issues
       log.error({ service, generation: desired.generation, error: ack.error }, 'fleet: desired rules rejected')
     }
     await this.#cmd

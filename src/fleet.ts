@@ -11,6 +11,7 @@
  * Rules in the desired state carry an absolute expiresAt, never a ttl, so a sidecar that joins
  * (or reconnects) late gets the same expiry as everyone else, not a fresh one.
  */
+import type { FieldIssue } from './errors.ts'
 import type { StoredRule } from './rules/compile.ts'
 
 export const fleetKeys = {
@@ -36,6 +37,9 @@ export interface Ack {
   generation: number
   ok: boolean
   error?: string
+  /** On a refusal: the sidecar's own error code and field errors, as its admin API would answer. */
+  code?: string
+  errors?: FieldIssue[]
   at: number
 }
 

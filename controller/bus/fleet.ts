@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { errors, type FaultlineError, type FieldIssue, isFaultlineError } from '../../src/errors.ts'
+import { errors, type FaultlineError, isFaultlineError } from '../../src/errors.ts'
 import {
   type Ack,
   type DesiredState,
@@ -240,8 +240,8 @@ export function pushError(service: string, pushed: PushResult): FaultlineError |
   const refused = Object.entries(pushed.refused)
   if (refused.length) {
     const answers: SidecarAnswer[] = refused.map(([id, error]) => {
-      // Acknowledgements carry a message; newer sidecars may add their code and field errors.
-      const ack = pushed.refusals[id] as (Ack & { code?: string; errors?: FieldIssue[] }) | undefined
+      // Sidecars before the code was added to acknowledgements sent only a message.
+      const ack = pushed.refusals[id] as Ack | undefined
       return {
         url: urlOf.get(id) ?? id,
         instance: id,

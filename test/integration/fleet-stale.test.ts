@@ -8,6 +8,7 @@ import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
 import { type SampleApp, startSampleApp } from '../../examples/sample-app.ts'
 import { buildSidecar, type Sidecar } from '../../sidecar/build.ts'
+import { fleetKeys } from '../../src/fleet.ts'
 import { createLogger } from '../../src/log.ts'
 import { type RedisServer, startRedis } from '../helpers/redis.ts'
 
@@ -102,4 +103,25 @@ it('a refused subscription is logged with a code, shown as stale, and retried', 
     .toMatchObject({ subscribed: true })
   expect((await getJson(adminUrl + '/readyz')).body.fleet.stale).toBeUndefined()
   admin.disconnect()
+})
+
+it('a refusal is acknowledged with the sidecar code and field errors, and the last good rules stay', async () => {
+  redis = await startRedis()
+  await start(redis.url)
+  const raw = new Redis(redis.url)
+  const desired = (generation: number, rules: unknown[]) =>
+    raw.set(fleetKeys.desired('web'), JSON.stringify({ epoch: 'e1', generation, rules }))
+  await desired(1, [{ id: 'good', delay: { ms: 1 } }])
+  await raw.publish(fleetKeys.changes('web'), 'e1:1')
+  await expect.poll(() => sidecar!.store.list().map((r) => r.id)).toEqual(['good'])
+  // Written behind the bus's back (as a newer controller with another schema might): refused.
+  await desired(2, [{ id: 'bad', delay: { ms: -1 } }])
+  await raw.publish(fleetKeys.changes('web'), 'e1:2')
+  await expect
+    .poll(async () => JSON.parse((await raw.hget(fleetKeys.acks('web'), sidecar!.fleet!.id)) ?? '{}').generation)
+    .toBe(2)
+  const ack = JSON.parse((await raw.hget(fleetKeys.acks('web'), sidecar!.fleet!.id))!)
+  expect(ack).toMatchObject({ ok: false, code: 'FL_ERR_RULES_INVALID', errors: [{ path: '/rules/0/delay/ms' }] })
+  expect(sidecar!.store.list().map((r) => r.id)).toEqual(['good'])
+  raw.disconnect()
 })
