@@ -35,8 +35,8 @@ export async function controllerCommand(argv: string[]): Promise<void> {
   if (redisUrl) {
     const { RedisStore } = await import('../controller/store/redis.ts')
     const { FleetBus } = await import('../controller/bus/fleet.ts')
-    store = new RedisStore(redisUrl)
-    fleet = new FleetBus(redisUrl)
+    store = new RedisStore(redisUrl, { log: logger })
+    fleet = new FleetBus(redisUrl, { log: logger })
   }
   const controller = buildController({
     dataDir: get('data') ?? '.faultline',

@@ -75,8 +75,21 @@ export class FileStore implements Store {
   }
 
   #save(file: string, value: unknown): void {
-    writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n')
+    this.#write(file, () => writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n'))
     this.#corrupt.clear(file)
+  }
+
+  /** A file system failure is the environment's (disk full, read-only), never a 500. */
+  #write(file: string, op: () => void): void {
+    try {
+      op()
+    } catch (err) {
+      if (isFaultlineError(err)) throw err
+      throw errors.FL_ERR_STORE_UNAVAILABLE(`${file}: ${(err as Error).message}`, {
+        cause: err,
+        details: { record: file },
+      })
+    }
   }
 
   /** Reads every `<id>.json` in a directory; unreadable ones are reported, not dropped. */
@@ -108,7 +121,7 @@ export class FileStore implements Store {
   async deleteExperiment(name: string): Promise<boolean> {
     const f = this.#p('experiments', `${assertName(name, '/name')}.json`)
     if (!existsSync(f)) return false
-    rmSync(f)
+    this.#write(f, () => rmSync(f))
     return true
   }
 
@@ -141,7 +154,7 @@ export class FileStore implements Store {
   }
   async setHalt(state: HaltState | undefined): Promise<void> {
     if (state) this.#save(this.#p('halt.json'), state)
-    else rmSync(this.#p('halt.json'), { force: true })
+    else this.#write(this.#p('halt.json'), () => rmSync(this.#p('halt.json'), { force: true }))
   }
 
   async putShaping(rec: ShapingRecord): Promise<void> {
@@ -163,8 +176,10 @@ export class FileStore implements Store {
   async deleteSchedule(name: string): Promise<boolean> {
     const f = this.#p('schedules', `${assertName(name, '/name')}.json`)
     if (!existsSync(f)) return false
-    rmSync(f)
-    rmSync(this.#p('schedules', `${name}.history.json`), { force: true })
+    this.#write(f, () => {
+      rmSync(f)
+      rmSync(this.#p('schedules', `${name}.history.json`), { force: true })
+    })
     return true
   }
   async addScheduleEvent(name: string, e: ScheduleEvent, limit: number): Promise<void> {

@@ -20,7 +20,7 @@ export async function startRedis(): Promise<RedisServer> {
     await waitForPort(port, true)
   }
   const kill = async () => {
-    if (!child || child.exitCode !== null) return
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise((r) => child!.once('exit', r))
     child.kill('SIGKILL')
     await exited

@@ -495,3 +495,20 @@ describe('unreadable records (item 15)', () => {
     expect(existsSync(path.join(dataDir, 'experiments', 'bad.json'))).toBe(true)
   })
 })
+
+describe('a data directory that cannot be written', () => {
+  it('is 503 FL_ERR_STORE_UNAVAILABLE naming the file, not a 500, and changes nothing', async () => {
+    const dataDir = tmp('faultline-unwritable-')
+    // Root ignores file modes, so make the experiments "directory" a plain file instead.
+    writeFileSync(path.join(dataDir, 'experiments'), 'not a directory')
+    const c = await controller({ dataDir })
+    const w = await sidecarWorld()
+    const r = await c.api('PUT', '/experiments/probe', experimentDoc(w.adminUrl, w.proxyUrl))
+    expect(r.status).toBe(503)
+    expect(r.body).toMatchObject({
+      code: 'FL_ERR_STORE_UNAVAILABLE',
+      record: path.join(dataDir, 'experiments', 'probe.json'),
+    })
+    expect(readFileSync(path.join(dataDir, 'experiments'), 'utf8')).toBe('not a directory')
+  })
+})
