@@ -86,7 +86,7 @@ it('with --redis: a controller SIGKILLed mid-run on a fleet service, restarted: 
     redisUrl: redis.url,
   })
   await sc.listen()
-  const bus = new FleetBus(redis.url)
+  const bus = new FleetBus(redis.url, { log: silentLogger() })
   try {
     const first = await controller(dir, ['--redis', redis.url])
     const post = (url: string, body: unknown) =>

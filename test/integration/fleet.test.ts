@@ -45,7 +45,7 @@ describe('fleet mode over Redis', () => {
   it('50 sidecar instances follow a change and acknowledge it', async () => {
     redis = await startRedis()
     app = await startSampleApp()
-    bus = new FleetBus(redis.url)
+    bus = new FleetBus(redis.url, { log: silentLogger() })
     await Promise.all(Array.from({ length: 50 }, () => fleetSidecar('checkout')))
     await expect.poll(async () => (await bus!.instances('checkout')).length, { timeout: 10_000 }).toBe(50)
     const added = await bus.addRules('checkout', [rule('slow', 'exp-1')])
@@ -61,7 +61,7 @@ describe('fleet mode over Redis', () => {
   it('a sidecar that joins late gets the desired rules with the same absolute expiry', async () => {
     redis = await startRedis()
     app = await startSampleApp()
-    bus = new FleetBus(redis.url)
+    bus = new FleetBus(redis.url, { log: silentLogger() })
     const r = rule('late', 'exp-2', 30_000)
     await bus.addRules('orders', [r])
     const { sc, adminUrl } = await fleetSidecar('orders')
@@ -73,7 +73,7 @@ describe('fleet mode over Redis', () => {
   it('validates before publishing, and reports instances that do not acknowledge', async () => {
     redis = await startRedis()
     app = await startSampleApp()
-    bus = new FleetBus(redis.url)
+    bus = new FleetBus(redis.url, { log: silentLogger() })
     await fleetSidecar('pay')
     await expect(bus.addRules('pay', [{ ...rule('bad', 's'), delay: { ms: -1 } }])).rejects.toMatchObject({
       code: 'FL_ERR_RULES_INVALID',
@@ -95,7 +95,7 @@ describe('fleet mode over Redis', () => {
   it('Redis killed and restarted under load: zero failed requests, rules still expire, then resync', async () => {
     redis = await startRedis()
     app = await startSampleApp()
-    bus = new FleetBus(redis.url)
+    bus = new FleetBus(redis.url, { log: silentLogger() })
     const { sc, proxyUrl } = await fleetSidecar('web')
     await bus.addRules('web', [
       rule('marker', 'exp', 60_000, { phase: 'response', delay: undefined, patch: { headers: [['x-marked', '1']] } }),
@@ -146,7 +146,7 @@ describe('experiments on fleet services', () => {
     const { dataDir, experiment } = await import('../helpers/experiment.ts')
     redis = await startRedis()
     app = await startSampleApp()
-    bus = new FleetBus(redis.url)
+    bus = new FleetBus(redis.url, { log: silentLogger() })
     const [first] = await Promise.all([fleetSidecar('svc'), fleetSidecar('svc'), fleetSidecar('svc')])
     await expect.poll(async () => (await bus!.instances('svc')).length).toBe(3)
     const x = experiment({
@@ -187,7 +187,7 @@ describe('traffic shaping on a fleet service', () => {
     redis = await startRedis()
     app = await startSampleApp()
     await Promise.all([fleetSidecar('shop'), fleetSidecar('shop')])
-    const c = await startController({ fleet: new FleetBus(redis.url) })
+    const c = await startController({ fleet: new FleetBus(redis.url, { log: silentLogger() }) })
     try {
       const r = await c.api('POST', '/shaping', {
         name: 'ci',
