@@ -16,7 +16,7 @@ const USAGE = `faultline <command> [options]
 commands:
   demo        start a sample system of three services behind sidecars and run the example experiments
   run         run an experiment: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]
-              [--ttl-margin 10s] [--redis URL] [--quiet]
+              [--ttl-margin 10s] [--redis URL] [--quiet]   (--data defaults to $FAULTLINE_DATA, else .faultline)
   validate    check an experiment document and print every problem with its path
   controller  the long-running controller: [--listen HOST:PORT] [--data DIR] [--token TOKEN] [--redis URL]
   sidecar     run the fault-injection proxy in front of an app (options below)
@@ -67,7 +67,12 @@ async function main(): Promise<void> {
     case 'demo': {
       const { runDemo } = await import('./demo.ts')
       const results = await runDemo()
-      process.exitCode = results.some((r) => r.status === 'errored') ? 1 : 0
+      // Like `run`: errored is a failure of the tool (1), an interrupted demo is not a success (2).
+      process.exitCode = results.some((r) => r.status === 'errored')
+        ? 1
+        : results.some((r) => r.status === 'aborted')
+          ? 2
+          : 0
       return
     }
     case 'tour': {

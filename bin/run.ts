@@ -86,7 +86,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     out(`faultline run ${file}${values['dry-run'] ? ' (dry run)' : ''}: ${experiment.spec.hypothesis.title}`)
     const redisUrl = (values.redis as string | undefined) ?? process.env.FAULTLINE_REDIS
-    const fleet = redisUrl ? new (await import('../controller/bus/fleet.ts')).FleetBus(redisUrl) : undefined
+    // Redis problems go to stderr, away from the progress lines on stdout.
+    const log = createLogger({
+      name: 'faultline-run',
+      level: process.env.FAULTLINE_LOG_LEVEL ?? 'warn',
+      destination: process.stderr,
+    })
+    const fleet = redisUrl ? new (await import('../controller/bus/fleet.ts')).FleetBus(redisUrl, { log }) : undefined
     const result = await runExperiment(experiment, {
       dataDir: dataDirOf(values.data as string | undefined),
       dryRun: values['dry-run'] === true,

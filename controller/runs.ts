@@ -80,6 +80,7 @@ export class RunManager {
       signal: abort.signal,
       ttlMarginMs: this.#ttlMarginMs,
       fleet: this.#fleet,
+      logger: this.#log,
       onStart: resolveId,
       // Files are written by the runner itself; another store gets every update too.
       journalSink:

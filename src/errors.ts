@@ -92,6 +92,20 @@ export function isFaultlineError(err: unknown): err is FaultlineError {
   return err instanceof FaultlineError
 }
 
+/** The code an error carries (its own, or its cause's), for journals and logs. */
+export function codeOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (isFaultlineError(e)) return e.code
+  return undefined
+}
+
+/** `err` with `context` in front of its message; a catalogue error keeps its code, status and details. */
+export function withContext(err: unknown, context: string): Error {
+  const message = `${context}: ${(err as Error)?.message ?? String(err)}`
+  if (!isFaultlineError(err)) return new Error(message, { cause: err })
+  return new FaultlineError(err.code, message, err.statusCode, { cause: err, issues: err.issues, details: err.details })
+}
+
 /**
  * The HTTP answer for any error thrown in a request handler: catalogue errors keep their status
  * and code; framework client errors (bad JSON, body too large) become FL_ERR_BAD_REQUEST; anything

@@ -78,7 +78,8 @@ export function checkExperiment(
   return { raw, experiment: r.experiment }
 }
 
-const { $schema: _dialect, ...experimentJson } = experimentJsonSchema()
+// Its `$defs` are rebased onto the OpenAPI document's own components (openapi.ts).
+const { $schema: _dialect, $defs: _defs, ...experimentJson } = experimentJsonSchema()
 
 const experimentBody: BodySpec<CheckedExperiment> = { json: experimentJson, parse: (v) => checkExperiment(v) }
 

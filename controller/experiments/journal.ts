@@ -25,6 +25,8 @@ export interface TimelineEvent {
     | 'guardrail'
     | 'error'
   detail: string
+  /** The error code of an 'error' event, when it has one (e.g. FL_ERR_SIDECAR_UNREACHABLE). */
+  code?: string
   step?: string
   fault?: string
 }
@@ -92,6 +94,8 @@ export interface Journal {
   status: RunStatus
   verdict?: Verdict
   reason?: string
+  /** The error code behind an errored run, when there is one (the sidecar's, kept across the wrap). */
+  errorCode?: string
   targets: Record<
     string,
     {

@@ -13,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { PhaseTracker, type Phase, type Verdict, worst } from '../../src/experiments/judge.ts'
 import type { CheckSpec, ExperimentDoc, StepSpec } from '../../src/experiments/schema.ts'
+import { codeOf, withContext } from '../../src/errors.ts'
 import { type Logger, silentLogger } from '../../src/log.ts'
 import { ProcessRegistry, SupervisedProcess } from '../drivers/local/supervisor.ts'
 import { spawnStress } from '../drivers/local/stress.ts'
@@ -179,6 +180,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   let load: LoadHandle | undefined
   let status: RunStatus = 'completed'
   let fatal: string | undefined
+  let fatalCode: string | undefined
   let emptyTargets = false
   /** The before phase failed: the method never ran, so the hypothesis was not tested. */
   let gateFailed = false
@@ -212,7 +214,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
           list.push(client)
         } catch (err) {
           entry.sidecars.push({ adminUrl: url, reachable: false })
-          throw new Error(`target ${name}: ${(err as Error).message}`, { cause: err })
+          throw withContext(err, `target ${name}`)
         }
       }
       clients.set(name, list)
@@ -621,7 +623,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   } catch (err) {
     status = 'errored'
     fatal = (err as Error).message
-    jw.event({ type: 'error', detail: fatal })
+    fatalCode = codeOf(err)
+    jw.event({ type: 'error', detail: fatal, ...(fatalCode ? { code: fatalCode } : {}) })
     say(`  error: ${fatal}`)
   } finally {
     await revertAll()
@@ -661,6 +664,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   if (status === 'errored') {
     verdict = results.includes('fail') ? 'fail' : 'inconclusive'
     reason = fatal
+    if (fatalCode) journal.errorCode = fatalCode
   } else if (status === 'aborted') {
     verdict = !gateFailed && results.includes('fail') ? 'fail' : 'inconclusive'
     reason = abortReason

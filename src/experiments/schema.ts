@@ -8,6 +8,7 @@ import { DEFAULT_STATS_RETENTION_S } from '../constants.ts'
 import type { FieldIssue } from '../errors.ts'
 import { compileLinearRegex } from '../regex.ts'
 import { compileRuleSet } from '../rules/compile.ts'
+import { ruleSchemas } from '../rules/schema.ts'
 import {
   anyJson,
   array,
@@ -320,8 +321,14 @@ export type TargetSpec = Infer<typeof target>
 export type ProcessSpec = Infer<typeof processSpec>
 export type LoadSpec = Infer<typeof load>
 
+/** The published schema; fault rules are the sidecar's own rule schema, under `$defs.rule`. */
 export function experimentJsonSchema(): Record<string, unknown> {
-  return { $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'faultline experiment', ...experiment.json }
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'faultline experiment',
+    ...experiment.json,
+    $defs: { rule: ruleSchemas().rule.json },
+  }
 }
 
 /**

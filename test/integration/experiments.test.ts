@@ -164,6 +164,10 @@ describe('running experiments against real sidecars', () => {
     expect(r.status).toBe('errored')
     expect(r.reason).toMatch(/target app: sidecar http:\/\/127.0.0.1:1 unreachable/)
     expect(exitCodeOf(r)).toBe(3)
+    // The sidecar client's code survives the runner's "target app:" context.
+    const journal = JSON.parse(readFileSync(r.journalPath, 'utf8'))
+    expect(journal.errorCode).toBe('FL_ERR_SIDECAR_UNREACHABLE')
+    expect(journal.timeline.find((e: { type: string }) => e.type === 'error').code).toBe('FL_ERR_SIDECAR_UNREACHABLE')
   })
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseExperiment, substitute } from '../../src/experiments/document.ts'
-import { validateExperiment } from '../../src/experiments/schema.ts'
+import { experimentJsonSchema, validateExperiment } from '../../src/experiments/schema.ts'
 
 const valid = () => ({
   apiVersion: 'faultline/v1',
@@ -248,3 +248,24 @@ spec:
 })
 
 export type { Doc }
+
+describe('published schema', () => {
+  it('every $ref of the experiment JSON Schema resolves inside the schema itself', () => {
+    const schema = experimentJsonSchema()
+    const refs: string[] = []
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk)
+      else if (v && typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) k === '$ref' && typeof x === 'string' ? refs.push(x) : walk(x)
+    }
+    walk(schema)
+    expect(refs.length).toBeGreaterThan(0)
+    for (const ref of refs) {
+      const target = ref
+        .slice(2)
+        .split('/')
+        .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], schema)
+      expect(target, ref).toBeTypeOf('object')
+    }
+  })
+})
