@@ -11,7 +11,7 @@ import type { Journal } from './experiments/journal.ts'
 import { writeReports } from './experiments/report.ts'
 import { type RunResult, runExperiment } from './experiments/runner.ts'
 import type { FleetBus } from './bus/fleet.ts'
-import { SidecarClient } from './sidecar-client.ts'
+import { ruleBusFor } from './bus/index.ts'
 import type { Store, Unreadable } from './store/types.ts'
 
 /** What crash recovery did for one run left "running", or why it could not. */
@@ -157,24 +157,17 @@ export class RunManager {
     const failed: string[] = []
     for (const f of journal.faults) {
       if (f.kind !== 'sidecar' || f.revertedAt !== undefined || !f.source) continue
-      if (f.service) {
-        try {
-          if (!this.#fleet) throw errors.FL_ERR_TARGET_UNRESOLVED(`service ${f.service} needs fleet mode (--redis)`)
-          await this.#fleet.removeBySource(f.service, f.source)
-          reverted.push(`${f.id}@service:${f.service}`)
-        } catch (err) {
-          failed.push(`${f.id}@service:${f.service}: ${coded(err)} (its rules still expire)`)
-        }
-        f.revertedAt = Date.now()
-        continue
-      }
-      for (const url of f.on) {
-        try {
-          await new SidecarClient(url, journal.experiment.spec.targets[f.target]?.adminToken).removeBySource(f.source)
-          reverted.push(`${f.id}@${url}`)
-        } catch (err) {
-          failed.push(`${f.id}@${url}: ${coded(err)} (its rules still expire by ttl)`)
-        }
+      const expires = f.service ? '(its rules still expire)' : '(its rules still expire by ttl)'
+      try {
+        const bus = ruleBusFor(
+          { service: f.service, sidecars: f.on, adminToken: journal.experiment.spec.targets[f.target]?.adminToken },
+          this.#fleet,
+        )
+        const removal = await bus.removeBySource(f.source)
+        for (const m of removal.reverted) reverted.push(`${f.id}@${m}`)
+        for (const { member, error } of removal.failed) failed.push(`${f.id}@${member}: ${coded(error)} ${expires}`)
+      } catch (err) {
+        failed.push(`${f.id}@service:${f.service}: ${coded(err)} ${expires}`)
       }
       f.revertedAt = Date.now()
     }

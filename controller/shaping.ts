@@ -9,8 +9,8 @@ import { errors, type FaultlineError, type FieldIssue } from '../src/errors.ts'
 import type { Logger } from '../src/log.ts'
 import { compileRuleSet } from '../src/rules/compile.ts'
 import { array, duration, type Infer, isPlainObject, object, required, string } from '../src/schema.ts'
-import { type FleetBus, pushError } from './bus/fleet.ts'
-import { SidecarClient } from './sidecar-client.ts'
+import type { FleetBus } from './bus/fleet.ts'
+import { ruleBusFor, type RuleBus } from './bus/index.ts'
 import { CorruptRecords } from './store/corrupt.ts'
 import type { Listing, ShapingRecord, Store } from './store/types.ts'
 
@@ -103,19 +103,10 @@ export class ShapingManager {
     // Intent first, so a crash between here and the sidecars still leaves a record to revert.
     await this.#store.putShaping(rec)
     try {
-      if (rec.service) {
-        const expiresAt = new Date(rec.expiresAt).toISOString()
-        const rules = spec.rules.map((r) => ({ ...(r as { id: string }), source: rec.source, expiresAt }))
-        const pushed = await this.#fleet!.addRules(rec.service, rules)
-        for (const i of pushed.instances)
-          if (pushed.acked.includes(i.id)) rec.acknowledged[i.adminUrl] = pushed.generation
-        const problem = pushError(rec.service, pushed)
-        if (problem) throw problem
-      } else {
-        const rules = spec.rules.map((r) => ({ ...r, source: rec.source, ttl: `${spec.duration}ms` }))
-        for (const url of rec.sidecars)
-          rec.acknowledged[url] = await new SidecarClient(url, rec.adminToken).addRules(rules)
-      }
+      const delivery = await this.#bus(rec).add(spec.rules, rec.source, spec.duration)
+      rec.acknowledged = delivery.acknowledged
+      // Shaping is all or nothing, on a fleet service too: a sidecar that missed it is an error.
+      if (delivery.error) throw delivery.error
     } catch (err) {
       // The caller gets the sidecar's error; a failed revert is logged and the rules expire.
       await this.revert(id).catch((revertErr: unknown) =>
@@ -152,25 +143,24 @@ export class ShapingManager {
     if (bad) throw CorruptRecords.errorOf(bad)
     const rec = items.find((r) => r.id === id)
     if (!rec || rec.revertedAt) return rec
-    if (rec.service) {
-      try {
-        if (!this.#fleet) throw errors.FL_ERR_TARGET_UNRESOLVED(`service ${rec.service} needs fleet mode (--redis)`)
-        await this.#fleet.removeBySource(rec.service, rec.source)
-      } catch (err) {
-        this.#log.warn({ id, service: rec.service, ...failure(err) }, 'could not remove shaping rules; they expire')
-      }
-    }
-    for (const url of rec.sidecars) {
-      try {
-        await new SidecarClient(url, rec.adminToken).removeBySource(rec.source)
-      } catch (err) {
-        this.#log.warn({ id, url, ...failure(err) }, 'could not remove shaping rules; they expire by ttl')
-      }
+    try {
+      const removal = await this.#bus(rec).removeBySource(rec.source)
+      for (const f of removal.failed)
+        this.#log.warn(
+          { id, member: f.member, ...failure(f.error) },
+          'could not remove shaping rules; they expire by ttl',
+        )
+    } catch (err) {
+      this.#log.warn({ id, service: rec.service, ...failure(err) }, 'could not remove shaping rules; they expire')
     }
     rec.revertedAt = Date.now()
     await this.#store.putShaping(rec)
     this.#log.info({ id }, 'traffic shaping reverted')
     return rec
+  }
+
+  #bus(rec: ShapingRecord): RuleBus {
+    return ruleBusFor({ service: rec.service, sidecars: rec.sidecars, adminToken: rec.adminToken }, this.#fleet)
   }
 
   /** Shaping not yet reverted, and any record that cannot be read (which may be active). */

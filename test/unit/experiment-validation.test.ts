@@ -256,7 +256,10 @@ describe('published schema', () => {
     const walk = (v: unknown): void => {
       if (Array.isArray(v)) v.forEach(walk)
       else if (v && typeof v === 'object')
-        for (const [k, x] of Object.entries(v)) k === '$ref' && typeof x === 'string' ? refs.push(x) : walk(x)
+        for (const [k, x] of Object.entries(v)) {
+          if (k === '$ref' && typeof x === 'string') refs.push(x)
+          else walk(x)
+        }
     }
     walk(schema)
     expect(refs.length).toBeGreaterThan(0)

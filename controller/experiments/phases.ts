@@ -1,0 +1,74 @@
+/**
+ * Samples a phase's checks until each is decided, the phase ends, or the run stops:
+ *
+ *   before  the gate: every check must pass before anything is injected (bounded wait)
+ *   during  while the method runs; guardrails here abort the run when breached
+ *   after   recovery, timed from the revert, within each check's `recoverWithin`
+ */
+import { type Phase, PhaseTracker } from '../../src/experiments/judge.ts'
+import type { CheckSpec } from '../../src/experiments/schema.ts'
+import { sleep } from '../injectors/index.ts'
+import { type CheckContext, sampleCheck } from './checks.ts'
+import type { Journal } from './journal.ts'
+
+const DEFAULT_INTERVAL_MS = 2000
+const DEFAULT_FAILURE_THRESHOLD = 2
+const DEFAULT_RECOVER_WITHIN_MS = 30_000
+
+export function phasesOf(c: CheckSpec, guardrail: boolean): Phase[] {
+  return c.phases ?? (guardrail ? ['during'] : ['before', 'during', 'after'])
+}
+
+export interface PhaseRun {
+  journal: Journal
+  ctx: CheckContext
+  /** Passing `before` samples: the baseline relative tolerances compare with. */
+  baselines: Map<string, number>
+  /** Called when a guardrail is breached (the runner aborts the run). */
+  onBreach(check: string, detail: string): void
+}
+
+/**
+ * Samples `checks` through one phase. `since` (during: the method start; after: the revert)
+ * keeps sidecar windows to requests completed in the phase, and is where recovery is timed from.
+ */
+export async function runPhase(
+  run: PhaseRun,
+  checks: CheckSpec[],
+  phase: Phase,
+  until: AbortSignal,
+  opts: { deadlineMs?: number; since?: number } = {},
+): Promise<void> {
+  const startedAt = opts.since ?? Date.now()
+  await Promise.all(
+    checks.map(async (c) => {
+      const record = run.journal.checks[c.name]!
+      const tracker = new PhaseTracker(phase, c.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD, startedAt)
+      const interval = c.interval ?? DEFAULT_INTERVAL_MS
+      const deadline =
+        phase === 'after'
+          ? startedAt + (c.recoverWithin ?? DEFAULT_RECOVER_WITHIN_MS)
+          : startedAt + (opts.deadlineMs ?? Infinity)
+      let since = opts.since
+      for (;;) {
+        const sample = await sampleCheck(c, phase, run.ctx, { since })
+        record.samples.push(sample)
+        const decided = tracker.add(sample)
+        // Recovery: requests up to a failing sample are known not recovered, so the next
+        // sample judges only later ones, and the recovery time is where passing data begins.
+        if (phase === 'after' && sample.outcome === 'fail') since = sample.at
+        if (phase === 'before' && sample.outcome === 'pass' && sample.value !== undefined)
+          run.baselines.set(c.name, sample.value)
+        if (record.guardrail && tracker.breached) {
+          run.onBreach(c.name, sample.detail ?? '')
+          break
+        }
+        if (decided || until.aborted || Date.now() + interval > deadline) break
+        await sleep(interval, until)
+        if (until.aborted) break
+      }
+      const cutShort = phase === 'after' && until.aborted && Date.now() < deadline
+      record.phases.push(tracker.result({ interrupted: cutShort }))
+    }),
+  )
+}

@@ -1,0 +1,76 @@
+/**
+ * Resolves an experiment's targets once, before anything is injected: the sidecars (listed, or
+ * a fleet service's live instances) with the bus their rules travel on, and the local processes
+ * (already supervised by the host, or started here). What was resolved is journalled.
+ */
+import { withContext } from '../../src/errors.ts'
+import type { ExperimentDoc } from '../../src/experiments/schema.ts'
+import type { FleetBus } from '../bus/fleet.ts'
+import { ruleBusFor } from '../bus/index.ts'
+import { type ProcessRegistry, SupervisedProcess } from '../drivers/local/supervisor.ts'
+import type { ResolvedTarget } from '../injectors/index.ts'
+import { SidecarClient } from '../sidecar-client.ts'
+import type { Journal } from './journal.ts'
+
+export interface Resolution {
+  targets: Map<string, ResolvedTarget>
+  /** Processes started for this run, to stop when it ends. */
+  owned: SupervisedProcess[]
+  /** A target resolved to nothing to act on. */
+  empty: boolean
+}
+
+export async function resolveTargets(
+  spec: ExperimentDoc['spec'],
+  journal: Journal,
+  opts: { fleet?: FleetBus; registry: ProcessRegistry; logDir: string; say: (line: string) => void },
+): Promise<Resolution> {
+  const out: Resolution = { targets: new Map(), owned: [], empty: false }
+  for (const [name, t] of Object.entries(spec.targets)) {
+    const entry: Journal['targets'][string] = { sidecars: [], processes: [] }
+    journal.targets[name] = entry
+    const sidecars: SidecarClient[] = []
+    let bus
+    try {
+      bus = ruleBusFor({ service: t.service, sidecars: t.sidecars, adminToken: t.adminToken }, opts.fleet)
+    } catch (err) {
+      throw withContext(err, `target ${name}`)
+    }
+    if (t.service) {
+      entry.service = t.service
+      for (const i of await opts.fleet!.instances(t.service)) {
+        entry.sidecars.push({ adminUrl: i.adminUrl, reachable: true, generation: i.generation, instance: i.id })
+        sidecars.push(new SidecarClient(i.adminUrl, t.adminToken))
+      }
+    }
+    for (const url of t.sidecars ?? []) {
+      const client = new SidecarClient(url, t.adminToken)
+      try {
+        const { generation } = await client.rules()
+        entry.sidecars.push({ adminUrl: url, reachable: true, generation })
+        sidecars.push(client)
+      } catch (err) {
+        entry.sidecars.push({ adminUrl: url, reachable: false })
+        throw withContext(err, `target ${name}`)
+      }
+    }
+    const processes: SupervisedProcess[] = []
+    for (const p of t.processes ?? []) {
+      let proc = opts.registry.get(p.name)
+      if (!proc) {
+        if (!p.command)
+          throw new Error(`target ${name}: process "${p.name}" has no command and is not running under this host`)
+        proc = new SupervisedProcess(p, opts.logDir)
+        opts.say(`  starting process ${p.name}: ${p.command.join(' ')}`)
+        await proc.start()
+        out.owned.push(proc)
+        opts.registry.register(proc)
+      }
+      processes.push(proc)
+      entry.processes.push({ name: p.name, pid: proc.pid })
+    }
+    if (sidecars.length === 0 && processes.length === 0) out.empty = true
+    out.targets.set(name, { name, bus, sidecars, processes })
+  }
+  return out
+}
