@@ -7,6 +7,9 @@ import { spawn } from 'node:child_process'
 import { judgeValue, type Outcome, type Phase, type Sample, type Tolerance } from '../../src/experiments/judge.ts'
 import type { CheckSpec } from '../../src/experiments/schema.ts'
 import { compileLinearRegex } from '../../src/regex.ts'
+import type { KubernetesTargetSpec } from '../../src/experiments/kubernetes-schema.ts'
+import type { Cluster } from '../drivers/kubernetes/cluster.ts'
+import { measure } from '../drivers/kubernetes/state.ts'
 import type { SidecarClient } from '../sidecar-client.ts'
 import { latencyOf, type Merged, rateOf, readWindows, secondsSince, type WindowRead } from './windows.ts'
 
@@ -15,6 +18,8 @@ const DEFAULT_MIN_SAMPLES = 20
 
 export interface CheckContext {
   sidecars(target: string): SidecarClient[]
+  /** The cluster and the target's selector, for Kubernetes checks; undefined without a cluster. */
+  kubernetes?(target: string | undefined): { cluster: Cluster; target: KubernetesTargetSpec | undefined } | undefined
   /** The value a check measured in the before phase (for relative tolerances). */
   baseline(check: string): number | undefined
   now(): number
@@ -240,6 +245,17 @@ function commandSample(c: CheckSpec): Promise<SampleResult> {
   })
 }
 
+async function kubernetesSample(c: CheckSpec, ctx: CheckContext): Promise<SampleResult> {
+  const k = ctx.kubernetes?.(c.kubernetes!.target)
+  if (!k) return { outcome: 'error', detail: 'a Kubernetes check needs a cluster (--kubeconfig, or in-cluster)' }
+  const m = await measure(k.cluster, c.kubernetes!, k.target)
+  if ('nodata' in m) return { outcome: 'nodata', detail: m.nodata }
+  const tol = c.tolerance as Tolerance
+  const baseline = tol.relative?.to === 'before' ? ctx.baseline(c.name) : undefined
+  const judged = judgeValue(m.value, tol, baseline)
+  return { ...judged, value: m.value, baseline, detail: `${m.detail}; ${judged.detail}` }
+}
+
 /** One sample of any check kind; never throws (a broken check is an `error` sample). */
 export async function sampleCheck(
   c: CheckSpec,
@@ -255,7 +271,9 @@ export async function sampleCheck(
         ? await httpSample(c)
         : c.promql
           ? await promqlSample(c, ctx)
-          : await commandSample(c)
+          : c.kubernetes
+            ? await kubernetesSample(c, ctx)
+            : await commandSample(c)
     return { at, phase, ...r }
   } catch (err) {
     return { at, phase, outcome: 'error', detail: (err as Error).message }

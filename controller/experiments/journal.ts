@@ -3,6 +3,7 @@
  * Written whole and atomically (temp file, fsync, rename) at every step that matters, intent
  * before every fault, so a crash leaves the last complete journal, never a torn one.
  */
+import type { KubernetesStepKind } from '../../src/experiments/kubernetes-schema.ts'
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { PhaseResult, Sample, Verdict } from '../../src/experiments/judge.ts'
@@ -31,9 +32,18 @@ export interface TimelineEvent {
   fault?: string
 }
 
+/** A Kubernetes object a fault selected or changed (journalled before it is changed). */
+export interface ObjectRef {
+  kind: 'Pod' | 'Node' | 'NetworkPolicy' | 'Deployment' | 'StatefulSet'
+  namespace?: string
+  name: string
+  uid?: string
+}
+
 export interface FaultRecord {
   id: string
-  kind: 'sidecar' | 'kill' | 'restart' | 'stress'
+  /** `sidecar`, `kill`, `restart`, `stress`, or a Kubernetes step kind (`podKill`, `nodeDrain`, ...). */
+  kind: 'sidecar' | 'kill' | 'restart' | 'stress' | KubernetesStepKind
   step: string
   target: string
   /** Rule source tag on the sidecars, for sidecar faults (what a crashed run's faults are found by). */
@@ -56,6 +66,10 @@ export interface FaultRecord {
    * Missing evidence is never read as "landed".
    */
   evidenceUnavailable?: Record<string, { code: string; message: string }>
+  /** Kubernetes faults: the objects selected (once, before anything changed) or created. */
+  objects?: ObjectRef[]
+  /** Kubernetes faults: how the objects were picked among how many matches. */
+  selection?: { matched: number; mode: string; value?: number }
   /** Kills: ms until the process was ready again. */
   recoveryMs?: number | null
   error?: string
@@ -102,6 +116,8 @@ export interface Journal {
       service?: string
       sidecars: { adminUrl: string; reachable: boolean; generation?: number; instance?: string }[]
       processes: { name: string; pid?: number }[]
+      /** Kubernetes targets: how many objects matched, and the pods whose sidecars the run reaches. */
+      kubernetes?: { matched: number; selected: ObjectRef[] }
     }
   >
   timeline: TimelineEvent[]

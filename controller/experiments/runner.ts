@@ -11,12 +11,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { codeOf } from '../../src/errors.ts'
+import { codeOf, errors } from '../../src/errors.ts'
 import { type Verdict, worst } from '../../src/experiments/judge.ts'
 import type { CheckSpec, ExperimentDoc, StepSpec } from '../../src/experiments/schema.ts'
 import { judgeRun } from '../../src/experiments/verdict.ts'
 import { type Logger, silentLogger } from '../../src/log.ts'
+import type { RandomSource } from '../../src/random.ts'
 import type { FleetBus } from '../bus/fleet.ts'
+import type { Cluster } from '../drivers/kubernetes/cluster.ts'
 import { ProcessRegistry } from '../drivers/local/supervisor.ts'
 import { type AnyInjector, type InjectionContext, injectorFor, type Step, sleep } from '../injectors/index.ts'
 import { landing } from './evidence.ts'
@@ -53,6 +55,12 @@ export interface RunOptions {
   fleet?: FleetBus
   /** Where the runner logs what the journal cannot say alone (e.g. unreadable evidence); default silent. */
   logger?: Logger
+  /** The cluster for Kubernetes targets; called only when the experiment has one. */
+  cluster?: () => Cluster
+  /** Picks Kubernetes targets (modes); default Math.random. */
+  random?: RandomSource
+  /** The controller's own namespace (protected like kube-system). */
+  ownNamespace?: string
 }
 
 export interface RunResult {
@@ -89,16 +97,19 @@ function canonical(v: unknown): string {
 }
 
 function checkKind(c: CheckSpec): string {
-  return c.sidecar ? 'sidecar' : c.http ? 'http' : c.promql ? 'promql' : 'command'
+  return c.sidecar ? 'sidecar' : c.http ? 'http' : c.promql ? 'promql' : c.kubernetes ? 'kubernetes' : 'command'
 }
 
 /** How long the method should take (kills and restarts count as 0): for "time left". */
 export function plannedDuration(steps: StepSpec[]): number {
-  const one = (s: StepSpec): number =>
-    s.wait ??
-    s.sidecarFault?.duration ??
-    s.stress?.duration ??
-    (s.parallel ? Math.max(0, ...s.parallel.map(one)) : s.serial ? plannedDuration(s.serial) : 0)
+  const one = (s: StepSpec): number => {
+    if (s.parallel) return Math.max(0, ...s.parallel.map(one))
+    if (s.serial) return plannedDuration(s.serial)
+    if (s.wait !== undefined) return s.wait
+    // A fault step with a duration holds that long; one-shot steps count as 0.
+    const fault = Object.values(s).find((v): v is { duration: number } => typeof v?.duration === 'number')
+    return fault?.duration ?? 0
+  }
   return steps.reduce((sum, s) => sum + one(s), 0)
 }
 
@@ -162,15 +173,30 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       sidecars: (t) => resolution.targets.get(t)?.sidecars ?? [],
       baseline: (name) => phaseRun.baselines.get(name),
       now: () => Date.now(),
+      kubernetes: (target) =>
+        opts.cluster
+          ? { cluster: opts.cluster(), target: target ? spec.targets[target]?.kubernetes : undefined }
+          : undefined,
     },
     onBreach(check, detail) {
       jw.event({ type: 'guardrail', detail: `${check} breached: ${detail}` })
       abortRun(`guardrail ${check} breached: ${detail}`)
     },
   }
+  const cluster = (): Cluster => {
+    if (!opts.cluster)
+      throw errors.FL_ERR_CONFIG_INVALID('a Kubernetes target needs a cluster', {
+        issues: [{ path: '--kubeconfig', message: 'give --kubeconfig, set KUBECONFIG, or run in a cluster' }],
+      })
+    return opts.cluster()
+  }
+  const random = opts.random ?? Math.random
   const injection: InjectionContext = {
     runId,
     journal,
+    cluster,
+    random,
+    ownNamespace: opts.ownNamespace,
     signal: abort.signal,
     ttlMarginMs: opts.ttlMarginMs ?? DEFAULT_TTL_MARGIN_MS,
     target(name) {
@@ -321,6 +347,9 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       registry,
       logDir: path.join(dir, 'logs'),
       say,
+      cluster,
+      random,
+      ownNamespace: opts.ownNamespace,
     })
     jw.event({ type: 'run', detail: `targets resolved: ${Object.keys(journal.targets).join(', ')}` })
     jw.save()

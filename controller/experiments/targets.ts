@@ -4,7 +4,9 @@
  * (already supervised by the host, or started here). What was resolved is journalled.
  */
 import { withContext } from '../../src/errors.ts'
-import type { ExperimentDoc } from '../../src/experiments/schema.ts'
+import type { ExperimentDoc, TargetSpec } from '../../src/experiments/schema.ts'
+import type { Cluster } from '../drivers/kubernetes/cluster.ts'
+import { selectNodes, selectPods } from '../drivers/kubernetes/select.ts'
 import type { FleetBus } from '../bus/fleet.ts'
 import { ruleBusFor } from '../bus/index.ts'
 import { type ProcessRegistry, SupervisedProcess } from '../drivers/local/supervisor.ts'
@@ -20,21 +22,45 @@ export interface Resolution {
   empty: boolean
 }
 
+export interface ResolveOptions {
+  fleet?: FleetBus
+  registry: ProcessRegistry
+  logDir: string
+  say: (line: string) => void
+  /** The cluster; asked for only when a target selects Kubernetes objects. */
+  cluster: () => Cluster
+  random: () => number
+  ownNamespace?: string
+}
+
+/** Sidecar admin port on a pod's IP, when a Kubernetes target's sidecars are reached directly. */
+const DEFAULT_SIDECAR_ADMIN_PORT = 8481
+
 export async function resolveTargets(
   spec: ExperimentDoc['spec'],
   journal: Journal,
-  opts: { fleet?: FleetBus; registry: ProcessRegistry; logDir: string; say: (line: string) => void },
+  opts: ResolveOptions,
 ): Promise<Resolution> {
   const out: Resolution = { targets: new Map(), owned: [], empty: false }
   for (const [name, t] of Object.entries(spec.targets)) {
     const entry: Journal['targets'][string] = { sidecars: [], processes: [] }
     journal.targets[name] = entry
     const sidecars: SidecarClient[] = []
+    // A Kubernetes pod target without a fleet service reaches its pods' sidecars by pod IP.
+    const podSidecars = t.kubernetes && !t.service ? await resolveKubernetes(name, t, entry, opts) : undefined
+    if (t.kubernetes && t.service) await resolveKubernetes(name, t, entry, opts)
     let bus
     try {
-      bus = ruleBusFor({ service: t.service, sidecars: t.sidecars, adminToken: t.adminToken }, opts.fleet)
+      bus = ruleBusFor(
+        { service: t.service, sidecars: podSidecars ?? t.sidecars, adminToken: t.adminToken },
+        opts.fleet,
+      )
     } catch (err) {
       throw withContext(err, `target ${name}`)
+    }
+    for (const url of podSidecars ?? []) {
+      entry.sidecars.push({ adminUrl: url, reachable: true })
+      sidecars.push(new SidecarClient(url, t.adminToken))
     }
     if (t.service) {
       entry.service = t.service
@@ -69,8 +95,37 @@ export async function resolveTargets(
       processes.push(proc)
       entry.processes.push({ name: p.name, pid: proc.pid })
     }
-    if (sidecars.length === 0 && processes.length === 0) out.empty = true
-    out.targets.set(name, { name, bus, sidecars, processes })
+    const matchedObjects = entry.kubernetes?.matched ?? 0
+    if (sidecars.length === 0 && processes.length === 0 && matchedObjects === 0) out.empty = true
+    out.targets.set(name, { name, bus, sidecars, processes, kubernetes: t.kubernetes })
   }
   return out
+}
+
+/**
+ * Selects a Kubernetes target's objects once for the run (journalled), and returns the admin
+ * URLs of the selected pods' sidecars. Steps select again, each once, when they are planned.
+ */
+async function resolveKubernetes(
+  name: string,
+  t: TargetSpec,
+  entry: Journal['targets'][string],
+  opts: ResolveOptions,
+): Promise<string[]> {
+  const k = t.kubernetes!
+  const cluster = opts.cluster()
+  const select = { random: opts.random, ownNamespace: opts.ownNamespace }
+  try {
+    if ((k.kind ?? 'pod') === 'node') {
+      const nodes = await selectNodes(cluster, k, select)
+      entry.kubernetes = { matched: nodes.matched, selected: nodes.refs }
+      return []
+    }
+    const pods = await selectPods(cluster, k, select)
+    entry.kubernetes = { matched: pods.matched, selected: pods.refs }
+    const port = k.sidecarAdminPort ?? DEFAULT_SIDECAR_ADMIN_PORT
+    return pods.selected.filter((p) => p.status?.podIP).map((p) => `http://${p.status!.podIP}:${port}`)
+  } catch (err) {
+    throw withContext(err, `target ${name}`)
+  }
 }

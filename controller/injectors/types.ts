@@ -11,7 +11,9 @@
  *
  * The runner orchestrates (phases, checks, the revert stack, the verdict); injectors only act.
  */
+import type { KubernetesTargetSpec } from '../../src/experiments/kubernetes-schema.ts'
 import type { Logger } from '../../src/log.ts'
+import type { Cluster } from '../drivers/kubernetes/cluster.ts'
 import type { SupervisedProcess } from '../drivers/local/supervisor.ts'
 import type { FaultRecord, Journal, TimelineEvent } from '../experiments/journal.ts'
 import type { RuleBus } from '../bus/index.ts'
@@ -25,6 +27,8 @@ export interface ResolvedTarget {
   /** The sidecars' admin APIs: statistics and fault evidence. */
   sidecars: SidecarClient[]
   processes: SupervisedProcess[]
+  /** A Kubernetes target's selector (each step selects from it, once, at plan time). */
+  kubernetes?: KubernetesTargetSpec
 }
 
 export interface InjectionContext {
@@ -35,6 +39,12 @@ export interface InjectionContext {
   /** Added to a fault's duration for the ttl its rules carry, so a dead controller leaves nothing. */
   readonly ttlMarginMs: number
   target(name: string): ResolvedTarget
+  /** The cluster, for Kubernetes faults; throws FL_ERR_CONFIG_INVALID when none is configured. */
+  cluster(): Cluster
+  /** Picks targets (modes); seeded in tests, so a selection can be reproduced. */
+  random(): number
+  /** The controller's own namespace, protected like kube-system. */
+  readonly ownNamespace?: string
   event(e: Omit<TimelineEvent, 'at'>): void
   save(): Promise<void>
   say(line: string): void

@@ -9,6 +9,7 @@ import type { FieldIssue } from '../errors.ts'
 import { compileLinearRegex } from '../regex.ts'
 import { compileRuleSet } from '../rules/compile.ts'
 import { ruleSchemas } from '../rules/schema.ts'
+import { kubernetesCheck, type KubernetesStepKind, kubernetesSteps, kubernetesTarget } from './kubernetes-schema.ts'
 import {
   anyJson,
   array,
@@ -80,13 +81,19 @@ const target = object(
     service: name('fleet mode: every live sidecar instance registered for this service in Redis'),
     adminToken: string({ description: 'bearer token for the sidecars admin APIs' }),
     processes: array(processSpec, { minItems: 1 }),
+    kubernetes: kubernetesTarget,
   },
   {
     refine(v, path, issues) {
-      if (!v.sidecars && !v.service && !v.processes)
-        issues.push({ path, message: 'must have "sidecars", "service" or "processes"' })
+      if (!v.sidecars && !v.service && !v.processes && !v.kubernetes)
+        issues.push({ path, message: 'must have "sidecars", "service", "processes" or "kubernetes"' })
       if (v.sidecars && v.service)
         issues.push({ path: `${path}/service`, message: 'cannot be combined with "sidecars"' })
+      if (v.sidecars && v.kubernetes)
+        issues.push({
+          path: `${path}/sidecars`,
+          message: 'cannot be combined with "kubernetes" (its pods\' sidecars are reached by pod IP or by service)',
+        })
     },
   },
 )
@@ -177,7 +184,7 @@ const tolerance = object(
   },
 )
 
-export const CHECK_KINDS = ['sidecar', 'http', 'promql', 'command'] as const
+export const CHECK_KINDS = ['sidecar', 'http', 'promql', 'command', 'kubernetes'] as const
 export const PHASES = ['before', 'during', 'after'] as const
 
 const check = object(
@@ -204,12 +211,13 @@ const check = object(
     http: httpCheck,
     promql: promqlCheck,
     command: commandCheck,
+    kubernetes: kubernetesCheck,
     tolerance,
   },
   {
     refine(v, path, issues) {
       const kind = exactlyOne(v, CHECK_KINDS, path, issues, 'check kind')
-      if ((kind === 'sidecar' || kind === 'promql') && !v.tolerance)
+      if ((kind === 'sidecar' || kind === 'promql' || kind === 'kubernetes') && !v.tolerance)
         issues.push({ path: `${path}/tolerance`, message: `is required for a ${kind} check` })
       if (v.tolerance?.relative?.to === 'unfaulted' && kind !== 'sidecar')
         issues.push({ path: `${path}/tolerance/relative/to`, message: '"unfaulted" needs a sidecar check' })
@@ -233,7 +241,16 @@ const check = object(
 
 const anyRules: Schema<unknown[]> = array({ json: { $ref: '#/$defs/rule' }, check: (v) => v }, { minItems: 1 })
 
-export const STEP_KINDS = ['sidecarFault', 'kill', 'restart', 'stress', 'wait', 'parallel', 'serial'] as const
+export const STEP_KINDS = [
+  'sidecarFault',
+  'kill',
+  'restart',
+  'stress',
+  ...(Object.keys(kubernetesSteps) as KubernetesStepKind[]),
+  'wait',
+  'parallel',
+  'serial',
+] as const
 
 const step: Schema<StepSpec> = object(
   {
@@ -267,6 +284,7 @@ const step: Schema<StepSpec> = object(
         },
       },
     ),
+    ...kubernetesSteps,
     wait: duration({ min: 1 }),
     parallel: array(
       lazy(() => step),
@@ -290,6 +308,15 @@ export interface StepSpec {
   kill?: { target: string; process?: string; signal?: NodeJS.Signals; recoverWithin?: number }
   restart?: { target: string; process?: string }
   stress?: { cpu?: number; load?: number; memory?: string; duration: number }
+  podKill?: Infer<(typeof kubernetesSteps)['podKill']>
+  podEvict?: Infer<(typeof kubernetesSteps)['podEvict']>
+  podFailure?: Infer<(typeof kubernetesSteps)['podFailure']>
+  nodeCordon?: Infer<(typeof kubernetesSteps)['nodeCordon']>
+  nodeDrain?: Infer<(typeof kubernetesSteps)['nodeDrain']>
+  nodeTaint?: Infer<(typeof kubernetesSteps)['nodeTaint']>
+  networkPartition?: Infer<(typeof kubernetesSteps)['networkPartition']>
+  scale?: Infer<(typeof kubernetesSteps)['scale']>
+  podStress?: Infer<(typeof kubernetesSteps)['podStress']>
   wait?: number
   parallel?: StepSpec[]
   serial?: StepSpec[]
@@ -362,11 +389,18 @@ function crossCheck(x: ExperimentDoc, issues: FieldIssue[]): void {
         })
       seenProcess.add(p.name)
     })
-  const needTarget = (tname: string, path: string, what: 'sidecars' | 'processes') => {
+  const needTarget = (tname: string, path: string, what: 'sidecars' | 'processes' | 'pod' | 'node') => {
     const t = targets[tname]
-    if (!t) issues.push({ path, message: `names no target (targets: ${Object.keys(targets).join(', ') || 'none'})` })
-    else if (what === 'sidecars' ? !t.sidecars && !t.service : !t[what])
-      issues.push({ path, message: `target "${tname}" has no ${what === 'sidecars' ? 'sidecars or service' : what}` })
+    if (!t)
+      return void issues.push({
+        path,
+        message: `names no target (targets: ${Object.keys(targets).join(', ') || 'none'})`,
+      })
+    if (what === 'sidecars' && !t.sidecars && !t.service && !t.kubernetes)
+      issues.push({ path, message: `target "${tname}" has no sidecars, service or kubernetes pods` })
+    if (what === 'processes' && !t.processes) issues.push({ path, message: `target "${tname}" has no processes` })
+    if ((what === 'pod' || what === 'node') && (t.kubernetes?.kind ?? (t.kubernetes ? 'pod' : undefined)) !== what)
+      issues.push({ path, message: `target "${tname}" is not a kubernetes ${what} target` })
   }
   const checkList = (list: CheckSpec[] | undefined, base: string) =>
     list?.forEach((c, i) => {
@@ -375,6 +409,7 @@ function crossCheck(x: ExperimentDoc, issues: FieldIssue[]): void {
       if (prev) issues.push({ path: `${path}/name`, message: `duplicates the check at ${prev}` })
       else names.set(c.name, path)
       if (c.sidecar) needTarget(c.sidecar.target, `${path}/sidecar/target`, 'sidecars')
+      if (c.kubernetes?.target) needTarget(c.kubernetes.target, `${path}/kubernetes/target`, 'pod')
     })
   checkList(x.spec.hypothesis.checks, '/spec/hypothesis/checks')
   checkList(x.spec.guardrails, '/spec/guardrails')
@@ -393,6 +428,10 @@ function crossCheck(x: ExperimentDoc, issues: FieldIssue[]): void {
             message: `target "${spec.target}" has no process "${spec.process}"`,
           })
       }
+      for (const k of ['podKill', 'podEvict', 'podFailure', 'networkPartition', 'podStress'] as const)
+        if (s[k]) needTarget(s[k].target, `${path}/${k}/target`, 'pod')
+      for (const k of ['nodeCordon', 'nodeDrain', 'nodeTaint'] as const)
+        if (s[k]) needTarget(s[k].target, `${path}/${k}/target`, 'node')
       if (s.parallel) walk(s.parallel, `${path}/parallel`)
       if (s.serial) walk(s.serial, `${path}/serial`)
     })
