@@ -79,6 +79,19 @@ export interface Injector<S = unknown, D = unknown> {
   hold?(p: Planned<D>, spec: S, ctx: InjectionContext, applied: boolean): Promise<void>
   /** Returns what to say in the `reverted` timeline event, if anything. */
   revert(p: Planned<D>, spec: S, ctx: InjectionContext): Promise<string | undefined>
+  /**
+   * Crash recovery: undo a fault from its journal record alone (a restarted controller has
+   * nothing else). Families whose changes outlive the controller implement it (Kubernetes: from
+   * the objects' own annotations); sidecar rules go by their source; local processes die with it.
+   */
+  recover?(record: FaultRecord, ctx: RecoveryContext): Promise<string | undefined>
+}
+
+/** What crash recovery gives an injector: the cluster and the crashed run's id. */
+export interface RecoveryContext {
+  readonly runId: string
+  cluster(): Cluster
+  readonly log: Logger
 }
 
 /** Any family, as the runner holds them (specs and data stay private to each injector). */

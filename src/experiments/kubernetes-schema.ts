@@ -116,7 +116,17 @@ const gracePeriodSeconds = number({
 const cidr = string({ pattern: /^[0-9a-fA-F:.]+\/\d{1,3}$/, description: 'e.g. 10.0.0.0/8' })
 
 export const kubernetesSteps = {
-  podKill: object({ target, gracePeriodSeconds }, { description: 'delete the selected pods' }),
+  podKill: object(
+    {
+      target,
+      gracePeriodSeconds,
+      recoverWithin: duration({
+        min: 1,
+        description: 'wait this long for each replacement pod to be Ready (recovery time, from a watch); default 60s',
+      }),
+    },
+    { description: 'delete the selected pods' },
+  ),
   podEvict: object(
     {
       target,
