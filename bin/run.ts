@@ -9,6 +9,8 @@ import { errors } from '../src/errors.ts'
 import { parseExperiment } from '../src/experiments/document.ts'
 import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import { createLogger, type Logger } from '../src/log.ts'
+import { type RandomSource, seededRandom } from '../src/random.ts'
+import { lazyCluster } from '../controller/drivers/kubernetes/connect.ts'
 import { abortOnSignals } from './interrupt.ts'
 
 export const DEFAULT_DATA_DIR = '.faultline'
@@ -68,11 +70,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     quiet: { type: 'boolean' },
     'ttl-margin': { type: 'string' },
     redis: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    seed: { type: 'string' },
   })
   const file = positionals[0]
   if (!file)
     throw errors.FL_ERR_CONFIG_INVALID(
-      'usage: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR] [--ttl-margin 10s] [--redis URL] [--quiet]',
+      'usage: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR] [--ttl-margin 10s] [--redis URL] [--kubeconfig FILE] [--context NAME] [--seed N] [--quiet]',
     )
   const experiment = loadExperimentFile(file, varsFrom(values.var as string[] | undefined))
   const margin = values['ttl-margin'] === undefined ? undefined : parseDuration(values['ttl-margin'] as string)
@@ -101,12 +106,28 @@ export async function runCommand(argv: string[]): Promise<number> {
       ttlMarginMs: margin,
       fleet,
       logger: cliRunLogger('faultline-run'),
+      cluster: lazyCluster({
+        kubeconfig: values.kubeconfig as string | undefined,
+        context: values.context as string | undefined,
+      }),
+      random: seedOf(values.seed as string | undefined),
+      ownNamespace: process.env.FAULTLINE_NAMESPACE || undefined,
     })
     await fleet?.close()
     return report(result, out)
   } finally {
     interrupt.dispose()
   }
+}
+
+/** `--seed N`: Kubernetes target selection (modes) becomes reproducible. */
+export function seedOf(text: string | undefined): RandomSource | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d{1,10}$/.test(text))
+    throw errors.FL_ERR_CONFIG_INVALID('--seed must be a whole number', {
+      issues: [{ path: '--seed', message: `"${text}" is not a whole number` }],
+    })
+  return seededRandom(Number(text))
 }
 
 function report(result: Awaited<ReturnType<typeof runExperiment>>, out: (line: string) => void): number {

@@ -252,6 +252,10 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     await jw.save() // intent is durable before anything is applied
     if (journal.dryRun) {
       jw.event({ type: 'step', step: step.label, detail: 'dry run: not applied' })
+      // Exactly what a real run would hit, so a dry run answers "which pods?" before anything does.
+      for (const p of planned)
+        say(`  [dry run] ${step.label}: would ${p.intent}${p.record.on.length ? ` on ${p.record.on.join(', ')}` : ''}`)
+      if (planned.length === 0) say(`  [dry run] ${step.label}: selects nothing`)
       await Promise.all(planned.map((p) => injector.hold?.(p, stepSpec, injection, false)))
       return
     }

@@ -6,6 +6,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node'
 import { errors } from '../../../src/errors.ts'
+import { Cluster } from './cluster.ts'
 
 export interface ConnectOptions {
   kubeconfig?: string
@@ -36,4 +37,13 @@ export function loadKubeConfig(opts: ConnectOptions = {}): KubeConfig {
       issues: [{ path: '--kubeconfig', message: 'has no cluster for the current context' }],
     })
   return kc
+}
+
+/**
+ * A cluster connected on first use: a run or a controller without Kubernetes targets never
+ * reads a kubeconfig, and one that has them fails with FL_ERR_CONFIG_INVALID naming the flag.
+ */
+export function lazyCluster(opts: ConnectOptions = {}): () => Cluster {
+  let cluster: Cluster | undefined
+  return () => (cluster ??= new Cluster(loadKubeConfig(opts)))
 }
