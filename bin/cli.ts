@@ -16,7 +16,8 @@ const USAGE = `faultline <command> [options]
 commands:
   demo        start a sample system of three services behind sidecars and run the example experiments
   run         run an experiment: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]
-              [--ttl-margin 10s] [--redis URL] [--quiet]   (--data defaults to $FAULTLINE_DATA, else .faultline)
+              [--ttl-margin 10s] [--redis URL] [--kubeconfig FILE] [--context NAME] [--seed N] [--quiet]
+              (--data defaults to $FAULTLINE_DATA, else .faultline)
   validate    check an experiment document and print every problem with its path
   controller  the long-running controller: [--listen HOST:PORT] [--data DIR] [--token TOKEN] [--redis URL]
   sidecar     run the fault-injection proxy in front of an app (options below)
