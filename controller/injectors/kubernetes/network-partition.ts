@@ -255,7 +255,7 @@ async function heal(cluster: Cluster, record: FaultRecord, runId: string): Promi
 export const networkPartition: Injector<Spec, { id: string; policy: string }> = {
   step: 'networkPartition',
 
-  plan(s, step, ctx) {
+  async plan(s, step, ctx) {
     const id = shortId(ctx.runId, step.key)
     const policy = `${POLICY_PREFIX}${id}`
     const direction = s.direction ?? 'both'

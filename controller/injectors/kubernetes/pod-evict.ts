@@ -64,7 +64,7 @@ async function budgetFor(cluster: Cluster, pod: V1Pod): Promise<string | undefin
 export const podEvict: Injector<Spec, undefined> = {
   step: 'podEvict',
 
-  plan(s, step, ctx) {
+  async plan(s, step, ctx) {
     const timeout = s.timeout ?? DEFAULT_EVICT_TIMEOUT_MS
     return planPods('podEvict', s.target, step, ctx, (_pods, refs) => ({
       intent: `evict ${refs.length} pod(s) (PodDisruptionBudgets respected, retried for up to ${timeout} ms): ${refs.map(nameOf).join(', ')}`,

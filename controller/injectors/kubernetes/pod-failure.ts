@@ -84,7 +84,7 @@ async function restoreAll(cluster: Cluster, record: FaultRecord, runId: string):
 export const podFailure: Injector<Spec, { containers?: string[] }> = {
   step: 'podFailure',
 
-  plan(s, step, ctx) {
+  async plan(s, step, ctx) {
     const containers = podTarget(ctx, s.target, 'podFailure').containers
     const pause = s.pauseImage ?? DEFAULT_PAUSE_IMAGE
     return planPods('podFailure', s.target, step, ctx, (_pods, refs) => ({

@@ -40,7 +40,7 @@ interface Kill {
 export const podKill: Injector<Spec, undefined> = {
   step: 'podKill',
 
-  plan(s, step, ctx) {
+  async plan(s, step, ctx) {
     const grace = s.gracePeriodSeconds === undefined ? "the pod's own grace period" : `grace ${s.gracePeriodSeconds}s`
     return planPods('podKill', s.target, step, ctx, (_pods, refs) => ({
       intent: `delete ${refs.length} pod(s) (${grace}): ${refs.map(nameOf).join(', ')}`,

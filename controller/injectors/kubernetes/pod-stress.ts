@@ -54,7 +54,7 @@ function targetContainer(pod: V1Pod, wanted: string[] | undefined): string | und
 export const podStress: Injector<Spec, { name: string; containers?: string[] }> = {
   step: 'podStress',
 
-  plan(s, step, ctx) {
+  async plan(s, step, ctx) {
     if (s.cpu === undefined && s.memory === undefined)
       throw errors.FL_ERR_CONFIG_INVALID('podStress needs "cpu" or "memory"', {
         issues: [{ path: `/method/${step.key}/podStress`, message: 'must have "cpu" or "memory"' }],
