@@ -11,6 +11,7 @@ import { Cluster } from '../../controller/drivers/kubernetes/cluster.ts'
 import { ORIGINAL, RUN_ID } from '../../controller/drivers/kubernetes/ownership.ts'
 import type { FaultRecord, Journal, TimelineEvent } from '../../controller/experiments/journal.ts'
 import {
+  allowRules,
   CNI_NOTE,
   networkPartition,
   otherPorts,
@@ -145,6 +146,36 @@ describe('Kubernetes pod faults', () => {
       expect(details[0]).toContain('replacement db-1 Ready')
       expect(fake.get('pods', NS, 'db-1')!.metadata.uid).not.toBe(old.metadata.uid)
       expect(p.record.recoveryMs).toBeGreaterThan(0)
+    })
+
+    it('kills every selected pod and waits for a replacement of each', async () => {
+      const before = await deployReady(fake, build.deployment({ name: 'web', namespace: NS, replicas: 3 }))
+      const ctx = context(fake, { web: web({ mode: 'all' }) })
+      const { p, details } = await planApply(podKill, { target: 'web', gracePeriodSeconds: 0 }, ctx)
+      expect(p.record.on).toHaveLength(3)
+      expect(details[0]!.match(/replacement \S+ Ready after \d+ ms/g)).toHaveLength(3)
+      const now = pods(fake, 'web')
+      expect(now.filter(isPodReady)).toHaveLength(3)
+      expect(now.some((x) => before.some((b) => b.metadata.uid === x.metadata.uid))).toBe(false)
+      expect(p.record.recoveryMs).toBeGreaterThan(0)
+    })
+
+    it('never kills a pod that replaced the selected one between plan and apply (no re-roll)', async () => {
+      fake.create(build.statefulSet({ name: 'db', namespace: NS, replicas: 1 }))
+      await fake.waitFor(() => isPodReady(fake.get('pods', NS, 'db-0') ?? { metadata: {} }))
+      const ctx = context(fake, { db: { namespaces: [NS], labelSelector: 'app=db' } })
+      const [p] = await podKill.plan({ target: 'db' }, { label: 'kill', key: 'method/0' }, ctx)
+      const selected = p!.record.objects![0]!.uid
+      fake.remove('pods', NS, 'db-0', 0)
+      const successor = await fake.waitFor(() => {
+        const x = fake.get('pods', NS, 'db-0')
+        return x && x.metadata.uid !== selected && x
+      })
+      p!.record.id = 'fault-1'
+      const detail = await podKill.apply(p!, { target: 'db' }, ctx)
+      expect(detail).toBe(`${NS}/db-0 not deleted: replaced by a new pod since it was selected`)
+      expect(fake.get('pods', NS, 'db-0')!.metadata.uid).toBe(successor.metadata.uid)
+      expect(p!.record.recoveryMs).toBeUndefined()
     })
 
     it('says an unowned pod is not replaced, and records no recovery', async () => {
@@ -490,6 +521,36 @@ describe('Kubernetes pod faults', () => {
       ])
       await networkPartition.revert(p, { target: 'web', duration: 10 }, ctx)
       expect(fake.list('networkpolicies', NS)).toEqual([])
+    })
+
+    it('builds "all but" rules for namespaces, IPv6 peers and a whole address family', () => {
+      const nsSel = (operator: string) => ({
+        matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator, values: ['data'] }],
+      })
+      expect(allowRules({ namespaces: ['data'], ports: [{ port: 80 }] }, NS, ['10.0.0.5', 'fd00::5'])).toEqual([
+        {
+          peers: [
+            { namespaceSelector: nsSel('NotIn') },
+            { ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.5/32'] } },
+            { ipBlock: { cidr: '::/0', except: ['fd00::5/128'] } },
+          ],
+        },
+        { peers: [{ namespaceSelector: nsSel('In'), podSelector: {} }], ports: otherPorts([{ port: 80 }]) },
+      ])
+      // Every IPv4 address cut: no IPv4 block is allowed at all, pods stay reachable.
+      expect(allowRules({ cidrs: ['0.0.0.0/0'] }, NS, [])).toEqual([
+        { peers: [{ namespaceSelector: {} }, { ipBlock: { cidr: '::/0' } }] },
+      ])
+      // Selector requirements are negated one by one (a pod failing any of them is not a peer).
+      const [allowed] = allowRules(
+        { podSelector: { matchLabels: { app: 'db' }, matchExpressions: [{ key: 'tier', operator: 'Exists' }] } },
+        NS,
+        [],
+      )
+      expect(allowed!.peers!.slice(1, 3).map((x) => x.podSelector)).toEqual([
+        { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['db'] }] },
+        { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] },
+      ])
     })
 
     it('ingress only, with ports alone: every peer is cut on those ports only', async () => {

@@ -158,7 +158,10 @@ export function allowRules(
         namespaceSelector: namespacesIn('In', names),
         podSelector: { matchExpressions: [expression(negate(r))] },
       })
-    cut.push({ namespaceSelector: namespacesIn('In', names), podSelector: { matchExpressions: reqs.map(expression) } })
+    cut.push({
+      namespaceSelector: namespacesIn('In', names),
+      podSelector: reqs.length ? { matchExpressions: reqs.map(expression) } : {},
+    })
   } else allowed.push({ namespaceSelector: {} })
   allowed.push(...everyAddressExcept([...cidrs, ...peerIps.map((ip) => (isV6(ip) ? `${ip}/128` : `${ip}/32`))]))
   for (const cidr of cidrs) cut.push({ ipBlock: { cidr } })
@@ -272,7 +275,8 @@ export const networkPartition: Injector<Spec, { id: string; policy: string }> = 
   async apply({ record, data }, s, ctx) {
     const cluster = ctx.cluster()
     const lines: string[] = []
-    const labelled = new Set<string>()
+    /** Namespace -> how many selected pods carry the label. */
+    const labelled = new Map<string, number>()
     // Label first, then create the policies: every selected pod of a namespace is cut at once.
     for (const ref of podRefs(record)) {
       const what = `pod ${ref.namespace}/${ref.name}`
@@ -296,7 +300,7 @@ export const networkPartition: Injector<Spec, { id: string; policy: string }> = 
         },
         MERGE_PATCH,
       )
-      if (done.pod || already) labelled.add(ref.namespace!)
+      if (done.pod || already) labelled.set(ref.namespace!, (labelled.get(ref.namespace!) ?? 0) + 1)
       else lines.push(`${nameOf(ref)}: ${done.skip}`)
     }
     for (const ref of policyRefs(record)) {
@@ -315,8 +319,9 @@ export const networkPartition: Injector<Spec, { id: string; policy: string }> = 
         peerIps: await peerIps(cluster, s.to, ref.namespace!),
       })
       await createPolicy(cluster, body, ctx.runId)
-      const pods = podRefs(record).filter((p) => p.namespace === ref.namespace).length
-      lines.push(`NetworkPolicy ${nameOf(ref)} selects ${pods} pod(s) (${body.spec!.policyTypes!.join('+')})`)
+      lines.push(
+        `NetworkPolicy ${nameOf(ref)} selects ${labelled.get(ref.namespace!)} pod(s) (${body.spec!.policyTypes!.join('+')})`,
+      )
     }
     record.appliedAt = Date.now()
     lines.push(CNI_NOTE)

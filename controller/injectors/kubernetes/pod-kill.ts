@@ -99,7 +99,8 @@ export const podKill: Injector<Spec, undefined> = {
       assertFree(now.pod, ctx.runId, `pod ${nameOf(k.ref)}`)
       k.owner = ownerOfPod(now.pod)
       k.grace = s.gracePeriodSeconds ?? now.pod.spec?.terminationGracePeriodSeconds ?? 30
-      const deletedAt = Date.now()
+      // Counted from the moment the delete is sent: a replacement may be Ready before the answer.
+      k.deletedAt = Date.now()
       try {
         await cluster.core.deleteNamespacedPod({
           name: k.ref.name,
@@ -109,12 +110,12 @@ export const podKill: Injector<Spec, undefined> = {
           body: { preconditions: { uid: now.pod.metadata!.uid } },
         })
       } catch (err) {
+        k.deletedAt = undefined
         const status = statusOf(err)
         if (status === 404) return void (k.skipped = 'gone')
         if (status === 409) return void (k.skipped = 'replaced by a new pod since it was selected')
         throw kubernetesError(`delete pod ${nameOf(k.ref)}`, err)
       }
-      k.deletedAt = deletedAt
     }
 
     const inTime = (k: Kill) => k.replacement !== undefined && k.replacement.readyAt - k.deletedAt! <= recoverWithin

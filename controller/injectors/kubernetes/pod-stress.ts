@@ -115,11 +115,11 @@ export const podStress: Injector<Spec, { name: string; containers?: string[] }> 
         )
       } catch (err) {
         const status = statusOf(err)
-        if (status === 404 || status === 409) {
-          lines.push(`${nameOf(ref)}: ${status === 404 ? 'gone' : 'replaced by a new pod since it was selected'}`)
-          continue
-        }
-        throw kubernetesError(`add ephemeral container ${data.name} to pod ${nameOf(ref)}`, err)
+        // A 404 for a pod that is still there is the subresource missing (a cluster older than 1.25).
+        const why = status === 404 || status === 409 ? (await rereadPod(cluster, ref)).why : undefined
+        if (!why) throw kubernetesError(`add ephemeral container ${data.name} to pod ${nameOf(ref)}`, err)
+        lines.push(`${nameOf(ref)}: ${why}`)
+        continue
       }
       added++
       lines.push(`${nameOf(ref)}: ${data.name} added (target container ${target})`)
