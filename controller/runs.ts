@@ -1,24 +1,37 @@
 /**
  * Runs inside the controller: started in-process, each with its own abort switch; the halt
  * switch aborts them all and refuses new ones. On start, runs a crashed controller left
- * "running" are found from their journals, their journalled faults reverted, and marked aborted.
+ * "running" are found from their journals, their journalled faults reverted, and marked aborted:
+ * sidecar rules by their source, Kubernetes changes by their injector's `recover()` from the
+ * journal record and the objects' own annotations.
  */
 import path from 'node:path'
 import { errors, type FaultlineError } from '../src/errors.ts'
 import type { Logger } from '../src/log.ts'
+import { kubernetesSteps } from '../src/experiments/kubernetes-schema.ts'
 import type { ExperimentDoc } from '../src/experiments/schema.ts'
-import type { Journal } from './experiments/journal.ts'
+import type { RandomSource } from '../src/random.ts'
+import type { Cluster } from './drivers/kubernetes/cluster.ts'
+import type { FaultRecord, Journal } from './experiments/journal.ts'
 import { writeReports } from './experiments/report.ts'
 import { type RunResult, runExperiment } from './experiments/runner.ts'
 import type { FleetBus } from './bus/fleet.ts'
 import { ruleBusFor } from './bus/index.ts'
+import { INJECTORS } from './injectors/index.ts'
+import type { AnyInjector, RecoveryContext } from './injectors/types.ts'
 import type { Store, Unreadable } from './store/types.ts'
+
+/** Journal fault kinds that changed a cluster: reverted through their injector's recover(). */
+const KUBERNETES_KINDS: ReadonlySet<string> = new Set(Object.keys(kubernetesSteps))
 
 /** What crash recovery did for one run left "running", or why it could not. */
 export interface Recovered {
   runId: string
   reverted: string[]
-  /** Placements that could not be reverted, each with its error code (their rules still expire). */
+  /**
+   * Placements that could not be reverted, each with its error code. Sidecar rules still expire
+   * by their ttl; a Kubernetes change stays on its object, which names the run in faultline.io/run-id.
+   */
   failed: string[]
   /** The journal exists but cannot be read: nothing was reverted, a person must look (its faults expire by ttl). */
   unreadable?: Unreadable
@@ -38,6 +51,22 @@ interface ActiveRun {
   done: Promise<RunResult>
 }
 
+export interface RunManagerOptions {
+  store: Store
+  dataDir: string
+  log: Logger
+  ttlMarginMs?: number
+  fleet?: FleetBus
+  /** The cluster, for Kubernetes targets and for reverting a crashed run's Kubernetes faults. */
+  cluster?: () => Cluster
+  /** Picks Kubernetes targets (modes); default Math.random. */
+  random?: RandomSource
+  /** The controller's own namespace, protected like kube-system. */
+  ownNamespace?: string
+  /** The fault families crash recovery can revert; default every registered one (INJECTORS). */
+  injectors?: readonly AnyInjector[]
+}
+
 export interface StartOptions {
   dryRun?: boolean
   schedule?: string
@@ -50,13 +79,21 @@ export class RunManager {
   readonly #log: Logger
   readonly #ttlMarginMs: number | undefined
   readonly #fleet: FleetBus | undefined
+  readonly #cluster: (() => Cluster) | undefined
+  readonly #random: RandomSource | undefined
+  readonly #ownNamespace: string | undefined
+  readonly #injectors: readonly AnyInjector[]
 
-  constructor(opts: { store: Store; dataDir: string; log: Logger; ttlMarginMs?: number; fleet?: FleetBus }) {
+  constructor(opts: RunManagerOptions) {
     this.#store = opts.store
     this.#dataDir = opts.dataDir
     this.#log = opts.log.child({ component: 'runs' })
     this.#ttlMarginMs = opts.ttlMarginMs
     this.#fleet = opts.fleet
+    this.#cluster = opts.cluster
+    this.#random = opts.random
+    this.#ownNamespace = opts.ownNamespace
+    this.#injectors = opts.injectors ?? INJECTORS
   }
 
   active(): { runId: string; experiment: string; schedule?: string }[] {
@@ -80,6 +117,9 @@ export class RunManager {
       signal: abort.signal,
       ttlMarginMs: this.#ttlMarginMs,
       fleet: this.#fleet,
+      cluster: this.#cluster,
+      random: this.#random,
+      ownNamespace: this.#ownNamespace,
       logger: this.#log,
       onStart: resolveId,
       // Files are written by the runner itself; another store gets every update too.
@@ -124,7 +164,9 @@ export class RunManager {
 
   /**
    * Runs a dead controller left "running": revert every journalled sidecar fault that was not
-   * reverted (by its rule source, on every sidecar it went to), then mark the run aborted. A
+   * reverted (by its rule source, on every sidecar it went to) and every Kubernetes fault (by its
+   * injector, newest first, from the record and the objects' annotations), then mark the run
+   * aborted. A
    * journal that cannot be read is reported (logged with its file, and in the result), never
    * skipped silently: it may hold faults that only their ttl will now remove.
    */
@@ -171,6 +213,15 @@ export class RunManager {
       }
       f.revertedAt = Date.now()
     }
+    // Newest first, as the runner reverts. Every record is tried, applied or not: the run may
+    // have died between the change and journalling it, and recover() is a no-op on an object
+    // that does not carry this run's change.
+    for (const f of [...journal.faults].reverse()) {
+      if (!KUBERNETES_KINDS.has(f.kind) || f.revertedAt !== undefined) continue
+      const outcome = await this.#recoverKubernetes(journal, f)
+      if (outcome.ok) reverted.push(`${f.id}@${f.kind}: ${outcome.detail}`)
+      else if (outcome.ok === false) failed.push(`${f.id}@${f.kind}: ${outcome.detail}`)
+    }
     journal.status = 'aborted'
     journal.verdict = 'inconclusive'
     journal.reason = 'the controller stopped during the run; its faults were reverted when it restarted'
@@ -189,5 +240,43 @@ export class RunManager {
     }
     this.#log.warn({ runId: journal.runId, reverted, failed }, 'recovered a run left running by a previous controller')
     return { runId: journal.runId, reverted, failed }
+  }
+
+  /**
+   * One Kubernetes fault of a crashed run, through its injector's recover(). A fault whose family
+   * has nothing to undo (a pod kill is over once done) is skipped: `ok` undefined.
+   */
+  async #recoverKubernetes(journal: Journal, f: FaultRecord): Promise<{ ok?: boolean; detail: string }> {
+    const injector = this.#injectors.find((i) => i.step === f.kind)
+    if (injector && !injector.recover) return { detail: 'nothing to revert' }
+    const stays = '(the change stays on the object, annotated faultline.io/run-id'
+    try {
+      if (!injector) throw new Error(`no injector handles ${f.kind} in this controller`)
+      const ctx: RecoveryContext = {
+        runId: journal.runId,
+        log: this.#log.child({ runId: journal.runId, fault: f.id }),
+        cluster: () => {
+          if (!this.#cluster)
+            throw errors.FL_ERR_CONFIG_INVALID('reverting a Kubernetes fault needs a cluster', {
+              issues: [{ path: '--kubeconfig', message: 'give --kubeconfig, set KUBECONFIG, or run in a cluster' }],
+            })
+          return this.#cluster()
+        },
+      }
+      const said = await injector.recover!(f, ctx)
+      f.revertedAt = Date.now()
+      const detail = said ?? 'reverted'
+      journal.timeline.push({ at: f.revertedAt, type: 'reverted', step: f.step, fault: f.id, detail })
+      return { ok: true, detail }
+    } catch (err) {
+      const detail = `${coded(err)} ${stays}=${journal.runId})`
+      f.error = `revert failed: ${detail}`
+      journal.timeline.push({ at: Date.now(), type: 'revert-failed', step: f.step, fault: f.id, detail })
+      this.#log.error(
+        { runId: journal.runId, fault: f.id, kind: f.kind, code: (err as FaultlineError).code, err },
+        'crash recovery could not revert a Kubernetes fault',
+      )
+      return { ok: false, detail }
+    }
   }
 }
