@@ -20,6 +20,7 @@ import {
 import { podEvict } from '../../controller/injectors/kubernetes/pod-evict.ts'
 import { DEFAULT_PAUSE_IMAGE, podFailure } from '../../controller/injectors/kubernetes/pod-failure.ts'
 import { podKill } from '../../controller/injectors/kubernetes/pod-kill.ts'
+import { PodWatch } from '../../controller/injectors/kubernetes/pod-shared.ts'
 import { podStress } from '../../controller/injectors/kubernetes/pod-stress.ts'
 import type { InjectionContext, Injector, Planned } from '../../controller/injectors/types.ts'
 import { type FakeKube, type KubeObject, build, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
@@ -667,6 +668,45 @@ describe('Kubernetes pod faults', () => {
       ).rejects.toMatchObject({
         code: 'FL_ERR_CONFIG_INVALID',
       })
+    })
+  })
+
+  describe('the pod watch behind recovery', () => {
+    it('resumes when the server ends the stream, backs off on errors, and lists again after 410 Gone', async () => {
+      await fake.close()
+      fake = await startFakeKube({ readyDelayMs: 20, terminationDelayMs: 10, namespaces: [NS], historyLimit: 20 })
+      const seen: string[] = []
+      const w = new PodWatch(
+        new Cluster(fake.kubeConfig()),
+        NS,
+        (type, pod) => void seen.push(`${type} ${pod.metadata!.name}`),
+        silentLogger(),
+        { timeoutSeconds: 1 },
+      )
+      expect(await w.start()).toEqual([])
+      try {
+        const watchCalls = () => fake.requests.filter((r) => r.query.watch && r.path.endsWith(`/${NS}/pods`))
+        // The stream ends after 1 s and resumes from the last resourceVersion: nothing is missed.
+        await expect.poll(() => watchCalls().length, { timeout: 3000 }).toBeGreaterThanOrEqual(2)
+        fake.create(build.pod({ name: 'after-resume', namespace: NS }))
+        await expect.poll(() => seen, { timeout: 3000 }).toContain('ADDED after-resume')
+        const resumes = watchCalls().slice(1)
+        expect(resumes.every((r) => r.query.resourceVersion && r.query.resourceVersion !== '0')).toBe(true)
+        // The next resumes fail; meanwhile more changes than the server's history holds: the
+        // watch backs off, gets 410 Gone, lists again and reports the pods it missed.
+        fake.failNext({ method: 'GET', path: `/namespaces/${NS}/pods`, times: 2, code: 500 })
+        await expect.poll(() => fake.requests.filter((r) => r.status === 500).length, { timeout: 3000 }).toBe(1)
+        for (let i = 0; i < 30; i++)
+          fake.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `noise-${i}`, namespace: NS } })
+        fake.create(build.pod({ name: 'while-away', namespace: NS }))
+        await expect.poll(() => seen, { timeout: 5000 }).toContain('ADDED while-away')
+        expect(fake.requests.filter((r) => r.status === 500)).toHaveLength(2)
+        const lists = fake.requests.filter((r) => !r.query.watch && r.path.endsWith(`/${NS}/pods`) && r.status === 200)
+        expect(lists).toHaveLength(2) // the start, and the list after 410 Gone
+      } finally {
+        w.stop()
+      }
+      await expect.poll(() => fake.openWatches).toBe(0)
     })
   })
 

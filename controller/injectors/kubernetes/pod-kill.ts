@@ -82,12 +82,13 @@ export const podKill: Injector<Spec, undefined> = {
       record.appliedAt = Date.now()
       if (pending().length) {
         const last = Math.max(...kills.map((k) => k.deletedAt ?? 0))
-        const stop = new AbortController()
-        const onAbort = () => stop.abort()
-        ctx.signal.addEventListener('abort', onAbort, { once: true })
-        await Promise.race([settled, sleep(last + recoverWithin - Date.now(), stop.signal)])
-        stop.abort()
-        ctx.signal.removeEventListener('abort', onAbort)
+        // The wait ends at the deadline, when the run stops, or once every pod is replaced.
+        const done = new AbortController()
+        await Promise.race([
+          settled,
+          sleep(last + recoverWithin - Date.now(), AbortSignal.any([ctx.signal, done.signal])),
+        ])
+        done.abort()
       }
     } finally {
       for (const w of watches) w.stop()

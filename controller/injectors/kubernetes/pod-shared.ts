@@ -204,12 +204,21 @@ export class PodWatch {
   #failures = 0
   #abort: AbortController | undefined
   readonly #stop = new AbortController()
+  readonly #timeoutSeconds: number
 
-  constructor(cluster: Cluster, namespace: string, onPod: (type: PodEvent, pod: V1Pod) => void, log: Logger) {
+  /** `timeoutSeconds`: how long the server keeps one stream open (below client-node's 30 s inactivity timeout). */
+  constructor(
+    cluster: Cluster,
+    namespace: string,
+    onPod: (type: PodEvent, pod: V1Pod) => void,
+    log: Logger,
+    opts: { timeoutSeconds?: number } = {},
+  ) {
     this.#cluster = cluster
     this.#namespace = namespace
     this.#onPod = onPod
     this.#log = log
+    this.#timeoutSeconds = opts.timeoutSeconds ?? 25
   }
 
   /** Lists the namespace's pods (returned, not reported) and starts watching from there. */
@@ -243,8 +252,7 @@ export class PodWatch {
     }
     const controller = await new Watch(this.#cluster.kc).watch(
       `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`,
-      // The server ends the stream before client-node's 30 s inactivity timeout would.
-      { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 25 },
+      { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.#timeoutSeconds },
       (type, obj) => this.#event(type, obj),
       (err) => this.#ended(err),
     )
