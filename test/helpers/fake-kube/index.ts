@@ -2,13 +2,21 @@
  * An in-process fake Kubernetes API server for tests (not product code): plain HTTP on
  * 127.0.0.1 (port 0), the real REST paths and JSON shapes, good enough that the real
  * `@kubernetes/client-node` (CoreV1Api, AppsV1Api, PolicyV1Api, NetworkingV1Api, Watch,
- * makeInformer) and the real kubectl v1.33 (get, delete, cordon, uncordon, taint, scale, drain)
- * work against it unchanged.
+ * makeInformer) and the real kubectl v1.33 (get, delete, cordon, uncordon, taint, scale, drain,
+ * apply, rollout) work against it unchanged.
+ *
+ *   const fake = await startFakeKube({ readyDelayMs: 20, terminationDelayMs: 20 })
+ *   fake.create(build.deployment({ name: 'web', replicas: 3 }))
+ *   await fake.waitFor(() => fake.list('pods', 'default').filter(isPodReady).length === 3)
+ *   const core = fake.kubeConfig().makeApiClient(CoreV1Api)   // or kubectl --kubeconfig fake.kubeconfigPath
+ *   …
+ *   await fake.close()
  *
  * Faithful (same paths, shapes, status codes and semantics as a v1.33 API server):
  * - discovery (/version, /api, /api/v1, /apis, /apis/<g>, /apis/<g>/<v> with verbs, short names,
  *   subresources pods/eviction, pods/ephemeralcontainers, pods/status, deployments/scale,
- *   statefulsets/scale, replicasets/scale), minimal OpenAPI documents (openapi.ts);
+ *   statefulsets/scale, replicasets/scale); OpenAPI v3 documents just rich enough for kubectl
+ *   create/apply to use server-side field validation (openapi.ts);
  * - namespaces, nodes, pods, events, services, configmaps, deployments, replicasets,
  *   statefulsets, daemonsets, poddisruptionbudgets (policy/v1), networkpolicies;
  * - metadata.uid, resourceVersion (one global counter), creationTimestamp, generation (bumped
@@ -17,10 +25,10 @@
  *   resource fields: metadata.name, metadata.namespace, spec.nodeName, status.phase, …; an
  *   unsupported field is a 400), all-namespaces lists, server-side Tables for kubectl;
  * - watch (resourceVersion resume, 410 Expired past the history, selector transitions as
- *   ADDED/DELETED, bookmarks, timeoutSeconds);
+ *   ADDED/DELETED, bookmarks, timeoutSeconds, Table events for kubectl get -w);
  * - create/replace/patch (JSON patch incl. `test`, merge patch, strategic merge patch)/delete,
  *   optimistic concurrency (409 Conflict), dryRun=All, DeleteOptions (gracePeriodSeconds,
- *   preconditions, propagationPolicy Orphan) and deletecollection;
+ *   preconditions, propagationPolicy Orphan), deletecollection, finalizers;
  * - pod rules: creation defaults (incl. the default not-ready/unreachable tolerations), only
  *   images, activeDeadlineSeconds, added tolerations and terminationGracePeriodSeconds change
  *   on update, ephemeral containers only by addition through their subresource (no ports,
@@ -29,27 +37,34 @@
  *   registry compute it (minAvailable/maxUnavailable, ints and percentages, unhealthy pods,
  *   unhealthyPodEvictionPolicy), 429 TooManyRequests naming the budget, 500 for two budgets;
  * - autoscaling/v1 Scale on deployments, statefulsets and replicasets (GET/PUT/PATCH);
+ * - the node controller's taints (unschedulable, not-ready/unreachable), NoExecute evictions
+ *   honouring tolerationSeconds, PodGC of pods on deleted nodes, mirror pods re-created;
  * - errors as Status bodies (NotFound, AlreadyExists, Conflict, Invalid, BadRequest, Forbidden,
  *   TooManyRequests, MethodNotAllowed, UnsupportedMediaType, Unauthorized, Expired).
  *
- * Approximated (see each file's header):
+ * Approximated (details in each file's header):
  * - controllers (controllers.ts): a Deployment rollout replaces the old ReplicaSet at once (no
  *   surge pacing); minReadySeconds is ignored; the scheduler is "Ready, schedulable, tolerated,
  *   nodeSelector, fewest pods" (no affinity, resources or topology spread); a pause image never
- *   becomes ready, as if a readiness probe failed; containers run nothing (ephemeral containers
- *   run until `terminateEphemeralContainer`); no pods/log, pods/exec, pods/binding, no
- *   server-side apply (415), no protobuf, no Table watch streams;
+ *   becomes ready, as if a readiness probe failed (a real container without a probe would be
+ *   ready); containers run nothing (ephemeral containers run until `terminateEphemeralContainer`);
+ *   PodGC acts at once (no 40 s quarantine);
  * - strategic merge patch reads list strategies from a table of field names (patch.ts), not
- *   from the Go types; node taints and tolerations are atomic lists there, as in the Go types;
+ *   from the Go types; node taints and pod tolerations are atomic lists there, as in the Go types;
  * - only a few validations (names, containers, selectors, PDB min/max, pod updates, ephemeral
- *   containers, immutable workload selectors); no RBAC, admission webhooks or quotas;
+ *   containers, immutable workload selectors); fieldValidation=Strict is accepted but unknown
+ *   fields are kept, not refused; no RBAC, admission webhooks or quotas;
+ * - not served: pods/log, pods/exec, pods/attach, pods/binding, server-side apply (415),
+ *   protobuf and CBOR bodies (415: `kubectl create deployment` sends protobuf), /openapi/v2
+ *   (404) and schemas (`kubectl explain` fails);
  * - limit/continue are ignored: every list is one page.
  *
  * Test hooks: direct store access (`get`, `list`, `put`, `remove`), `create` through the API's
  * admission, `pdbBlocks(ns, name, true)` (evictions under that PDB get 429 whatever the
- * arithmetic), `setNodeReady`, `terminateEphemeralContainer`, `failNext` (a Status error for
- * matching requests), `requests` (every request seen) and `waitFor` (resolves on the store
- * change that makes a condition true: no sleeping).
+ * arithmetic), `setNodeReady`, `setDelays`, `terminateEphemeralContainer`, `failNext` (a Status
+ * error for matching requests), `requests` (every request seen), `openWatches`, and `waitFor`
+ * (resolves on the store change that makes a condition true: no sleeping). A pod annotated
+ * `fake-kube.faultline.io/static-status: "true"` keeps whatever status the test writes.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { type Server, createServer } from 'node:http'
@@ -93,8 +108,12 @@ export interface FakeKubeOptions {
   historyLimit?: number
   /** Interval of BOOKMARK events on watches that allow them (ms). Default 5000. */
   bookmarkIntervalMs?: number
-  /** Cordoning adds the node.kubernetes.io/unschedulable:NoSchedule taint, as the node controller does. Default true. */
-  unschedulableTaint?: boolean
+  /**
+   * The node controller's taints: cordoning adds node.kubernetes.io/unschedulable:NoSchedule, a
+   * NotReady node gets node.kubernetes.io/unreachable (or not-ready) NoSchedule and NoExecute.
+   * Default true.
+   */
+  nodeLifecycleTaints?: boolean
   /** Controllers write Events (Scheduled, SuccessfulCreate, Killing, …). Default true. */
   events?: boolean
   /** Called with one line per request (method, path, status): for debugging a test. */
@@ -117,7 +136,11 @@ export interface FakeKube {
   get(resource: string, namespace: string | undefined, name: string): KubeObject | undefined
   /** Stored objects (copies), sorted by namespace and name; all namespaces when none is given. */
   list(resource: string, namespace?: string): KubeObject[]
-  /** Writes an object straight into the store (no validation or defaults): created, or replaced keeping its uid. */
+  /**
+   * Writes an object straight into the store (no validation or defaults): created, or replaced
+   * keeping its uid. Controllers still act on it (the kubelet rewrites a bound pod's status unless
+   * the pod carries `staticStatusAnnotation: "true"`).
+   */
   put(obj: KubeObject): KubeObject
   /** Creates through the API's admission (defaults, validation); throws a KubeError like the server would send. */
   create(obj: KubeObject): KubeObject
@@ -153,7 +176,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     readyDelayMs: opts.readyDelayMs ?? 200,
     terminationDelayMs: opts.terminationDelayMs ?? 100,
     pauseImage: opts.pauseImage ?? 'pause',
-    unschedulableTaint: opts.unschedulableTaint ?? true,
+    nodeLifecycleTaints: opts.nodeLifecycleTaints ?? true,
     events: opts.events ?? true,
   })
   const api = new Api(store, controllers)

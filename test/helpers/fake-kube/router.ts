@@ -1,7 +1,7 @@
 /**
  * HTTP routing with the API server's paths:
  *   /version, /healthz, /livez, /readyz, /api, /api/v1, /apis, /apis/<g>, /apis/<g>/<v>,
- *   /openapi/v2 and /openapi/v3 (see openapi.ts),
+ *   /openapi/v3 and its group-version documents (see openapi.ts; /openapi/v2 is a 404),
  *   /api/v1/<plural>[/<name>[/<sub>]]                       cluster-scoped, or all namespaces (GET)
  *   /api/v1/namespaces/<ns>/<plural>[/<name>[/<sub>]]       namespaced
  *   /apis/<g>/<v>/… the same for groups.
@@ -14,7 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Api, DeleteOptions } from './api.ts'
 import { KubeError, badRequest, internalError, methodNotAllowed, pathNotFound, unauthorized } from './errors.ts'
-import { openapiV2, openapiV3Index, openapiV3Path } from './openapi.ts'
+import { openapiV3Index, openapiV3Path } from './openapi.ts'
 import {
   type ResourceDef,
   apiGroup,
@@ -150,6 +150,15 @@ export function createRouter(
     const q = url.searchParams
     const method = req.method ?? 'GET'
     const text = await readBody(req)
+    const bodyType = (req.headers['content-type'] ?? '').split(';')[0]!.trim()
+    if (text !== '' && (bodyType === 'application/vnd.kubernetes.protobuf' || bodyType === 'application/cbor')) {
+      // Typed Go clients (kubectl create deployment, for one) may send protobuf; the fake speaks JSON only.
+      throw new KubeError(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json (got ${bodyType})`,
+      )
+    }
     const body = parseJson(text)
     record.body = body
 
@@ -179,8 +188,6 @@ export function createRouter(
           return send(res, record, 200, apiVersions(opts.serverAddress()))
         case '/apis':
           return send(res, record, 200, apiGroupList())
-        case '/openapi/v2':
-          return send(res, record, 200, openapiV2())
         case '/openapi/v3':
           return send(res, record, 200, openapiV3Index())
       }
@@ -226,6 +233,7 @@ export function createRouter(
               allowBookmarks: q.get('allowWatchBookmarks') === 'true',
               sendInitialEvents: q.get('sendInitialEvents') === 'true',
               bookmarkIntervalMs: opts.bookmarkIntervalMs,
+              table: table ? { includeObject: q.get('includeObject') } : false,
             })
             return
           }

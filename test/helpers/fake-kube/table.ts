@@ -281,6 +281,7 @@ export function toTable(
   objects: KubeObject[],
   resourceVersion: string,
   includeObject: string | null,
+  includeColumns = true,
 ): Record<string, unknown> {
   const printer = printers[r.plural] ?? {
     columns: [nameCol, ageCol],
@@ -290,7 +291,7 @@ export function toTable(
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
     metadata: { resourceVersion },
-    columnDefinitions: printer.columns.map((c) => ({
+    columnDefinitions: (includeColumns ? printer.columns : []).map((c) => ({
       name: c.name,
       type: c.type,
       format: c.format ?? '',

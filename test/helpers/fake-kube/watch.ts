@@ -12,11 +12,13 @@
  * - allowWatchBookmarks=true: BOOKMARK events every `bookmarkIntervalMs`; sendInitialEvents=true
  *   ends the initial ADDED events with a bookmark annotated `k8s.io/initial-events-end`.
  * - timeoutSeconds ends the stream; closing the server ends every stream.
+ * - Accept `as=Table` (kubectl get -w): each object is a one-row Table, columns in the first.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { gone } from './errors.ts'
 import { type ResourceDef, apiVersionOf } from './resources.ts'
 import type { KubeObject, Store, StoreEvent } from './store.ts'
+import { toTable } from './table.ts'
 
 export interface WatchRequest {
   resource: ResourceDef
@@ -27,6 +29,8 @@ export interface WatchRequest {
   allowBookmarks: boolean
   sendInitialEvents: boolean
   bookmarkIntervalMs: number
+  /** Send each object as a one-row meta.k8s.io Table (kubectl get -w); the value is includeObject. */
+  table: false | { includeObject: string | null }
 }
 
 export class Watches {
@@ -51,7 +55,15 @@ export class Watches {
 
   serve(req: IncomingMessage, res: ServerResponse, w: WatchRequest): void {
     const r = w.resource
-    const typed = (o: KubeObject): KubeObject => ({ ...o, apiVersion: apiVersionOf(r), kind: r.kind })
+    let columnsSent = false
+    const typed = (o: KubeObject): unknown => {
+      const full = { ...o, apiVersion: apiVersionOf(r), kind: r.kind }
+      if (!w.table) return full
+      // As the API server does: column definitions in the first event only.
+      const t = toTable(r, [full], o.metadata.resourceVersion!, w.table.includeObject, !columnsSent)
+      columnsSent = true
+      return t
+    }
     res.writeHead(200, {
       'Content-Type': 'application/json',
       'Cache-Control': 'no-cache, private',
