@@ -20,6 +20,7 @@ commands:
               (--data defaults to $FAULTLINE_DATA, else .faultline)
   validate    check an experiment document and print every problem with its path
   controller  the long-running controller: [--listen HOST:PORT] [--data DIR] [--token TOKEN] [--redis URL]
+              [--kubeconfig FILE] [--context NAME] [--namespace NS]
   sidecar     run the fault-injection proxy in front of an app (options below)
   stress      CPU/memory stress: faultline stress --cpu N --load P --memory SIZE --duration D
   tour        run one sidecar in front of a sample app and show each fault kind (--keep to stay up)

@@ -1,6 +1,7 @@
 /** `faultline controller`: flags and environment to buildController, SIGTERM to a clean stop. */
 import { parseArgs } from 'node:util'
 import { buildController } from '../controller/app.ts'
+import { lazyCluster } from '../controller/drivers/kubernetes/connect.ts'
 import { parseHostPort } from '../src/config.ts'
 import { errors, type FieldIssue } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
@@ -12,6 +13,9 @@ export const CONTROLLER_FLAGS = {
   token: ['FAULTLINE_TOKEN', 'bearer token required on every API call but /healthz and /openapi.json'],
   redis: ['FAULTLINE_REDIS', 'Redis URL: store and fleet bus in Redis instead of files'],
   'log-level': ['FAULTLINE_LOG_LEVEL', 'trace|debug|info|warn|error (default info)'],
+  kubeconfig: ['FAULTLINE_KUBECONFIG', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)'],
+  context: ['FAULTLINE_KUBE_CONTEXT', 'kubeconfig context (default: its current context)'],
+  namespace: ['FAULTLINE_NAMESPACE', "the controller's own namespace, protected like kube-system"],
 } as const
 
 export async function controllerCommand(argv: string[]): Promise<void> {
@@ -45,6 +49,9 @@ export async function controllerCommand(argv: string[]): Promise<void> {
     logger,
     store,
     fleet,
+    // Connected on first use: a controller without Kubernetes experiments never reads a kubeconfig.
+    cluster: lazyCluster({ kubeconfig: get('kubeconfig'), context: get('context') }),
+    ownNamespace: get('namespace'),
   })
   await controller.start()
   closeOnSignals(logger, 'stopping: aborting and reverting running runs', () => controller.close())

@@ -19,6 +19,7 @@ import { renderHtml, renderMarkdown } from './experiments/report.ts'
 import { BODIES, type CheckedExperiment, checkExperiment, type RunRequest } from './api/bodies.ts'
 import { openApiDocument } from './api/openapi.ts'
 import { operationOf, paramsOf } from './api/routes.ts'
+import type { Cluster } from './drivers/kubernetes/cluster.ts'
 import type { FleetBus } from './bus/fleet.ts'
 import { RunManager } from './runs.ts'
 import { type ScheduleBody, Scheduler } from './scheduler.ts'
@@ -37,6 +38,10 @@ export interface ControllerOptions {
   /** Fleet mode: rule delivery to `service` targets through Redis. */
   fleet?: FleetBus
   ttlMarginMs?: number
+  /** The cluster for Kubernetes targets and for reverting a crashed run's Kubernetes faults. */
+  cluster?: () => Cluster
+  /** The controller's own namespace, protected like kube-system. */
+  ownNamespace?: string
 }
 
 export interface Controller {
@@ -73,7 +78,15 @@ function yamlBodyParser(
 export function buildController(opts: ControllerOptions): Controller {
   const log = opts.logger ?? createLogger({ name: 'faultline-controller' })
   const store = opts.store ?? new FileStore(opts.dataDir, { log })
-  const runs = new RunManager({ store, dataDir: opts.dataDir, log, ttlMarginMs: opts.ttlMarginMs, fleet: opts.fleet })
+  const runs = new RunManager({
+    store,
+    dataDir: opts.dataDir,
+    log,
+    ttlMarginMs: opts.ttlMarginMs,
+    fleet: opts.fleet,
+    cluster: opts.cluster,
+    ownNamespace: opts.ownNamespace,
+  })
   const shaping = new ShapingManager({ store, log, fleet: opts.fleet })
   const scheduler = new Scheduler({ store, runs, log })
   const apiLog = log.child({ component: 'api' })

@@ -4,7 +4,7 @@
  * (already supervised by the host, or started here). What was resolved is journalled.
  */
 import { withContext } from '../../src/errors.ts'
-import type { ExperimentDoc, TargetSpec } from '../../src/experiments/schema.ts'
+import type { ExperimentDoc, StepSpec, TargetSpec } from '../../src/experiments/schema.ts'
 import type { Cluster } from '../drivers/kubernetes/cluster.ts'
 import { selectNodes, selectPods } from '../drivers/kubernetes/select.ts'
 import type { FleetBus } from '../bus/fleet.ts'
@@ -46,9 +46,10 @@ export async function resolveTargets(
     const entry: Journal['targets'][string] = { sidecars: [], processes: [] }
     journal.targets[name] = entry
     const sidecars: SidecarClient[] = []
-    // A Kubernetes pod target without a fleet service reaches its pods' sidecars by pod IP.
-    const podSidecars = t.kubernetes && !t.service ? await resolveKubernetes(name, t, entry, opts) : undefined
-    if (t.kubernetes && t.service) await resolveKubernetes(name, t, entry, opts)
+    // A Kubernetes pod target without a fleet service reaches its pods' sidecars by pod IP, but
+    // only when the experiment uses them: nothing is sent to a pod IP for a pod kill alone.
+    const urls = t.kubernetes ? await resolveKubernetes(name, t, entry, opts) : []
+    const podSidecars = t.kubernetes && !t.service && usesSidecars(spec, name) ? urls : undefined
     let bus
     try {
       bus = ruleBusFor(
@@ -100,6 +101,15 @@ export async function resolveTargets(
     out.targets.set(name, { name, bus, sidecars, processes, kubernetes: t.kubernetes })
   }
   return out
+}
+
+/** Whether a sidecar fault or a sidecar check names this target. */
+export function usesSidecars(spec: ExperimentDoc['spec'], target: string): boolean {
+  const checks = [...spec.hypothesis.checks, ...(spec.guardrails ?? [])]
+  if (checks.some((c) => c.sidecar?.target === target)) return true
+  const walk = (steps: StepSpec[]): boolean =>
+    steps.some((s) => s.sidecarFault?.target === target || walk(s.parallel ?? []) || walk(s.serial ?? []))
+  return walk(spec.method)
 }
 
 /**

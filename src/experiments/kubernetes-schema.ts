@@ -217,7 +217,12 @@ export const kubernetesSteps = {
       memory: string({ pattern: /^\d+(\.\d+)?(B|KiB|MiB|GiB|KB|MB|GB)$/ }),
       image: string({ maxLength: 512, description: "the faultline image; default the controller's own" }),
     },
-    { description: 'CPU/memory stress inside the selected pods, from an ephemeral container' },
+    {
+      description: 'CPU/memory stress inside the selected pods, from an ephemeral container',
+      refine(v, path, issues) {
+        if (v.cpu === undefined && v.memory === undefined) issues.push({ path, message: 'must have "cpu" or "memory"' })
+      },
+    },
   ),
 }
 export type KubernetesStepKind = keyof typeof kubernetesSteps

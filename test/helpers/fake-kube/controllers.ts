@@ -931,7 +931,9 @@ export class Controllers {
       ) + 1
     const n = (this.ipCounters.get(String(subnet)) ?? 1) + 1
     this.ipCounters.set(String(subnet), n)
-    return `10.244.${subnet}.${n % 254 || 254}`
+    // Loopback, not the usual 10.244.0.0/16: tests may only ever send traffic to 127.0.0.0/8, so
+    // code that wrongly connects to a pod IP fails fast and harmlessly on this machine.
+    return `127.244.${subnet}.${n % 254 || 254}`
   }
 
   private containerID(): string {
