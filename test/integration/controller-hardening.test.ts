@@ -4,18 +4,18 @@
  * types or unknown fields, sidecars that cannot be reached or refuse, Redis going away, and
  * records on disk that cannot be read.
  */
+import { capturedLogger } from '../helpers/log.ts'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Writable } from 'node:stream'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FleetBus } from '../../controller/bus/fleet.ts'
 import { freePort } from '../../controller/drivers/local/ports.ts'
 import { RedisStore } from '../../controller/store/redis.ts'
 import { fleetKeys } from '../../src/fleet.ts'
-import { createLogger, type Logger, silentLogger } from '../../src/log.ts'
+import { silentLogger } from '../../src/log.ts'
 import { NAME_PATTERN } from '../../src/names.ts'
 import { type ControllerWorld, startController } from '../helpers/controller.ts'
 import { type RedisServer, startRedis } from '../helpers/redis.ts'
@@ -34,18 +34,6 @@ const controller = async (opts: Parameters<typeof startController>[0] = {}) =>
 const sidecarWorld = async (opts: Parameters<typeof startWorld>[0] = {}) =>
   later(await startWorld(opts), (w) => w.close())
 const tmp = (prefix: string) => later(mkdtempSync(path.join(tmpdir(), prefix)), (d) => rmSync(d, { recursive: true }))
-
-/** A logger whose JSON lines are kept for the test to read. */
-function capturedLogger(): { log: Logger; lines: Record<string, any>[] } {
-  const lines: Record<string, any>[] = []
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line))
-      done()
-    },
-  })
-  return { log: createLogger({ level: 'info', destination }), lines }
-}
 
 /** A request sent exactly as written (no URL normalisation: `%2F` and `%00` reach the server). */
 async function raw(c: ControllerWorld, method: string, urlPath: string, body?: string) {

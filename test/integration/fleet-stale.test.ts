@@ -3,13 +3,12 @@
  * going unready: a Redis outage must not take the app out of rotation), and in the log, once per
  * outage with a code, never silently.
  */
-import { Writable } from 'node:stream'
 import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
 import { type SampleApp, startSampleApp } from '../../examples/sample-app.ts'
 import { buildSidecar, type Sidecar } from '../../sidecar/build.ts'
 import { fleetKeys } from '../../src/fleet.ts'
-import { createLogger } from '../../src/log.ts'
+import { capturedLogger } from '../helpers/log.ts'
 import { type RedisServer, startRedis } from '../helpers/redis.ts'
 
 let redis: RedisServer | undefined
@@ -22,18 +21,7 @@ afterEach(async () => {
   redis = app = sidecar = undefined
 })
 
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = []
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line))
-      done()
-    },
-  })
-  return { lines, logger: createLogger({ level: 'debug', destination }) }
-}
-
-async function start(redisUrl: string, logger = capturingLogger().logger) {
+async function start(redisUrl: string, logger = capturedLogger('debug').log) {
   app = await startSampleApp()
   sidecar = buildSidecar({
     upstream: app.url,
@@ -53,7 +41,7 @@ const getJson = async (url: string) => {
 
 it('Redis down: stale in /readyz and /stats, still ready, one FL_ERR_REDIS line per outage; clears on return', async () => {
   redis = await startRedis()
-  const { lines, logger } = capturingLogger()
+  const { lines, log: logger } = capturedLogger('debug')
   const { adminUrl } = await start(redis.url, logger)
   expect((await getJson(adminUrl + '/readyz')).body.fleet.stale).toBeUndefined()
   await redis.kill()
@@ -89,7 +77,7 @@ it('a refused subscription is logged with a code, shown as stale, and retried', 
     'resetchannels',
     '&faultline:fleet:web:acked',
   )
-  const { lines, logger } = capturingLogger()
+  const { lines, log: logger } = capturedLogger('debug')
   const url = redis.url.replace('redis://', 'redis://limited:pw@')
   const { adminUrl } = await start(url, logger)
   await expect

@@ -1,13 +1,13 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { capturedLogger } from '../helpers/log.ts'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Journal } from '../../controller/experiments/journal.ts'
 import { FileStore } from '../../controller/store/files.ts'
 import { keys, RedisStore } from '../../controller/store/redis.ts'
 import type { Store } from '../../controller/store/types.ts'
-import { createLogger, type Logger, silentLogger } from '../../src/log.ts'
+import { type Logger, silentLogger } from '../../src/log.ts'
 import { type RedisServer, startRedis } from '../helpers/redis.ts'
 
 let redis: RedisServer
@@ -63,17 +63,6 @@ const makers: [string, Maker][] = [
     },
   ],
 ]
-
-function capturedLogger(): { log: Logger; lines: Record<string, any>[] } {
-  const lines: Record<string, any>[] = []
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line))
-      done()
-    },
-  })
-  return { log: createLogger({ level: 'info', destination }), lines }
-}
 
 const journal = (runId: string, startedAt: number, status: Journal['status'] = 'completed'): Journal =>
   ({

@@ -4,15 +4,22 @@
  * and reason), so a Forbidden from missing RBAC reads as such in the journal.
  */
 import {
+  type ConfigurationOptions,
   AppsV1Api,
   CoreV1Api,
   type KubeConfig,
   NetworkingV1Api,
+  PatchStrategy,
   PolicyV1Api,
+  setHeaderOptions,
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node'
 import { errors, type FaultlineError } from '../../../src/errors.ts'
+
+/** client-node sends JSON patches unless told otherwise (k8s-faults.md §4.0): say which. */
+export const MERGE_PATCH: ConfigurationOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+export const STRATEGIC_PATCH: ConfigurationOptions = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)
 
 /** A Kubernetes API error as client-node raises it (ApiException). */
 interface ApiFailure {

@@ -49,18 +49,9 @@ import {
 import { type Cluster, kubernetesError, statusOf } from '../../drivers/kubernetes/cluster.ts'
 import { claim, release, RUN_ID } from '../../drivers/kubernetes/ownership.ts'
 import type { FaultRecord, ObjectRef } from '../../experiments/journal.ts'
+import { MERGE_PATCH } from '../../drivers/kubernetes/cluster.ts'
 import { type Injector, type RecoveryContext, sleep } from '../types.ts'
-import {
-  claimable,
-  MERGE_PATCH,
-  nameOf,
-  ourClaim,
-  patchPod,
-  planPods,
-  podRefs,
-  type Saved,
-  shortId,
-} from './pod-shared.ts'
+import { claimable, nameOf, ourClaim, patchPod, planPods, podRefs, type Saved, shortId } from './pod-shared.ts'
 
 type Spec = NonNullable<StepSpec['networkPartition']>
 type To = NonNullable<Spec['to']>

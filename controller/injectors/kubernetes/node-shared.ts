@@ -13,23 +13,14 @@
  * kubelet or the node controller touched in between is a 409, re-read and retried, never
  * overwritten.
  */
-import {
-  type ConfigurationOptions,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Node,
-  type V1ObjectMeta,
-} from '@kubernetes/client-node'
+import type { V1Node, V1ObjectMeta } from '@kubernetes/client-node'
 import { errors, FaultlineError } from '../../../src/errors.ts'
 import type { KubernetesTargetSpec } from '../../../src/experiments/kubernetes-schema.ts'
-import { type Cluster, kubernetesError, statusOf } from '../../drivers/kubernetes/cluster.ts'
+import { type Cluster, kubernetesError, MERGE_PATCH, statusOf } from '../../drivers/kubernetes/cluster.ts'
 import { assertFree, claim, ownerOf, release } from '../../drivers/kubernetes/ownership.ts'
 import { selectNodes } from '../../drivers/kubernetes/select.ts'
 import type { FaultRecord, ObjectRef } from '../../experiments/journal.ts'
 import type { InjectionContext, Planned, Step } from '../types.ts'
-
-/** client-node sends JSON patches unless told otherwise (k8s-faults.md §4.0). */
-export const MERGE_PATCH: ConfigurationOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 
 /** Conflicts (409) retried before giving up: each retry re-reads the object. */
 const CONFLICT_RETRIES = 8

@@ -21,18 +21,9 @@ import type { StepSpec } from '../../../src/experiments/schema.ts'
 import type { Cluster } from '../../drivers/kubernetes/cluster.ts'
 import { claim, release } from '../../drivers/kubernetes/ownership.ts'
 import type { FaultRecord, ObjectRef } from '../../experiments/journal.ts'
+import { STRATEGIC_PATCH } from '../../drivers/kubernetes/cluster.ts'
 import { type Injector, type RecoveryContext, sleep } from '../types.ts'
-import {
-  claimable,
-  nameOf,
-  ourClaim,
-  patchPod,
-  planPods,
-  podRefs,
-  podTarget,
-  type Saved,
-  STRATEGIC_PATCH,
-} from './pod-shared.ts'
+import { claimable, nameOf, ourClaim, patchPod, planPods, podRefs, podTarget, type Saved } from './pod-shared.ts'
 
 type Spec = NonNullable<StepSpec['podFailure']>
 

@@ -6,18 +6,15 @@
  * server ending the stream.
  */
 import { createHash } from 'node:crypto'
-import { PatchStrategy, setHeaderOptions, type V1Pod, Watch } from '@kubernetes/client-node'
+import { type V1Pod, Watch } from '@kubernetes/client-node'
 import { errors } from '../../../src/errors.ts'
 import type { KubernetesTargetSpec } from '../../../src/experiments/kubernetes-schema.ts'
 import type { Logger } from '../../../src/log.ts'
-import { type Cluster, kubernetesError, statusOf } from '../../drivers/kubernetes/cluster.ts'
+import { type Cluster, kubernetesError, STRATEGIC_PATCH, statusOf } from '../../drivers/kubernetes/cluster.ts'
 import { assertFree, ownerOf } from '../../drivers/kubernetes/ownership.ts'
 import { selectPods } from '../../drivers/kubernetes/select.ts'
 import type { FaultRecord, ObjectRef } from '../../experiments/journal.ts'
 import { type InjectionContext, type Planned, type Step, sleep } from '../types.ts'
-
-export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
-export const STRATEGIC_PATCH = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)
 
 /** How often a patch is retried when someone else wrote the object between our read and write. */
 const CONFLICT_RETRIES = 5

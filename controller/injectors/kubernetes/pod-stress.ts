@@ -25,7 +25,8 @@ import type { StepSpec } from '../../../src/experiments/schema.ts'
 import { kubernetesError, statusOf } from '../../drivers/kubernetes/cluster.ts'
 import { assertFree } from '../../drivers/kubernetes/ownership.ts'
 import { type Injector, sleep } from '../types.ts'
-import { nameOf, planPods, podRefs, podTarget, rereadPod, shortId, STRATEGIC_PATCH } from './pod-shared.ts'
+import { STRATEGIC_PATCH } from '../../drivers/kubernetes/cluster.ts'
+import { nameOf, planPods, podRefs, podTarget, rereadPod, shortId } from './pod-shared.ts'
 
 type Spec = NonNullable<StepSpec['podStress']>
 

@@ -17,7 +17,8 @@ import type { StepSpec } from '../../../src/experiments/schema.ts'
 import type { Cluster } from '../../drivers/kubernetes/cluster.ts'
 import type { FaultRecord } from '../../experiments/journal.ts'
 import { type Injector, sleep } from '../types.ts'
-import { changeAspect, MERGE_PATCH, type ObjectAccess, restoreAspect } from './node-shared.ts'
+import { MERGE_PATCH } from '../../drivers/kubernetes/cluster.ts'
+import { changeAspect, type ObjectAccess, restoreAspect } from './node-shared.ts'
 
 type Spec = NonNullable<StepSpec['scale']>
 type Workload = Spec['workload']
