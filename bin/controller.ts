@@ -1,7 +1,7 @@
 /** `faultline controller`: flags and environment to buildController, SIGTERM to a clean stop. */
 import { parseArgs } from 'node:util'
 import { buildController } from '../controller/app.ts'
-import { lazyCluster } from '../controller/drivers/kubernetes/connect.ts'
+import { lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
 import { parseHostPort } from '../src/config.ts'
 import { errors, type FieldIssue } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
@@ -51,7 +51,7 @@ export async function controllerCommand(argv: string[]): Promise<void> {
     fleet,
     // Connected on first use: a controller without Kubernetes experiments never reads a kubeconfig.
     cluster: lazyCluster({ kubeconfig: get('kubeconfig'), context: get('context') }),
-    ownNamespace: get('namespace'),
+    ownNamespace: get('namespace') ?? ownNamespace(),
   })
   await controller.start()
   closeOnSignals(logger, 'stopping: aborting and reverting running runs', () => controller.close())

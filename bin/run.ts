@@ -10,7 +10,7 @@ import { parseExperiment } from '../src/experiments/document.ts'
 import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import { createLogger, type Logger } from '../src/log.ts'
 import { type RandomSource, seededRandom } from '../src/random.ts'
-import { lazyCluster } from '../controller/drivers/kubernetes/connect.ts'
+import { lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
 import { abortOnSignals } from './interrupt.ts'
 
 export const DEFAULT_DATA_DIR = '.faultline'
@@ -111,7 +111,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         context: values.context as string | undefined,
       }),
       random: seedOf(values.seed as string | undefined),
-      ownNamespace: process.env.FAULTLINE_NAMESPACE || undefined,
+      ownNamespace: ownNamespace(),
     })
     await fleet?.close()
     return report(result, out)

@@ -48,8 +48,9 @@ export async function resolveTargets(
     const sidecars: SidecarClient[] = []
     // A Kubernetes pod target without a fleet service reaches its pods' sidecars by pod IP, but
     // only when the experiment uses them: nothing is sent to a pod IP for a pod kill alone.
-    const urls = t.kubernetes ? await resolveKubernetes(name, t, entry, opts) : []
-    const podSidecars = t.kubernetes && !t.service && usesSidecars(spec, name) ? urls : undefined
+    const sidecarsUsed = usesSidecars(spec, name)
+    const urls = t.kubernetes ? await resolveKubernetes(name, t, entry, opts, sidecarsUsed) : []
+    const podSidecars = t.kubernetes && !t.service && sidecarsUsed ? urls : undefined
     let bus
     try {
       bus = ruleBusFor(
@@ -121,6 +122,7 @@ async function resolveKubernetes(
   t: TargetSpec,
   entry: Journal['targets'][string],
   opts: ResolveOptions,
+  forSidecars: boolean,
 ): Promise<string[]> {
   const k = t.kubernetes!
   const cluster = opts.cluster()
@@ -131,10 +133,15 @@ async function resolveKubernetes(
       entry.kubernetes = { matched: nodes.matched, selected: nodes.refs }
       return []
     }
-    const pods = await selectPods(cluster, k, select)
-    entry.kubernetes = { matched: pods.matched, selected: pods.refs }
+    // Only sidecar faults and checks pick pods for the whole run; fault steps pick their own, so
+    // for them the run records how many match, and each step journals what it hit.
+    const all = { ...k, mode: 'all' as const, value: undefined, maxTargets: undefined }
+    const pods = await selectPods(cluster, forSidecars ? k : all, select)
+    entry.kubernetes = { matched: pods.matched, selected: forSidecars ? pods.refs : [] }
     const port = k.sidecarAdminPort ?? DEFAULT_SIDECAR_ADMIN_PORT
-    return pods.selected.filter((p) => p.status?.podIP).map((p) => `http://${p.status!.podIP}:${port}`)
+    // An IPv6 address needs brackets in a URL.
+    const host = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip)
+    return pods.selected.filter((p) => p.status?.podIP).map((p) => `http://${host(p.status!.podIP!)}:${port}`)
   } catch (err) {
     throw withContext(err, `target ${name}`)
   }

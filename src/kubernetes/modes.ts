@@ -6,8 +6,11 @@
  *   one                 one object, at random
  *   all                 every match
  *   fixed               `value` objects at random (all of them when fewer match)
- *   fixed-percent       ceil(count x value / 100) at random, value in (0, 100]
- *   random-max-percent  p uniform in [0, value], then ceil(count x p / 100) (can be none)
+ *   fixed-percent       ceil(count x value / 100) at random, value a whole percentage in (0, 100]
+ *   random-max-percent  a whole percentage p uniform in [0, value], then ceil(count x p / 100)
+ *                       (none when p is 0)
+ * Rounding up is what pkg/selector/generic/mode.go does ("at least one object should be
+ * selected"); some of Chaos Mesh's cloud selectors round down, the pod selector does not.
  */
 export const MODES = ['one', 'all', 'fixed', 'fixed-percent', 'random-max-percent'] as const
 export type Mode = (typeof MODES)[number]
@@ -17,7 +20,7 @@ export function modeValueProblem(mode: Mode, value: number | undefined): string 
   if (mode === 'one' || mode === 'all') return value === undefined ? undefined : `has no meaning with mode "${mode}"`
   if (value === undefined) return `is required with mode "${mode}"`
   if (mode === 'fixed') return Number.isInteger(value) && value > 0 ? undefined : 'must be a whole number above 0'
-  return value > 0 && value <= 100 ? undefined : 'must be a percentage in (0, 100]'
+  return Number.isInteger(value) && value > 0 && value <= 100 ? undefined : 'must be a whole percentage in (0, 100]'
 }
 
 /** `n` of `items` at random (partial Fisher-Yates), in the order picked. */
@@ -43,7 +46,8 @@ export function selectByMode<T>(items: readonly T[], mode: Mode, value: number |
     case 'fixed-percent':
       return sample(items, Math.ceil((count * value!) / 100), random)
     case 'random-max-percent': {
-      const p = random() * value!
+      // Every whole percentage from 0 to value inclusive is equally likely, as in Chaos Mesh.
+      const p = Math.floor(random() * (value! + 1))
       return sample(items, Math.ceil((count * p) / 100), random)
     }
   }

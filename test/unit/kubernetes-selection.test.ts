@@ -52,12 +52,15 @@ describe('modes (Chaos Mesh semantics)', () => {
     expect(selectByMode(items, 'fixed-percent', 100, r)).toHaveLength(10)
     expect(new Set(selectByMode(items, 'fixed', 5, r)).size).toBe(5)
   })
-  it('random-max-percent picks between none and value% (ceil)', () => {
+  it('random-max-percent: a whole percentage in [0, value], rounded up (none at 0)', () => {
     const r = seededRandom(1)
-    const sizes = new Set(Array.from({ length: 500 }, () => selectByMode(items, 'random-max-percent', 50, r).length))
-    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(0)
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(5)
-    expect(sizes.size).toBeGreaterThan(3)
+    const sizes = Array.from({ length: 2000 }, () => selectByMode(items, 'random-max-percent', 50, r).length)
+    expect(new Set(sizes)).toEqual(new Set([0, 1, 2, 3, 4, 5]))
+    // p = 0 is one of 51 equally likely percentages: about 2% of picks select nothing.
+    const none = sizes.filter((n) => n === 0).length / sizes.length
+    expect(none).toBeGreaterThan(0.005)
+    expect(none).toBeLessThan(0.05)
+    expect(selectByMode(['only'], 'random-max-percent', 100, () => 0.999)).toEqual(['only'])
   })
   it('a seed reproduces the selection', () => {
     expect(selectByMode(items, 'fixed', 4, seededRandom(42))).toEqual(selectByMode(items, 'fixed', 4, seededRandom(42)))
@@ -73,6 +76,7 @@ describe('modes (Chaos Mesh semantics)', () => {
     ['fixed', 2, true],
     ['fixed-percent', 0, false],
     ['fixed-percent', 101, false],
+    ['fixed-percent', 12.5, false],
     ['random-max-percent', undefined, false],
   ])('%s with value %j is valid: %s', (mode, value, ok) => {
     expect(modeValueProblem(mode, value) === undefined).toBe(ok)

@@ -4,6 +4,9 @@
  * service account; `--context` picks a context. Nobody should have to pass the API server's
  * address or certificate paths by hand.
  */
+import { existsSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { KubeConfig } from '@kubernetes/client-node'
 import { errors } from '../../../src/errors.ts'
 import { Cluster } from './cluster.ts'
@@ -13,7 +16,36 @@ export interface ConnectOptions {
   context?: string
 }
 
-export function loadKubeConfig(opts: ConnectOptions = {}): KubeConfig {
+/** The service account files a pod gets (in-cluster configuration). */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
+
+/**
+ * Whether any source kubectl would read exists. Without one, client-node silently falls back to
+ * http://localhost:8080, and the first API call fails far from the cause: say so up front.
+ */
+function anyKubeconfigSource(env: NodeJS.ProcessEnv): boolean {
+  if (env.KUBECONFIG) return true
+  if (existsSync(path.join(env.HOME ?? os.homedir(), '.kube', 'config'))) return true
+  return Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync(path.join(SERVICE_ACCOUNT_DIR, 'token'))
+}
+
+/** The namespace this process runs in, in a cluster (FAULTLINE_NAMESPACE wins); undefined outside one. */
+export function ownNamespace(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.FAULTLINE_NAMESPACE) return env.FAULTLINE_NAMESPACE
+  const file = path.join(SERVICE_ACCOUNT_DIR, 'namespace')
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined
+}
+
+export function loadKubeConfig(opts: ConnectOptions = {}, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  if (!opts.kubeconfig && !anyKubeconfigSource(env))
+    throw errors.FL_ERR_CONFIG_INVALID('no kubeconfig: nothing says which cluster to use', {
+      issues: [
+        {
+          path: '--kubeconfig',
+          message: 'give --kubeconfig, set KUBECONFIG, create ~/.kube/config, or run in a cluster',
+        },
+      ],
+    })
   const kc = new KubeConfig()
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig)
