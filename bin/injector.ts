@@ -1,0 +1,70 @@
+/** `faultline injector`: the sidecar-injecting MutatingAdmissionWebhook (docs/injection.md). */
+import { existsSync, readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { loadInjectorConfig, type InjectorConfig } from '../controller/injector/config.ts'
+import { buildInjectorServer, type InjectorServer } from '../controller/injector/server.ts'
+import { type HostPort, parseHostPort } from '../src/config.ts'
+import { errors, type FieldIssue } from '../src/errors.ts'
+import { createLogger } from '../src/log.ts'
+import { closeOnSignals } from './signals.ts'
+
+/** flag -> [environment variable, description] */
+export const INJECTOR_FLAGS = {
+  listen: ['FAULTLINE_INJECTOR_LISTEN', 'HTTPS listener HOST:PORT (default 0.0.0.0:8443)'],
+  'tls-cert': ['FAULTLINE_TLS_CERT', 'PEM certificate (with its chain), reloaded when it changes (required)'],
+  'tls-key': ['FAULTLINE_TLS_KEY', 'PEM private key, reloaded when it changes (required)'],
+  config: ['FAULTLINE_INJECTOR_CONFIG', 'YAML or JSON injector configuration (default: every default)'],
+  'log-level': ['FAULTLINE_LOG_LEVEL', 'trace|debug|info|warn|error (default info)'],
+} as const
+
+/** Where a pod finds its own namespace (the service account mount). */
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace'
+
+export interface InjectorArgs {
+  listen: HostPort
+  certFile: string
+  keyFile: string
+  config: InjectorConfig
+  logLevel?: string
+}
+
+export function parseInjectorArgs(argv: string[], env: NodeJS.ProcessEnv): InjectorArgs {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    const options = Object.fromEntries(Object.keys(INJECTOR_FLAGS).map((k) => [k, { type: 'string' as const }]))
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
+  } catch (err) {
+    throw errors.FL_ERR_CONFIG_INVALID((err as Error).message, { cause: err })
+  }
+  const get = (k: keyof typeof INJECTOR_FLAGS) =>
+    (values[k] as string | undefined) ?? (env[INJECTOR_FLAGS[k][0]] || undefined)
+  const issues: FieldIssue[] = []
+  const listen = parseHostPort(get('listen') ?? '0.0.0.0:8443', 'listen', issues)
+  const certFile = get('tls-cert')
+  const keyFile = get('tls-key')
+  if (!certFile) issues.push({ path: '--tls-cert', message: 'is required (or set FAULTLINE_TLS_CERT)' })
+  if (!keyFile) issues.push({ path: '--tls-key', message: 'is required (or set FAULTLINE_TLS_KEY)' })
+  if (issues.length)
+    throw errors.FL_ERR_CONFIG_INVALID(issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+  const config = loadInjectorConfig(get('config'))
+  // The injector never injects its own namespace: from the file, else as the controller learns it.
+  config.ownNamespace ??=
+    env.FAULTLINE_NAMESPACE ||
+    (existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() : undefined)
+  return { listen: listen!, certFile: certFile!, keyFile: keyFile!, config, logLevel: get('log-level') }
+}
+
+/** Starts the injector; resolves once it listens. SIGTERM/SIGINT close it. */
+export async function injectorCommand(argv: string[]): Promise<void> {
+  const args = parseInjectorArgs(argv, process.env)
+  const logger = createLogger({ name: 'faultline-injector', level: args.logLevel })
+  const server: InjectorServer = buildInjectorServer({
+    listen: args.listen,
+    certFile: args.certFile,
+    keyFile: args.keyFile,
+    config: args.config,
+    logger,
+  })
+  await server.listen()
+  closeOnSignals(logger, 'injector stopping', () => server.close())
+}
