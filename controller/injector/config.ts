@@ -59,8 +59,8 @@ export const injectorConfigSchema = object(
       pattern: DNS_LABEL,
       description: "the injector's own namespace, never injected (default $FAULTLINE_NAMESPACE, else the pod's own)",
     }),
-    systemNamespaces: array(string({ pattern: DNS_LABEL }), {
-      description: `never injected; default ${DEFAULT_SYSTEM_NAMESPACES.join(', ')}`,
+    excludeNamespaces: array(string({ pattern: DNS_LABEL }), {
+      description: `never injected, besides ownNamespace; default ${DEFAULT_SYSTEM_NAMESPACES.join(', ')}`,
     }),
     proxyPort: port(`the sidecar's proxy port; default ${DEFAULT_PROXY_PORT}`),
     adminPort: port(`the sidecar's admin port (the driver's sidecarAdminPort); default ${DEFAULT_ADMIN_PORT}`),
@@ -81,13 +81,11 @@ export const injectorConfigSchema = object(
     redisUrl: string({ pattern: /^rediss?:\/\/\S+$/, description: 'fleet mode: the sidecars follow this Redis' }),
     logLevel: choice(['trace', 'debug', 'info', 'warn', 'error'], "the sidecar's log level"),
     resources,
-    capture: object({
-      mode: choice(['iptables', 'none'], 'default iptables; the pod annotation faultline.io/capture overrides'),
-      excludeInboundPorts: array(port('a port'), {
-        description: 'never captured nor picked as the app port; the pod annotation overrides',
-      }),
-      resources,
+    capture: choice(['iptables', 'none'], 'default iptables; the pod annotation faultline.io/capture overrides'),
+    excludeInboundPorts: array(port('a port'), {
+      description: 'never captured nor picked as the app port; the pod annotation overrides',
     }),
+    captureResources: resources,
     namespaceLookup: boolean(
       "read the pod's namespace labels through the Kubernetes API (needs get on namespaces); default false",
     ),
@@ -108,7 +106,7 @@ export interface InjectorConfig {
   image: string
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never'
   ownNamespace?: string
-  systemNamespaces: string[]
+  excludeNamespaces: string[]
   proxyPort: number
   adminPort: number
   sidecarUid: number
@@ -116,7 +114,9 @@ export interface InjectorConfig {
   redisUrl?: string
   logLevel?: string
   resources: Resources
-  capture: { mode: 'iptables' | 'none'; excludeInboundPorts: number[]; resources: Resources }
+  capture: 'iptables' | 'none'
+  excludeInboundPorts: number[]
+  captureResources: Resources
   namespaceLookup: boolean
 }
 
@@ -130,7 +130,7 @@ export function defaultInjectorConfig(): InjectorConfig {
   return {
     image: `faultline:${packageVersion()}`,
     imagePullPolicy: 'IfNotPresent',
-    systemNamespaces: [...DEFAULT_SYSTEM_NAMESPACES],
+    excludeNamespaces: [...DEFAULT_SYSTEM_NAMESPACES],
     proxyPort: DEFAULT_PROXY_PORT,
     adminPort: DEFAULT_ADMIN_PORT,
     sidecarUid: DEFAULT_SIDECAR_UID,
@@ -138,12 +138,10 @@ export function defaultInjectorConfig(): InjectorConfig {
     // No CPU limit would be kinder to a proxy's latency, but namespaces with a ResourceQuota on
     // limits refuse containers without one; 1 CPU is far above what the proxy needs.
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+    capture: 'iptables',
+    excludeInboundPorts: [],
     // The capture container is a short-lived Node process: enough memory to start Node.
-    capture: {
-      mode: 'iptables',
-      excludeInboundPorts: [],
-      resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
-    },
+    captureResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
     namespaceLookup: false,
   }
 }
@@ -164,7 +162,7 @@ export function resolveInjectorConfig(doc: unknown, source = 'injector configura
     image: v.image ?? d.image,
     imagePullPolicy: v.imagePullPolicy ?? d.imagePullPolicy,
     ownNamespace: v.ownNamespace,
-    systemNamespaces: v.systemNamespaces ?? d.systemNamespaces,
+    excludeNamespaces: v.excludeNamespaces ?? d.excludeNamespaces,
     proxyPort: v.proxyPort ?? d.proxyPort,
     adminPort: v.adminPort ?? d.adminPort,
     sidecarUid: v.sidecarUid ?? d.sidecarUid,
@@ -178,11 +176,9 @@ export function resolveInjectorConfig(doc: unknown, source = 'injector configura
     redisUrl: v.redisUrl,
     logLevel: v.logLevel,
     resources: v.resources ?? d.resources,
-    capture: {
-      mode: v.capture?.mode ?? d.capture.mode,
-      excludeInboundPorts: v.capture?.excludeInboundPorts ?? d.capture.excludeInboundPorts,
-      resources: v.capture?.resources ?? d.capture.resources,
-    },
+    capture: v.capture ?? d.capture,
+    excludeInboundPorts: v.excludeInboundPorts ?? d.excludeInboundPorts,
+    captureResources: v.captureResources ?? d.captureResources,
     namespaceLookup: v.namespaceLookup ?? d.namespaceLookup,
   }
 }

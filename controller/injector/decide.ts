@@ -17,7 +17,7 @@ export interface DecideInput {
   pod: PodJson
   /** The review's `request.namespace` (a pod being created may not carry its own). */
   namespace: string
-  config: Pick<InjectorConfig, 'systemNamespaces' | 'ownNamespace'>
+  config: Pick<InjectorConfig, 'excludeNamespaces' | 'ownNamespace'>
   /** The namespace's labels when they were looked up; undefined trusts the webhook's selectors. */
   namespaceLabels?: Record<string, string>
 }
@@ -35,8 +35,8 @@ export function decide({ pod, namespace, config, namespaceLabels }: DecideInput)
   if (alreadyInjected(pod)) return { inject: false, because: 'already injected', alreadyInjected: true }
   const podLabel = labelsOf(pod)[INJECT_LABEL]
   if (podLabel === 'false') return { inject: false, because: `pod label ${INJECT_LABEL}=false` }
-  if (config.systemNamespaces.includes(namespace))
-    return { inject: false, because: `${namespace} is a system namespace` }
+  if (config.excludeNamespaces.includes(namespace))
+    return { inject: false, because: `${namespace} is an excluded namespace` }
   if (namespace === config.ownNamespace) return { inject: false, because: `${namespace} is the injector's namespace` }
   // The sidecar's ports and the capture rules would land on the node's own network namespace.
   if (pod.spec.hostNetwork === true) return { inject: false, because: 'hostNetwork pod' }

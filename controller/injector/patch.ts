@@ -132,7 +132,7 @@ export function captureContainer(plan: InjectionPlan, config: InjectorConfig): R
     image: config.image,
     imagePullPolicy: config.imagePullPolicy,
     args: captureArgs(plan, config),
-    resources: config.capture.resources,
+    resources: config.captureResources,
     securityContext: {
       // iptables needs root with NET_ADMIN (and NET_RAW for its raw sockets); nothing else.
       runAsUser: 0,

@@ -84,7 +84,7 @@ export function planInjection({ pod, config, namespaceLabels }: PlanInput): Inje
       message: `must differ from the proxy port ${proxyPort}`,
     })
 
-  let excludeInboundPorts = config.capture.excludeInboundPorts
+  let excludeInboundPorts = config.excludeInboundPorts
   const excludeText = ann[EXCLUDE_INBOUND_ANNOTATION]
   if (excludeText !== undefined) {
     // The annotation replaces the configured list (as Istio's traffic.sidecar.istio.io annotations do).
@@ -102,7 +102,7 @@ export function planInjection({ pod, config, namespaceLabels }: PlanInput): Inje
   }
   excludeInboundPorts = [...excludeInboundPorts].sort((a, b) => a - b)
 
-  let capture = config.capture.mode
+  let capture = config.capture
   const captureText = ann[CAPTURE_ANNOTATION]
   if (captureText !== undefined) {
     if (captureText === 'iptables' || captureText === 'none') capture = captureText

@@ -35,7 +35,9 @@ export interface WebhookConfigurationOptions {
   /** 1-5 seconds; default 5. Every pod creation in an injected namespace may wait this long. */
   timeoutSeconds?: number
   /** Default kube-system, kube-public, kube-node-lease (the injector's own is always added). */
-  systemNamespaces?: readonly string[]
+  excludeNamespaces?: readonly string[]
+  /** Default IfNeeded (safe: a second pass changes nothing). */
+  reinvocationPolicy?: 'IfNeeded' | 'Never'
   /** CEL matchConditions (GA in 1.30, on by default since 1.28); default true. */
   matchConditions?: boolean
   labels?: Record<string, string>
@@ -47,7 +49,7 @@ export function webhookConfiguration(opts: WebhookConfigurationOptions): Record<
     throw errors.FL_ERR_CONFIG_INVALID(`timeoutSeconds must be 1 to 5, got ${timeoutSeconds}`, {
       issues: [{ path: '/timeoutSeconds', message: 'must be an integer from 1 to 5' }],
     })
-  const excluded = [...new Set([...(opts.systemNamespaces ?? DEFAULT_SYSTEM_NAMESPACES), opts.namespace])]
+  const excluded = [...new Set([...(opts.excludeNamespaces ?? DEFAULT_SYSTEM_NAMESPACES), opts.namespace])]
   // Built afresh for each webhook: a shared object would become a YAML alias when serialized.
   const notExcluded = () => ({ key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: [...excluded] })
   const common = () => {
@@ -65,7 +67,7 @@ export function webhookConfiguration(opts: WebhookConfigurationOptions): Record<
       sideEffects: 'None',
       failurePolicy: 'Ignore',
       timeoutSeconds,
-      reinvocationPolicy: 'IfNeeded',
+      reinvocationPolicy: opts.reinvocationPolicy ?? 'IfNeeded',
       matchPolicy: 'Equivalent',
       rules: [
         { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
