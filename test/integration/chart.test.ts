@@ -26,6 +26,8 @@ import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authoriz
 import { ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
+import { resolveInjectorConfig } from '../../controller/injector/config.ts'
+import { webhookConfiguration } from '../../controller/injector/webhook-config.ts'
 import { helmPath } from '../helpers/kube-tools.ts'
 
 const ROOT = path.join(import.meta.dirname, '../..')
@@ -176,6 +178,9 @@ function validateAll(objs: Obj[]): void {
     const unique = `${key}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`
     expect(seen.has(unique), `${unique} rendered twice`).toBe(false)
     seen.add(unique)
+    // The injector's --config: what `faultline injector` itself accepts (it refuses unknown fields).
+    if (obj.kind === 'ConfigMap' && obj.data?.['injector.yaml'] !== undefined)
+      resolveInjectorConfig(parse(obj.data['injector.yaml']), `${id} injector.yaml`)
   }
 }
 
@@ -213,6 +218,7 @@ const SCENARIOS: [string, Values][] = [
   ['every RBAC family off', NO_FAMILIES],
   ['no RBAC, no ServiceAccount', { 'rbac.create': false, 'controller.serviceAccount.create': false }],
   ['capture off', { 'injector.sidecar.capture': 'none' }],
+  ['the injector reads namespaces', { 'injector.namespaceLookup': true, 'sidecarToken.optional': true }],
   ['injector off', { 'injector.enabled': false }],
   [
     'persistent data, existing token Secrets, no dashboard',
@@ -368,6 +374,9 @@ describe('the injector and its webhook', () => {
     expect(pod.volumes).toContainEqual({ name: 'tls', secret: { secretName: `${inj}-tls` } })
     expect(pod.volumes).toContainEqual({ name: 'config', configMap: { name: inj } })
     expect(dep.spec.template.metadata.labels['faultline.io/inject']).toBe('false')
+    for (const probe of ['readinessProbe', 'livenessProbe'])
+      expect(c[probe].httpGet, probe).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' })
+    expect(pod.automountServiceAccountToken).toBe(false)
     const svc = one(objs, 'Service', inj)
     expect(svc.spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }])
     expect(c.ports).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }])
@@ -379,15 +388,72 @@ describe('the injector and its webhook', () => {
     expect(config).toEqual({
       image: 'faultline:0.1.0',
       imagePullPolicy: 'IfNotPresent',
+      ownNamespace: NS,
+      excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
       proxyPort: 8480,
       adminPort: 8481,
+      logLevel: 'info',
       capture: 'iptables',
       excludeInboundPorts: [],
-      resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
-      adminTokenSecret: { name: `${RELEASE}-faultline-sidecar-token`, key: 'token' },
-      excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', NS],
+      resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+      captureResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
+      adminTokenSecret: { name: `${RELEASE}-faultline-sidecar-token`, key: 'token', optional: false },
+      namespaceLookup: false,
       redisUrl: `redis://${RELEASE}-faultline-redis.${NS}.svc:6379`,
     })
+    // What the injector makes of it: the chart's defaults and the injector's agree.
+    const resolved = resolveInjectorConfig(config)
+    expect(resolved.image).toBe(
+      `faultline:${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}`,
+    )
+  })
+
+  it('quantities written as numbers reach the injector as strings, which it accepts', async () => {
+    const v = await render({
+      'injector.sidecar.resources.limits.cpu': 2,
+      'injector.sidecar.resources.requests.memory': 1e6,
+    })
+    const config = parse(one(v, 'ConfigMap', inj).data['injector.yaml'])
+    expect(config.resources).toEqual({
+      requests: { cpu: '50m', memory: '1000000' },
+      limits: { cpu: '2', memory: '256Mi' },
+    })
+    expect(resolveInjectorConfig(config).resources.limits?.cpu).toBe('2')
+  })
+
+  it('is the MutatingWebhookConfiguration controller/injector/webhook-config.ts builds', async () => {
+    const rendered = one(objs, 'MutatingWebhookConfiguration', inj)
+    const caBundle = rendered.webhooks[0].clientConfig.caBundle
+    expect(rendered).toEqual(
+      webhookConfiguration({
+        namespace: NS,
+        name: inj,
+        service: { name: inj },
+        caBundle,
+        labels: rendered.metadata.labels,
+      }),
+    )
+    const cm = await render({
+      'certManager.enabled': true,
+      'injector.webhook.timeoutSeconds': 2,
+      'injector.webhook.reinvocationPolicy': 'Never',
+      'injector.webhook.matchConditions': false,
+      'injector.webhook.excludeNamespaces[0]': 'cert-manager',
+    })
+    const withCm = one(cm, 'MutatingWebhookConfiguration', inj)
+    expect(withCm).toEqual(
+      webhookConfiguration({
+        namespace: NS,
+        name: inj,
+        service: { name: inj },
+        certManagerCertificate: `${NS}/${inj}`,
+        timeoutSeconds: 2,
+        reinvocationPolicy: 'Never',
+        matchConditions: false,
+        excludeNamespaces: ['cert-manager'],
+        labels: withCm.metadata.labels,
+      }),
+    )
   })
 
   it('the webhook: fail-open, pods CREATE, both opt-ins, system namespaces excluded, at the injector Service', () => {
@@ -426,8 +492,7 @@ describe('the injector and its webhook', () => {
     ])
     expect(byPod.namespaceSelector.matchExpressions).toContainEqual({
       key: 'faultline.io/inject',
-      operator: 'NotIn',
-      values: ['enabled', 'disabled'],
+      operator: 'DoesNotExist',
     })
     expect(byPod.objectSelector.matchExpressions).toEqual([
       { key: 'faultline.io/inject', operator: 'In', values: ['true'] },
@@ -579,11 +644,21 @@ describe('RBAC', () => {
     expect(one(off, 'Deployment', ctrl).spec.template.spec.serviceAccountName).toBe('mine')
   })
 
-  it('the injector gets no Kubernetes permission at all', async () => {
+  it('the injector gets no Kubernetes permission, or get on namespaces for namespaceLookup', async () => {
     const objs = await render()
     const bindings = [...find(objs, 'ClusterRoleBinding'), ...find(objs, 'RoleBinding')]
     for (const b of bindings) expect(b.subjects.map((s: Obj) => s.name)).not.toContain(inj)
     expect(one(objs, 'ServiceAccount', inj)).toBeDefined()
+
+    const lookup = await render({ 'injector.namespaceLookup': true })
+    expect(one(lookup, 'ClusterRole', inj).rules).toEqual([
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+    ])
+    const binding = one(lookup, 'ClusterRoleBinding', inj)
+    expect(binding.roleRef.name).toBe(inj)
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: inj, namespace: NS }])
+    expect(one(lookup, 'Deployment', inj).spec.template.spec.automountServiceAccountToken).toBe(true)
+    expect(parse(one(lookup, 'ConfigMap', inj).data['injector.yaml']).namespaceLookup).toBe(true)
   })
 })
 
@@ -643,6 +718,12 @@ describe('values.schema.json', () => {
     ['a wrong type', { 'controller.port': 'http' }, '/controller/port'],
     ['a Redis URL that is not one', { 'redis.enabled': false, 'redis.url': 'http://redis:6379' }, '/redis/url'],
     ['a capture mode that does not exist', { 'injector.sidecar.capture': 'ebpf' }, '/injector/sidecar/capture'],
+    ['a webhook timeout over 5 s', { 'injector.webhook.timeoutSeconds': 10 }, '/injector/webhook/timeoutSeconds'],
+    [
+      'a sidecar resource the injector does not take',
+      { 'injector.sidecar.resources.limits.ephemeral-storage': '1Gi' },
+      "additional properties 'ephemeral-storage' not allowed",
+    ],
   ] as [string, Values, string][])('%s fails helm template and helm lint', async (_name, values, message) => {
     const t = await helm(['template', RELEASE, CHART, ...setArgs(values)])
     expect(t.code).not.toBe(0)
