@@ -276,10 +276,10 @@ describe('the controller', () => {
       capabilities: { drop: ['ALL'] },
     })
     expect(c.image).toBe('faultline:0.1.0')
-    expect(c.args.slice(0, 5)).toEqual(['controller', '--listen', '0.0.0.0:8490', '--data', '/data'])
+    expect(c.args.slice(0, 5)).toEqual(['controller', '--listen', '0.0.0.0:8490', '--data', '/var/lib/faultline'])
     const data = pod.volumes.find((v: Obj) => v.name === 'data')
     expect(data).toEqual({ name: 'data', emptyDir: {} })
-    expect(c.volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' })
+    expect(c.volumeMounts).toContainEqual({ name: 'data', mountPath: '/var/lib/faultline' })
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe'])
       expect(c[probe].httpGet, probe).toEqual({ path: '/healthz', port: 'http' })
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8490, protocol: 'TCP' }])
