@@ -20,19 +20,18 @@ import type { RandomSource } from '../../src/random.ts'
 import type { FleetBus } from '../bus/fleet.ts'
 import type { Cluster } from '../drivers/kubernetes/cluster.ts'
 import { ProcessRegistry } from '../drivers/local/supervisor.ts'
-import { type AnyInjector, type InjectionContext, injectorFor, type Step, sleep } from '../injectors/index.ts'
 import { landing } from './evidence.ts'
-import { type FaultRecord, type Journal, JournalWriter, type RunStatus } from './journal.ts'
+import { type Journal, JournalWriter, type RunStatus } from './journal.ts'
 import { type LoadHandle, startLoad } from './load.ts'
+import { Aborted, MethodRunner } from './method.ts'
 import { type PhaseRun, phasesOf, runPhase } from './phases.ts'
 import { writeReports } from './report.ts'
-import { progressFigures, seriesPoint } from './series.ts'
+import { LiveFigures } from './series.ts'
 import { type Resolution, resolveTargets } from './targets.ts'
 
 const DEFAULT_TTL_MARGIN_MS = 10_000
 /** The gate waits at most this long for a conclusive sample. */
 const BEFORE_DEADLINE_MS = 30_000
-const SERIES_INTERVAL_MS = 1000
 
 export interface RunOptions {
   dataDir: string
@@ -84,8 +83,6 @@ export function exitCodeOf(r: Pick<RunResult, 'status' | 'verdict'>): number {
   return EXIT[r.verdict]
 }
 
-class Aborted extends Error {}
-
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
   if (v && typeof v === 'object')
@@ -113,21 +110,12 @@ export function plannedDuration(steps: StepSpec[]): number {
   return steps.reduce((sum, s) => sum + one(s), 0)
 }
 
-function stepLabel(s: StepSpec, path: string): string {
-  if (s.name) return s.name
-  const kind = Object.keys(s).find((k) => k !== 'name')!
-  return `${kind} ${path}`
-}
-
-export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions): Promise<RunResult> {
-  const spec = experiment.spec
+/** A fresh journal for one run of `experiment`. */
+function newJournal(experiment: ExperimentDoc, opts: RunOptions): Journal {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')
-  const runId = `${experiment.metadata.name}-${stamp}-${randomBytes(2).toString('hex')}`
-  const dir = path.join(opts.dataDir, 'runs', runId)
-  const say = opts.progress ?? (() => {})
   const journal: Journal = {
     faultline: opts.version ?? 'dev',
-    runId,
+    runId: `${experiment.metadata.name}-${stamp}-${randomBytes(2).toString('hex')}`,
     experimentHash: createHash('sha256').update(canonical(experiment)).digest('hex'),
     experiment,
     dryRun: opts.dryRun ?? false,
@@ -140,6 +128,25 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     checks: {},
     series: {},
   }
+  const { checks } = experiment.spec.hypothesis
+  for (const c of checks) journal.checks[c.name] = { kind: checkKind(c), guardrail: false, phases: [], samples: [] }
+  for (const c of experiment.spec.guardrails ?? [])
+    journal.checks[c.name] = { kind: checkKind(c), guardrail: true, phases: [], samples: [] }
+  return journal
+}
+
+/**
+ * Runs one experiment. This function is the run's life read top to bottom (set up, gate,
+ * method with its during checks, revert, recovery, verdict): everything with a job of its own
+ * lives elsewhere (targets.ts, phases.ts, method.ts with the revert stack, series.ts, the
+ * injectors, src/experiments/verdict.ts), and what remains is the order, kept in one place.
+ */
+export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions): Promise<RunResult> {
+  const spec = experiment.spec
+  const journal = newJournal(experiment, opts)
+  const { runId } = journal
+  const dir = path.join(opts.dataDir, 'runs', runId)
+  const say = opts.progress ?? (() => {})
   const log = (opts.logger ?? silentLogger()).child({ component: 'runner', runId })
   const jw = new JournalWriter(dir, journal, opts.journalSink, (err) =>
     log.error({ err }, 'could not save the journal to the shared store'),
@@ -149,9 +156,6 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
 
   const hypothesis = spec.hypothesis.checks
   const guardrails = spec.guardrails ?? []
-  for (const c of hypothesis) journal.checks[c.name] = { kind: checkKind(c), guardrail: false, phases: [], samples: [] }
-  for (const c of guardrails) journal.checks[c.name] = { kind: checkKind(c), guardrail: true, phases: [], samples: [] }
-
   const abort = new AbortController()
   let abortReason: string | undefined
   const abortRun = (reason: string) => {
@@ -166,6 +170,14 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
 
   const registry = opts.registry ?? new ProcessRegistry()
   let resolution: Resolution = { targets: new Map(), owned: [], empty: false }
+  const cluster = (): Cluster => {
+    if (!opts.cluster)
+      throw errors.FL_ERR_CONFIG_INVALID('a Kubernetes target needs a cluster', {
+        issues: [{ path: '--kubeconfig', message: 'give --kubeconfig, set KUBECONFIG, or run in a cluster' }],
+      })
+    return opts.cluster()
+  }
+  const random = opts.random ?? Math.random
   const phaseRun: PhaseRun = {
     journal,
     baselines: new Map(),
@@ -183,15 +195,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       abortRun(`guardrail ${check} breached: ${detail}`)
     },
   }
-  const cluster = (): Cluster => {
-    if (!opts.cluster)
-      throw errors.FL_ERR_CONFIG_INVALID('a Kubernetes target needs a cluster', {
-        issues: [{ path: '--kubeconfig', message: 'give --kubeconfig, set KUBECONFIG, or run in a cluster' }],
-      })
-    return opts.cluster()
-  }
-  const random = opts.random ?? Math.random
-  const injection: InjectionContext = {
+  const method = new MethodRunner(journal, jw, {
     runId,
     journal,
     cluster,
@@ -208,142 +212,20 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     save: () => jw.save(),
     say,
     log,
-  }
-  const reverts: Applied[] = []
+  })
+  const live = new LiveFigures({
+    journal,
+    targets: () => resolution.targets,
+    log,
+    say,
+    plannedMs: plannedDuration(spec.method),
+  })
   let load: LoadHandle | undefined
   let status: RunStatus = 'completed'
   let fatal: string | undefined
   let fatalCode: string | undefined
   /** The before phase failed: the method never ran, so the hypothesis was not tested. */
   let gateFailed = false
-
-  // ── statistics series for the report and the console ───────────────────────
-  const seriesTimer = setInterval(() => void sampleSeries(), SERIES_INTERVAL_MS)
-  seriesTimer.unref()
-  /** Targets whose statistics cannot be read right now: logged once per outage, not every second. */
-  const seriesDown = new Set<string>()
-  async function sampleSeries(): Promise<void> {
-    for (const [name, t] of resolution.targets) {
-      if (t.sidecars.length === 0) continue
-      try {
-        ;(journal.series[name] ??= []).push(await seriesPoint(t.sidecars, phaseRun.ctx.now))
-        if (seriesDown.delete(name)) log.info({ target: name }, 'statistics readable again')
-      } catch (err) {
-        // The chart shows the outage as a gap; the log says why.
-        if (!seriesDown.has(name)) log.warn({ err, target: name }, 'cannot read statistics for the series')
-        seriesDown.add(name)
-      }
-    }
-  }
-
-  // ── the method: every fault through its injector, reverted in reverse order ──
-  /**
-   * One fault step: plan, journal the intent durably, apply (pushing each revert first, so a
-   * partial apply is undone too), hold, revert. A fault without a hold stands until the method
-   * ends and is reverted with everything else.
-   */
-  async function inject(injector: AnyInjector, stepSpec: unknown, step: Step): Promise<void> {
-    const planned = await injector.plan(stepSpec, step, injection)
-    for (const p of planned) {
-      p.record.id = `fault-${journal.faults.length + 1}`
-      journal.faults.push(p.record)
-      jw.event({ type: 'intent', step: step.label, fault: p.record.id, detail: p.intent })
-    }
-    await jw.save() // intent is durable before anything is applied
-    if (journal.dryRun) {
-      jw.event({ type: 'step', step: step.label, detail: 'dry run: not applied' })
-      // Exactly what a real run would hit, so a dry run answers "which pods?" before anything does.
-      for (const p of planned)
-        say(`  [dry run] ${step.label}: would ${p.intent}${p.record.on.length ? ` on ${p.record.on.join(', ')}` : ''}`)
-      if (planned.length === 0) say(`  [dry run] ${step.label}: selects nothing`)
-      await Promise.all(planned.map((p) => injector.hold?.(p, stepSpec, injection, false)))
-      return
-    }
-    const mine: Applied[] = []
-    for (const p of planned) {
-      const entry: Applied = { record: p.record, revert: () => injector.revert(p, stepSpec, injection) }
-      reverts.push(entry)
-      mine.push(entry)
-      let detail: string
-      try {
-        detail = await injector.apply(p, stepSpec, injection)
-      } catch (err) {
-        p.record.error ??= (err as Error).message
-        throw err
-      }
-      p.record.appliedAt ??= Date.now()
-      jw.event({ type: 'applied', step: step.label, fault: p.record.id, detail })
-      jw.save()
-    }
-    if (!injector.hold) return
-    await Promise.all(planned.map((p) => injector.hold!(p, stepSpec, injection, true)))
-    for (const entry of mine.reverse()) {
-      const i = reverts.indexOf(entry)
-      if (i >= 0) reverts.splice(i, 1)
-      await revertOne(entry)
-    }
-  }
-
-  async function revertOne({ record, revert }: Applied): Promise<void> {
-    const said = await revert()
-    record.revertedAt = Date.now()
-    if (said) jw.event({ type: 'reverted', step: record.step, fault: record.id, detail: said })
-    jw.save()
-  }
-
-  async function runSteps(steps: StepSpec[], base: string): Promise<void> {
-    for (let i = 0; i < steps.length; i++) {
-      if (abort.signal.aborted) throw new Aborted()
-      await runStep(steps[i]!, `${base}/${i}`)
-    }
-  }
-
-  async function runStep(s: StepSpec, key: string): Promise<void> {
-    const label = stepLabel(s, key)
-    if (s.serial) return runSteps(s.serial, `${key}/serial`)
-    if (s.parallel) {
-      await Promise.all(s.parallel.map((child, i) => runStep(child, `${key}/parallel/${i}`)))
-      return
-    }
-    jw.event({ type: 'step', step: label, detail: 'started' })
-    if (s.wait !== undefined) await sleep(s.wait, abort.signal)
-    else {
-      const found = injectorFor(s)
-      if (!found) throw new Error(`step ${label}: no injector for ${Object.keys(s).join(', ')}`)
-      await inject(found.injector, found.spec, { label, key: key.replace(/^\//, '') })
-    }
-    jw.event({ type: 'step', step: label, detail: 'finished' })
-  }
-
-  async function revertAll(): Promise<void> {
-    while (reverts.length) {
-      const entry = reverts.pop()!
-      try {
-        await revertOne(entry)
-      } catch (err) {
-        const { record } = entry
-        record.error = `revert failed: ${(err as Error).message}`
-        jw.event({ type: 'revert-failed', fault: record.id, detail: record.error })
-        say(
-          `  [revert] FAILED for ${record.id}: ${(err as Error).message}${record.ttlMs ? ` (its rules still expire by ttl)` : ''}`,
-        )
-      }
-    }
-    jw.save()
-  }
-
-  // ── the run ────────────────────────────────────────────────────────────────
-  let phaseNow = 'setup'
-  let methodStartedAt: number | undefined
-  const plannedMs = plannedDuration(spec.method)
-  const progressTimer = setInterval(() => {
-    const left =
-      phaseNow === 'during' && methodStartedAt !== undefined
-        ? Math.max(0, plannedMs - (Date.now() - methodStartedAt))
-        : undefined
-    say(progressLine(journal, left === undefined ? phaseNow : `${phaseNow}, ~${(left / 1000).toFixed(0)}s left`))
-  }, 2000)
-  progressTimer.unref()
 
   try {
     resolution = await resolveTargets(spec, journal, {
@@ -367,7 +249,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
         `  load: ${spec.load.url} (${spec.load.rate ? `${spec.load.rate} req/s` : 'max rate'}, ${spec.load.connections ?? 10} connections)`,
       )
     }
-    phaseNow = 'before'
+    live.phase('before')
     jw.event({ type: 'phase', detail: 'before' })
     const gateChecks = hypothesis.filter((c) => phasesOf(c, false).includes('before'))
     await runPhase(phaseRun, gateChecks, 'before', abort.signal, { deadlineMs: BEFORE_DEADLINE_MS })
@@ -378,12 +260,11 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
       abortReason = `steady state not met before the method: ${notMet.map((p) => p.reason).join('; ')}`
       say(`  ${abortReason}`)
     } else if (!abort.signal.aborted) {
-      phaseNow = 'during'
+      const methodStartedAt = Date.now()
+      live.phase('during', methodStartedAt)
       jw.event({ type: 'phase', detail: 'during' })
       jw.save()
       const methodDone = new AbortController()
-      const stopChecks = AbortSignal.any([methodDone.signal, abort.signal])
-      methodStartedAt = Date.now()
       const during = runPhase(
         phaseRun,
         [
@@ -391,11 +272,11 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
           ...guardrails.filter((c) => phasesOf(c, true).includes('during')),
         ],
         'during',
-        stopChecks,
+        AbortSignal.any([methodDone.signal, abort.signal]),
         { since: methodStartedAt },
       )
       try {
-        await runSteps(spec.method, '/method')
+        await method.run(spec.method)
       } catch (err) {
         if (!(err instanceof Aborted)) throw err
       } finally {
@@ -410,14 +291,14 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     jw.event({ type: 'error', detail: fatal, ...(fatalCode ? { code: fatalCode } : {}) })
     say(`  error: ${fatal}`)
   } finally {
-    await revertAll()
+    await method.revertAll()
   }
   /** Every fault is off from here: recovery is measured from this moment. */
   const revertedAt = Date.now()
 
   if (abort.signal.aborted && status === 'completed') status = 'aborted'
   if (status === 'completed') {
-    phaseNow = 'after'
+    live.phase('after')
     jw.event({ type: 'phase', detail: 'after' }, revertedAt)
     jw.save()
     const after = hypothesis.filter((c) => phasesOf(c, false).includes('after'))
@@ -425,8 +306,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     await runPhase(phaseRun, after, 'after', abort.signal, { since: revertedAt })
     if (abort.signal.aborted) status = 'aborted'
   }
-  clearInterval(seriesTimer)
-  clearInterval(progressTimer)
+  live.stop()
   opts.signal?.removeEventListener('abort', onOuterAbort)
   if (load) journal.load = { url: spec.load!.url, ...(await load.stop()) }
   for (const p of resolution.owned) {
@@ -468,22 +348,4 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     markdownPath: markdown,
     journal,
   }
-}
-
-/** One applied fault on the revert stack. */
-interface Applied {
-  record: FaultRecord
-  revert: () => Promise<string | undefined>
-}
-
-/** The console's live line: each target's latest figures and how the checks stand. */
-function progressLine(journal: Journal, when: string): string {
-  const parts = Object.entries(journal.series).map(([t, pts]) => {
-    const p = pts.at(-1)
-    return p ? `${t} ${progressFigures(p)}` : ''
-  })
-  const last = Object.entries(journal.checks).map(([n, c]) => [n, c.samples.at(-1)?.outcome] as const)
-  const failing = last.filter(([, o]) => o === 'fail').map(([n]) => n)
-  const passing = last.filter(([, o]) => o === 'pass').length
-  return `  [${when}] ${parts.filter(Boolean).join(' | ')}  checks: ${passing} passing${failing.length ? `, failing: ${failing.join(', ')}` : ''}`
 }

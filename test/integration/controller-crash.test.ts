@@ -53,6 +53,10 @@ it('a controller SIGKILLed mid-run, restarted: the run is found, its faults reve
   await post(`${first.url}/experiments`, doc)
   const { runId } = await post(`${first.url}/runs`, { experiment: 'long' })
   await expect.poll(async () => (await world!.admin('GET', '/rules')).body.rules.length, { timeout: 10_000 }).toBe(1)
+  // Kill it once the journal on disk says the fault is applied (the sidecar's ack comes first).
+  await expect
+    .poll(async () => (await json(`${first.url}/runs/${runId}`)).faults?.[0]?.appliedAt, { timeout: 10_000 })
+    .toBeGreaterThan(0)
   first.child.kill('SIGKILL')
   await new Promise((r) => first.child.once('exit', r))
   // The rule outlives the controller (its ttl is 10 minutes and change)...
