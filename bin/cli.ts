@@ -23,6 +23,9 @@ commands:
               [--kubeconfig FILE] [--context NAME] [--namespace NS]
   sidecar     run the fault-injection proxy in front of an app (options below)
   stress      CPU/memory stress: faultline stress --cpu N --load P --memory SIZE --duration D
+  injector    the sidecar injection webhook: --listen HOST:PORT --tls-cert FILE --tls-key FILE [--config FILE]
+  capture     the pod's init step: iptables redirect of inbound app ports to the sidecar
+              --proxy-port P --app-ports A[,B] --sidecar-uid UID [--exclude-ports X,Y] [--uninstall] [--dry-run]
   tour        run one sidecar in front of a sample app and show each fault kind (--keep to stay up)
   schema      print the JSON Schema of a rule set (schema experiment: of an experiment)
   bench       run the proxy benchmark (benchmarks/README.md)
@@ -86,6 +89,15 @@ async function main(): Promise<void> {
         JSON.stringify(rest[0] === 'experiment' ? experimentJsonSchema() : ruleSetJsonSchema(), null, 2) + '\n',
       )
       return
+    case 'injector': {
+      const { injectorCommand } = await import('./injector.ts')
+      return injectorCommand(rest)
+    }
+    case 'capture': {
+      const { captureCommand } = await import('./capture.ts')
+      process.exitCode = await captureCommand(rest)
+      return
+    }
     case 'bench': {
       const { runBenchmarks } = await import('../benchmarks/run.ts')
       await runBenchmarks(rest)
