@@ -66,8 +66,8 @@ async function helm(args: string[]): Promise<{ code: number; stdout: string; std
 }
 
 /** `helm template` with these values; the rendered objects (empty documents dropped). */
-async function render(values: Values = {}, extra: string[] = []): Promise<Obj[]> {
-  const r = await helm(['template', RELEASE, CHART, '--namespace', NS, ...setArgs(values), ...extra])
+async function render(values: Values = {}, extra: string[] = [], release = RELEASE): Promise<Obj[]> {
+  const r = await helm(['template', release, CHART, '--namespace', NS, ...setArgs(values), ...extra])
   if (r.code !== 0) throw new Error(`helm template failed (${r.code}): ${r.stderr}`)
   return parseAllDocuments(r.stdout)
     .map((d) => {
@@ -248,6 +248,17 @@ describe('charts/faultline: lint, template, schemas', () => {
     expect(chart.appVersion).toBe(pkg.version)
   })
 
+  it('a release name of 53 characters (the longest Helm takes) still gives valid names of 63 at most', async () => {
+    const release = `r${'x'.repeat(44)}-faultln`
+    expect(release).toHaveLength(53)
+    const objs = await render({ 'certManager.enabled': true, 'metrics.podMonitor.enabled': true }, [], release)
+    validateAll(objs)
+    const names = objs.map((o) => o.metadata.name as string)
+    expect(new Set(names.filter((n) => n.endsWith('-controller'))).size).toBe(1)
+    expect(names.filter((n) => n.endsWith('-injector')).length).toBeGreaterThan(0)
+    for (const c of find(objs, 'Certificate')) for (const d of c.spec.dnsNames ?? []) expect(d).toMatch(DNS_SUBDOMAIN)
+  })
+
   it.each(SCENARIOS)('%s: helm lint --strict passes and every object validates', async (_name, values) => {
     const lint = await helm(['lint', '--strict', CHART, '--namespace', NS, ...setArgs(values)])
     expect(lint.code, lint.stdout + lint.stderr).toBe(0)
@@ -326,6 +337,37 @@ describe('the controller', () => {
     const none = await render({ 'redis.enabled': false })
     expect(envOf(one(none, 'Deployment', ctrl).spec.template.spec.containers[0], 'FAULTLINE_REDIS')).toBeUndefined()
     expect(parse(one(none, 'ConfigMap', inj).data['injector.yaml']).redisUrl).toBeUndefined()
+  })
+})
+
+describe('Pod Security', () => {
+  it('every pod the chart runs meets the restricted profile', async () => {
+    for (const values of [
+      {},
+      { 'redis.persistence.enabled': true, 'controller.persistence.enabled': true },
+    ] as Values[]) {
+      const objs = await render(values)
+      const workloads = [...find(objs, 'Deployment'), ...find(objs, 'StatefulSet')]
+      expect(workloads).toHaveLength(3)
+      for (const w of workloads) {
+        const pod = w.spec.template.spec
+        const id = w.metadata.name
+        expect(pod.securityContext.runAsNonRoot, id).toBe(true)
+        expect(pod.securityContext.runAsUser, id).toBeGreaterThan(0)
+        expect(pod.securityContext.seccompProfile, id).toEqual({ type: 'RuntimeDefault' })
+        expect(pod.hostNetwork ?? false, id).toBe(false)
+        for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+          expect(c.securityContext, `${id}/${c.name}`).toMatchObject({
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          })
+          expect(c.securityContext.capabilities.add, `${id}/${c.name}`).toBeUndefined()
+          expect(c.securityContext.privileged ?? false, `${id}/${c.name}`).toBe(false)
+        }
+        for (const v of pod.volumes ?? []) expect(v.hostPath, `${id} volume ${v.name}`).toBeUndefined()
+      }
+    }
   })
 })
 

@@ -19,7 +19,8 @@ name), cut to 63 characters; components append -controller, -injector, -redis.
 {{- end }}
 {{- end }}
 
-{{/* A component's name: fullname cut so that "-<component>" still fits in 63 characters. */}}
+{{/* A component's name: fullname cut so that "-<component>" still fits in 63 characters.
+Every object's name is one (a DNS label: Services need it, and names stay readable). */}}
 {{- define "faultline.componentName" -}}
 {{- $full := include "faultline.fullname" .ctx }}
 {{- printf "%s-%s" ($full | trunc (int (sub 62 (len .component))) | trimSuffix "-") .component }}
@@ -87,15 +88,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{- define "faultline.tokenSecretName" -}}
-{{- default (printf "%s-token" (include "faultline.fullname" .)) .Values.controller.token.existingSecret }}
+{{- default (include "faultline.componentName" (dict "ctx" . "component" "token")) .Values.controller.token.existingSecret }}
 {{- end }}
 
 {{- define "faultline.sidecarTokenSecretName" -}}
-{{- default (printf "%s-sidecar-token" (include "faultline.fullname" .)) .Values.sidecarToken.existingSecret }}
+{{- default (include "faultline.componentName" (dict "ctx" . "component" "sidecar-token")) .Values.sidecarToken.existingSecret }}
 {{- end }}
 
 {{- define "faultline.injector.tlsSecretName" -}}
-{{- printf "%s-tls" (include "faultline.injector.fullname" .) }}
+{{- include "faultline.componentName" (dict "ctx" . "component" "injector-tls") }}
 {{- end }}
 
 {{/* The Redis URL the controller and the injected sidecars use; empty when there is none. */}}
@@ -162,7 +163,7 @@ it (`genSignedCert`). Returns JSON: {"ca": PEM, "crt": PEM, "key": PEM, "reused"
 {{- $svc := include "faultline.injector.fullname" .ctx }}
 {{- $ns := .ctx.Release.Namespace }}
 {{- $days := int .ctx.Values.injector.tls.validityDays }}
-{{- $ca := genCA (printf "%s-ca" $svc) $days }}
+{{- $ca := genCA (include "faultline.componentName" (dict "ctx" .ctx "component" "injector-ca")) $days }}
 {{- $dns := list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) }}
 {{- $cert := genSignedCert (printf "%s.%s.svc" $svc $ns) nil $dns $days $ca }}
 {{- toJson (dict "ca" $ca.Cert "crt" $cert.Cert "key" $cert.Key "reused" false) }}
