@@ -384,6 +384,24 @@ describe.skipIf(skipReason)('faultline capture in network namespaces', () => {
     const again = await capture(['capture', '--uninstall'])
     expect(again).toMatchObject({ code: 0, stdout: 'faultline capture: nothing to remove\n' })
   })
+
+  it.skipIf(!onPath('iptables-legacy-restore'))(
+    'joins another tool in iptables-legacy, and works there too',
+    async () => {
+      // Another tool's rule in legacy's nat table (a UDP rule: it changes nothing for this test).
+      await must('ip', inNs(POD, ['iptables-legacy', '-t', 'nat', '-A', 'PREROUTING', '-p', 'udp', '-j', 'RETURN']))
+      const r = await capture(CAPTURE)
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toContain('(iptables-legacy)')
+      expect(await natTable('legacy')).toContain(`--dport ${APP} -j REDIRECT --to-ports ${PROXY}`)
+      expect(await natTable('nft')).not.toContain('FAULTLINE')
+      expect(await request(CLIENT, `http://${POD_IP}:${APP}/boom`)).toMatchObject({ status: 503, fault: 'boom' })
+      expect((await capture([...CAPTURE, '--uninstall'])).stdout).toContain('removed (iptables-legacy)')
+      const legacy = await natTable('legacy')
+      expect(legacy).not.toContain('FAULTLINE')
+      expect(legacy).toContain('-A PREROUTING -p udp -j RETURN')
+    },
+  )
 })
 
 describe('faultline capture flags', () => {
