@@ -8,7 +8,7 @@
 import { codeOf, type FaultlineError, isFaultlineError } from '../../src/errors.ts'
 import type { Logger } from '../../src/log.ts'
 import type { InjectorConfig } from './config.ts'
-import { alreadyInjected, decide } from './decide.ts'
+import { decide } from './decide.ts'
 import type { NamespaceLabels } from './namespaces.ts'
 import { buildPatch, type JsonPatchOp } from './patch.ts'
 import { planInjection } from './plan.ts'
@@ -47,10 +47,14 @@ export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise
     pod = readPod(request.object, '/request/object')
     const namespace = request.namespace || pod.metadata?.namespace || ''
     fields.pod = podLabel(pod, namespace)
+    // First on what the review says: the namespace's labels can only veto, so a pod skipped
+    // already (opted out, excluded namespace, hostNetwork, injected) costs no API call.
+    let decision = decide({ pod, namespace, config })
     let namespaceLabels: Record<string, string> | undefined
-    if (deps.namespaceLabels && !alreadyInjected(pod)) {
+    if (decision.inject && deps.namespaceLabels) {
       try {
         namespaceLabels = await deps.namespaceLabels(namespace)
+        decision = decide({ pod, namespace, config, namespaceLabels })
       } catch (err) {
         // Decided on what the review says and the webhook's namespaceSelector, as without lookup.
         fields.namespaceLookupError = (err as Error).message
@@ -59,7 +63,6 @@ export async function admit(request: AdmissionRequest, deps: AdmitDeps): Promise
         )
       }
     }
-    const decision = decide({ pod, namespace, config, namespaceLabels })
     if (!decision.inject) {
       log[warnings.length ? 'warn' : 'debug']({ ...fields, because: decision.because, warnings }, 'not injected')
       return { outcome: 'skipped', warnings }

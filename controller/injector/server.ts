@@ -49,7 +49,7 @@ export function buildInjectorServer(opts: InjectorServerOptions): InjectorServer
     logger: false,
     bodyLimit: BODY_LIMIT,
     https: { cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' },
-  }) as unknown as FastifyInstance<HttpsServer>
+  })
   const tls = new TlsReloader(pair, {
     certFile: opts.certFile,
     keyFile: opts.keyFile,

@@ -635,6 +635,9 @@ describe('namespace labels through the Kubernetes API (namespaceLookup)', () => 
     await inject(r, unlabelled, { namespace: 'shop' })
     const reads = fake.requests.filter((q) => q.method === 'GET' && /^\/api\/v1\/namespaces\/shop$/.test(q.path))
     expect(reads).toHaveLength(1)
+    // A pod skipped on what the review says costs no read at all.
+    expect((await inject(r, opted, { namespace: 'kube-system' })).patch).toBeUndefined()
+    expect(fake.requests.some((q) => q.path === '/api/v1/namespaces/kube-system')).toBe(false)
   })
 
   it('when the lookup fails, decides on the webhook selectors and says so', async () => {
