@@ -14,8 +14,9 @@
  */
 import { execFile } from 'node:child_process'
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { type Server, createServer } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -26,8 +27,11 @@ import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authoriz
 import { ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
+import { parseInjectorArgs } from '../../bin/injector.ts'
 import { resolveInjectorConfig } from '../../controller/injector/config.ts'
+import { buildInjectorServer } from '../../controller/injector/server.ts'
 import { webhookConfiguration } from '../../controller/injector/webhook-config.ts'
+import { silentLogger } from '../../src/log.ts'
 import { helmPath } from '../helpers/kube-tools.ts'
 
 const ROOT = path.join(import.meta.dirname, '../..')
@@ -601,6 +605,89 @@ describe('the injector and its webhook', () => {
     expect(find(own, 'Issuer')).toEqual([])
     expect(find(own, 'Certificate').map((c) => c.metadata.name)).toEqual([inj])
     expect(one(own, 'Certificate', inj).spec.issuerRef).toEqual({ name: 'corp', kind: 'ClusterIssuer' })
+  })
+
+  it('the real injector, run with the rendered args, config and Secret, is trusted through caBundle as the API server would', async () => {
+    // The Deployment's files, where its volumes would put them.
+    const dir = mkdtempSync(path.join(home, 'injector-'))
+    const secret = one(objs, 'Secret', `${inj}-tls`)
+    const files: Record<string, string> = {
+      '/tls/tls.crt': b64(secret.data['tls.crt']),
+      '/tls/tls.key': b64(secret.data['tls.key']),
+      '/config/injector.yaml': one(objs, 'ConfigMap', inj).data['injector.yaml'],
+    }
+    for (const [file, text] of Object.entries(files)) writeFileSync(path.join(dir, path.basename(file)), text)
+    const container = one(objs, 'Deployment', inj).spec.template.spec.containers[0]
+    expect(container.args[0]).toBe('injector')
+    const argv = (container.args.slice(1) as string[]).map((a) =>
+      a in files ? path.join(dir, path.basename(a)) : a === '0.0.0.0:8443' ? '127.0.0.1:0' : a,
+    )
+    const args = parseInjectorArgs(argv, { FAULTLINE_NAMESPACE: NS })
+    expect(args.config.ownNamespace).toBe(NS)
+    const server = buildInjectorServer({ ...args, logger: silentLogger() })
+    const port = Number(new URL(await server.listen()).port)
+    try {
+      const ca = b64(one(objs, 'MutatingWebhookConfiguration', inj).webhooks[0].clientConfig.caBundle)
+      const { service } = one(objs, 'MutatingWebhookConfiguration', inj).webhooks[0].clientConfig
+      // TLS verified against caBundle for the name the API server dials: <service>.<namespace>.svc.
+      const call = (method: string, urlPath: string, body?: unknown) =>
+        new Promise<{ status: number; body: any }>((resolve, reject) => {
+          const req = httpsRequest(
+            {
+              host: '127.0.0.1',
+              port,
+              method,
+              path: urlPath,
+              ca,
+              servername: `${service.name}.${service.namespace}.svc`,
+              headers: { 'content-type': 'application/json' },
+            },
+            (res) => {
+              let text = ''
+              res.setEncoding('utf8')
+              res.on('data', (c: string) => (text += c))
+              res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }))
+            },
+          )
+          req.on('error', reject)
+          req.end(body === undefined ? undefined : JSON.stringify(body))
+        })
+      expect((await call('GET', '/healthz')).status).toBe(200)
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { generateName: 'web-7d4b9c-', namespace: 'shop', labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image: 'shop/web:1', ports: [{ name: 'http', containerPort: 8080 }] }] },
+      }
+      const resource = { group: '', version: 'v1', resource: 'pods' }
+      const reply = await call('POST', service.path, {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'chart-review-1',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource,
+          requestKind: { group: '', version: 'v1', kind: 'Pod' },
+          requestResource: resource,
+          namespace: 'shop',
+          operation: 'CREATE',
+          userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+          object: pod,
+          oldObject: null,
+          dryRun: false,
+        },
+      })
+      expect(reply.status).toBe(200)
+      expect(reply.body.response).toMatchObject({ uid: 'chart-review-1', allowed: true, patchType: 'JSONPatch' })
+      // The patch carries what the chart configured: the image, the ports, the token Secret, Redis.
+      const patch = JSON.stringify(JSON.parse(Buffer.from(reply.body.response.patch, 'base64').toString('utf8')))
+      expect(patch).toContain('"image":"faultline:0.1.0"')
+      expect(patch).toContain(`"name":"${RELEASE}-faultline-sidecar-token"`)
+      expect(patch).toContain(`redis://${RELEASE}-faultline-redis.${NS}.svc:6379`)
+      expect(patch).toContain('"containerPort":8481')
+    } finally {
+      await server.close()
+    }
   })
 
   it('off: no injector, no webhook, no TLS; the controller is unchanged', async () => {
