@@ -27,6 +27,7 @@ import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authoriz
 import { ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
+import { CONTROLLER_FLAGS } from '../../bin/controller.ts'
 import { parseInjectorArgs } from '../../bin/injector.ts'
 import { resolveInjectorConfig } from '../../controller/injector/config.ts'
 import { buildInjectorServer } from '../../controller/injector/server.ts'
@@ -317,6 +318,16 @@ describe('the controller', () => {
     expect(envOf(c, 'FAULTLINE_IMAGE')!.value).toBe('faultline:0.1.0')
     const token = one(objs, 'Secret', `${RELEASE}-faultline-token`)
     expect(b64(token.data.token)).toMatch(/^[A-Za-z0-9]{40}$/)
+  })
+
+  it('passes only flags and FAULTLINE_ variables that `faultline controller` (bin/controller.ts) reads', () => {
+    const c = one(objs, 'Deployment', ctrl).spec.template.spec.containers[0]
+    const flags = (c.args as string[]).filter((a) => a.startsWith('--')).map((a) => a.slice(2))
+    for (const flag of flags) expect(Object.keys(CONTROLLER_FLAGS), flag).toContain(flag)
+    const envNames = Object.values(CONTROLLER_FLAGS).map(([env]) => env as string)
+    // FAULTLINE_IMAGE is read by the Kubernetes driver (podStress's default image), not a flag.
+    for (const e of c.env as Obj[])
+      if (e.name.startsWith('FAULTLINE_') && e.name !== 'FAULTLINE_IMAGE') expect(envNames, e.name).toContain(e.name)
   })
 
   it('uses a PersistentVolumeClaim, existing Secrets, and an external Redis or none when told', async () => {
