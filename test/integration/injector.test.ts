@@ -6,7 +6,7 @@
  * patched pod validated against the Pod schema (kubernetes-models). Namespace labels come from
  * the in-process fake API server through the real client-node.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
 import { tmpdir } from 'node:os'
@@ -734,15 +734,20 @@ describe('faultline injector (the command)', () => {
     }
   })
 
+  it('refuses to start without its certificate, naming the flags', () => {
+    const result = spawnSync(process.execPath, [path.join(ROOT, 'bin/faultline.js'), 'injector'], { encoding: 'utf8' })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain('[FL_ERR_CONFIG_INVALID]')
+    expect(result.stderr).toContain('--tls-cert: is required')
+  })
+
   it('serves until SIGTERM, then exits 0', async () => {
     const pair = issue('cli', 'faultline-injector')
     const child = spawn(
       process.execPath,
       [
-        '--input-type=module',
-        '-e',
-        "const { injectorCommand } = await import('./bin/injector.ts'); await injectorCommand(process.argv.slice(1))",
-        '--',
+        path.join(ROOT, 'bin/faultline.js'),
+        'injector',
         '--listen',
         '127.0.0.1:0',
         '--tls-cert',
@@ -750,7 +755,7 @@ describe('faultline injector (the command)', () => {
         '--tls-key',
         pair.key,
       ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAULTLINE_NAMESPACE: 'faultline' } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FAULTLINE_NAMESPACE: 'faultline' } },
     )
     children.push(child)
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
