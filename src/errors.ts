@@ -77,6 +77,7 @@ export const errors = {
   FL_ERR_KUBERNETES: define('FL_ERR_KUBERNETES', 'the Kubernetes API refused or failed', 502),
   FL_ERR_TARGET_PROTECTED: define('FL_ERR_TARGET_PROTECTED', 'a target guard refused the selection', 422),
   FL_ERR_TARGET_BUSY: define('FL_ERR_TARGET_BUSY', 'target is already changed by another run', 409),
+  FL_ERR_CAPTURE: define('FL_ERR_CAPTURE', 'cannot install traffic capture', 503),
   /** Redis (fleet bus, fleet follower, Redis store) */
   FL_ERR_REDIS: define('FL_ERR_REDIS', 'redis connection error', 503),
   FL_ERR_FLEET_STALE: define('FL_ERR_FLEET_STALE', 'not following the fleet rules', 503),

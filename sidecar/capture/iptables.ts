@@ -10,6 +10,7 @@
  * kernel, or when another tool in the pod already put its rules in legacy (iptables-nft-save
  * warns about those), so that both sets of rules live in one table where their order is defined.
  */
+import { errors } from '../../src/errors.ts'
 import { spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import path from 'node:path'
@@ -81,7 +82,7 @@ export async function applyCapture(options: CaptureOptions, deps: CaptureDeps = 
   const backends = findBackends(deps.lookup)
   if (backends.length === 0) {
     if (options.dryRun) return assumedPlan(options, 'nft', 'no iptables binary found on this machine')
-    throw new Error(
+    throw errors.FL_ERR_CAPTURE(
       'no iptables found: looked for iptables-nft-save/iptables-nft-restore and iptables-legacy-save/' +
         `iptables-legacy-restore in PATH and ${SBIN.join(', ')} (the capture init container's image needs them)`,
     )
@@ -91,7 +92,7 @@ export async function applyCapture(options: CaptureOptions, deps: CaptureDeps = 
   if (readable.length === 0) {
     const why = tables.map((t) => ('error' in t ? t.error.message : '')).join('; ')
     if (options.dryRun) return assumedPlan(options, backends[0]!.name, `cannot read the nat table (${why})`)
-    throw new Error(`cannot read the nat table: ${why}`, { cause: (tables[0] as FailedTable).error })
+    throw errors.FL_ERR_CAPTURE(`cannot read the nat table: ${why}`, { cause: (tables[0] as FailedTable).error })
   }
   const steps: CaptureStep[] = []
   let chosen: ReadTable | undefined
@@ -114,7 +115,7 @@ export async function applyCapture(options: CaptureOptions, deps: CaptureDeps = 
     for (const s of steps) {
       const backend = backends.find((b) => b.name === s.backend)!
       const r = await deps.exec(backend.restore, ['--noflush', '-w', LOCK_WAIT], s.input)
-      if (r.code !== 0) throw new Error(failure(path.basename(backend.restore), r, s.input))
+      if (r.code !== 0) throw errors.FL_ERR_CAPTURE(failure(path.basename(backend.restore), r, s.input))
     }
   return { steps, backend: chosen?.backend.name }
 }

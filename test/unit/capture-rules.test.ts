@@ -319,9 +319,11 @@ describe('capture runner (fake iptables)', () => {
       () => undefined,
       (e: unknown) => e as Error,
     )
-    expect(err).toBeInstanceOf(Error)
-    expect(err).not.toBeInstanceOf(FaultlineError)
-    expect(err!.message).toMatch(/^iptables-nft-restore exited 2: iptables-nft-restore v1.8.9: Couldn't load match/)
+    expect(err).toBeInstanceOf(FaultlineError)
+    expect((err as FaultlineError).code).toBe('FL_ERR_CAPTURE')
+    expect(err!.message).toMatch(
+      /^cannot install traffic capture: iptables-nft-restore exited 2: iptables-nft-restore v1.8.9: Couldn't load match/,
+    )
     expect(err!.message).toContain('    5  -A FAULTLINE_OUTPUT -m owner --uid-owner 65532 -j RETURN')
   })
 
