@@ -22,6 +22,16 @@ export default defineConfig({
           hookTimeout: 30_000,
         },
       },
+      {
+        // The container image, built with buildah (dist/faultline-image.tar, rebuilt when older than
+        // the sources: ~20-40 s) and run: `npm run test:image` runs only this project.
+        test: {
+          name: 'image',
+          include: ['test/image/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 })

