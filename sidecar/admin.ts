@@ -1,13 +1,14 @@
 /** The admin API (DESIGN §4): rules, kill switch, statistics, metrics, health. */
+import http from 'node:http'
 import net from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import { parseDuration } from '../src/duration.ts'
 import { bearerMatches } from '../src/auth.ts'
 import { errors, httpErrorOf } from '../src/errors.ts'
-import { jsonBodyParser } from '../src/json-body.ts'
+import { parseJsonBody } from '../src/json-body.ts'
 import { ruleSetJsonSchema } from '../src/rules/schema.ts'
 import type { StatsWindow } from '../src/stats/window.ts'
+import { type HttpListener, httpListener } from './listener.ts'
 import type { RuleStore } from './rule-store.ts'
 
 export interface AdminDeps {
@@ -38,47 +39,117 @@ export function probeUpstream(upstream: URL, timeoutMs = 1000): Promise<boolean>
   })
 }
 
-export function buildAdminApp(deps: AdminDeps): FastifyInstance {
+/** Larger bodies are refused (413) before they are read whole. */
+const BODY_LIMIT = 16 * 1024 * 1024
+
+/** What a route handler gets: the parsed pieces of one admin request. */
+interface AdminRequest {
+  method: string
+  params: Record<string, string>
+  query: URLSearchParams
+  body: unknown
+  headers: http.IncomingHttpHeaders
+}
+
+/** A handler's answer: a JSON body, or raw text with its content type, and a status. */
+type Answer = { status?: number; json: unknown } | { status?: number; text: string; type: string }
+type Handler = (r: AdminRequest) => Answer | Promise<Answer>
+
+/** Reads a JSON body (empty is none), refusing more than BODY_LIMIT bytes. */
+function readBody(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size > BODY_LIMIT) {
+        req.destroy()
+        const message = `body is larger than ${BODY_LIMIT} bytes`
+        reject(
+          Object.assign(errors.FL_ERR_BAD_REQUEST(message, { issues: [{ path: '', message }] }), { statusCode: 413 }),
+        )
+        return
+      }
+      chunks.push(c)
+    })
+    req.on('end', () => {
+      const type = req.headers['content-type'] ?? ''
+      const text = Buffer.concat(chunks).toString('utf8')
+      if (text.trim() !== '' && !/^application\/(.+\+)?json\b/i.test(type)) {
+        const message = `content-type must be application/json, got "${type || 'none'}"`
+        reject(
+          Object.assign(errors.FL_ERR_BAD_REQUEST(message, { issues: [{ path: '', message }] }), { statusCode: 415 }),
+        )
+        return
+      }
+      try {
+        resolve(parseJsonBody(text))
+      } catch (err) {
+        reject(err)
+      }
+    })
+    req.on('error', reject)
+  })
+}
+
+/**
+ * A route table small enough to read at a glance: method + path pattern (`:name` segments)
+ * to handler. Anything else is a 404 with the project's error body.
+ */
+class Routes {
+  readonly #routes: { method: string; parts: string[]; handler: Handler }[] = []
+
+  add(method: string, pattern: string, handler: Handler): void {
+    this.#routes.push({ method, parts: pattern.split('/'), handler })
+  }
+
+  find(method: string, path: string): { handler: Handler; params: Record<string, string> } | undefined {
+    const parts = path.split('/')
+    for (const r of this.#routes) {
+      if (r.method !== method || r.parts.length !== parts.length) continue
+      const params: Record<string, string> = {}
+      const ok = r.parts.every((p, i) => {
+        if (p.startsWith(':')) return (params[p.slice(1)] = decodeURIComponent(parts[i]!)) !== ''
+        return p === parts[i]
+      })
+      if (ok) return { handler: r.handler, params }
+    }
+    return undefined
+  }
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+export function buildAdminApp(deps: AdminDeps): HttpListener {
   const { store, stats } = deps
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 })
-  // Empty bodies are "no body" and nesting is capped (src/json-body.ts).
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser)
+  const routes = new Routes()
+  const json = (value: unknown, status = 200): Answer => ({ status, json: value })
 
-  app.addHook('onRequest', async (request) => {
-    if (deps.token && MUTATING.has(request.method) && !bearerMatches(request.headers.authorization, deps.token))
-      throw errors.FL_ERR_UNAUTHORIZED()
-  })
-
-  app.setErrorHandler((err, _request, reply) => {
-    const { statusCode, body } = httpErrorOf(err)
-    return reply.code(statusCode).send(body)
-  })
-
-  app.get('/rules', async () => ({ generation: store.generation, rules: store.list() }))
-  app.put('/rules', async (request) => ({ generation: store.replace(request.body) }))
+  routes.add('GET', '/rules', () => json({ generation: store.generation, rules: store.list() }))
+  routes.add('PUT', '/rules', (r) => json({ generation: store.replace(r.body) }))
   // One rule, or { rules: [...] } to add several atomically (a rule has no "rules" field).
-  app.post('/rules', async (request, reply) => {
-    const body = request.body as { rules?: unknown } | null
+  routes.add('POST', '/rules', (r) => {
+    const body = r.body as { rules?: unknown } | null | undefined
     const generation = Array.isArray(body?.rules) ? store.addMany(body.rules) : store.add(body)
-    return reply.code(201).send({ generation })
+    return json({ generation }, 201)
   })
-  app.delete<{ Params: { id: string } }>('/rules/:id', async (request) => ({
-    generation: store.remove(request.params.id),
-  }))
-  app.delete<{ Querystring: { source?: string } }>('/rules', async (request) => {
-    const source = request.query.source
+  routes.add('DELETE', '/rules/:id', (r) => json({ generation: store.remove(r.params.id!) }))
+  routes.add('DELETE', '/rules', (r) => {
+    const source = r.query.get('source')
     if (!source)
       throw errors.FL_ERR_BAD_REQUEST('DELETE /rules needs ?source=S (use POST /reset to remove every rule)', {
         issues: [{ path: '/source', message: 'is required' }],
       })
-    return store.removeBySource(source)
+    return json(store.removeBySource(source))
   })
-  app.post('/reset', async () => ({ generation: store.reset() }))
-  app.get('/schema', async () => ruleSetJsonSchema())
+  routes.add('POST', '/reset', () => json({ generation: store.reset() }))
+  routes.add('GET', '/schema', () => json(ruleSetJsonSchema()))
 
-  app.get<{ Querystring: { window?: string; format?: string } }>('/stats', async (request) => {
-    const text = request.query.window ?? '30s'
+  routes.add('GET', '/stats', (r) => {
+    const text = r.query.get('window') ?? '30s'
     const ms = parseDuration(text)
     const max = stats.retentionSeconds * 1000
     if (ms === undefined || ms < 1000 || ms > max)
@@ -90,32 +161,63 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
           },
         ],
       })
-    const format = request.query.format
+    const format = r.query.get('format') ?? undefined
     if (format !== undefined && format !== 'hdr' && format !== 'json')
       throw errors.FL_ERR_BAD_REQUEST('format must be json or hdr', {
         issues: [{ path: '/format', message: 'must be "json" or "hdr"' }],
       })
     const body = format === 'hdr' ? stats.encoded(ms) : stats.query(ms)
     // A stale fleet follower's figures are real, but the rules behind them may be out of date.
-    return { generation: store.generation, ...body, ...(deps.fleet ? { fleet: deps.fleet() } : {}) }
+    return json({ generation: store.generation, ...body, ...(deps.fleet ? { fleet: deps.fleet() } : {}) })
   })
 
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', deps.registry.contentType)
-    return deps.registry.metrics()
-  })
-  app.get('/healthz', async () => ({ status: 'ok' }))
-  app.get('/readyz', async (_request, reply) => {
+  routes.add('GET', '/metrics', async () => ({
+    text: await deps.registry.metrics(),
+    type: deps.registry.contentType,
+  }))
+  routes.add('GET', '/healthz', () => json({ status: 'ok' }))
+  routes.add('GET', '/readyz', async () => {
     const upstream = await probeUpstream(deps.upstream)
     const rules = deps.rulesLoaded()
     const ready = upstream && rules
-    return reply.code(ready ? 200 : 503).send({
-      ready,
-      upstream,
-      rulesLoaded: rules,
-      generation: store.generation,
-      ...(deps.fleet ? { fleet: deps.fleet() } : {}),
+    return json(
+      {
+        ready,
+        upstream,
+        rulesLoaded: rules,
+        generation: store.generation,
+        ...(deps.fleet ? { fleet: deps.fleet() } : {}),
+      },
+      ready ? 200 : 503,
+    )
+  })
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET'
+    const url = new URL(req.url ?? '/', 'http://admin')
+    if (deps.token && MUTATING.has(method) && !bearerMatches(req.headers.authorization, deps.token))
+      throw errors.FL_ERR_UNAUTHORIZED()
+    const route = routes.find(method, url.pathname)
+    if (!route) throw errors.FL_ERR_NOT_FOUND(`${method} ${url.pathname}`)
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req)
+    const answer = await route.handler({
+      method,
+      params: route.params,
+      query: url.searchParams,
+      body,
+      headers: req.headers,
+    })
+    if ('json' in answer)
+      send(res, answer.status ?? 200, 'application/json; charset=utf-8', JSON.stringify(answer.json))
+    else send(res, answer.status ?? 200, answer.type, answer.text)
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const { statusCode, body } = httpErrorOf(err)
+      if (res.headersSent) res.destroy()
+      else send(res, statusCode, 'application/json; charset=utf-8', JSON.stringify(body))
     })
   })
-  return app
+  return httpListener(server)
 }

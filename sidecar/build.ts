@@ -2,7 +2,6 @@
  * buildSidecar(opts): the whole data plane, not yet listening. One factory so every test and
  * the CLI build the same thing; close() drains in-flight requests and releases every resource.
  */
-import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
 import { Pool } from 'undici'
 import { type Clock, systemClock } from '../src/clock.ts'
@@ -22,6 +21,7 @@ import { StatsWindow } from '../src/stats/window.ts'
 import { buildAdminApp } from './admin.ts'
 import { exchangeFailureLogger, faultLogger } from './fault-log.ts'
 import { type HeaderFaultLimits, headerFaultReader } from './header-faults.ts'
+import type { HttpListener } from './listener.ts'
 import { buildProxyApp } from './proxy.ts'
 import type { ProxyContext } from './proxy-context.ts'
 import { RuleStore } from './rule-store.ts'
@@ -58,10 +58,10 @@ export interface SidecarOptions {
 }
 
 export interface Sidecar {
-  proxy: FastifyInstance
+  proxy: HttpListener
   /** Present in fleet mode. */
   fleet: FleetSource | undefined
-  admin: FastifyInstance
+  admin: HttpListener
   store: RuleStore
   stats: StatsWindow
   registry: Registry

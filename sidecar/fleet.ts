@@ -10,7 +10,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
-import { Redis } from 'ioredis'
+import { createRequire } from 'node:module'
+import type { Redis } from 'ioredis'
 import { errors, type FaultlineError, isFaultlineError } from '../src/errors.ts'
 import {
   type Ack,
@@ -36,8 +37,15 @@ export interface FleetOptions {
 /** How often a failed subscription is retried while the connection stays up. */
 const RESUBSCRIBE_MS = 1000
 
+/**
+ * ioredis (a CommonJS package) is loaded on first use: a sidecar outside fleet mode never pays
+ * its ~6 MB of RSS. require() is synchronous, so the follower can still be built synchronously.
+ */
+const load = createRequire(import.meta.url)
+
 function connect(url: string): Redis {
-  const redis = new Redis(url, {
+  const { Redis: RedisClient } = load('ioredis') as typeof import('ioredis')
+  const redis = new RedisClient(url, {
     // Commands fail at once while disconnected: the sidecar never waits on Redis to serve traffic.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -5,7 +5,11 @@
  */
 import { type FSWatcher, readFileSync, watch } from 'node:fs'
 import path from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { createRequire } from 'node:module'
+
+/** yaml is loaded only by a sidecar that has a rules file (the CommonJS build, synchronously). */
+const load = createRequire(import.meta.url)
+const parseYaml = (text: string): unknown => (load('yaml') as typeof import('yaml')).parse(text)
 import { errors, type FaultlineError } from '../src/errors.ts'
 import type { Logger } from '../src/log.ts'
 import type { RuleStore } from './rule-store.ts'

@@ -82,11 +82,11 @@ function stripRawFaultHeaders(bytes: Buffer): Buffer {
 }
 
 /**
- * For fastify's `clientErrorHandler`: tunnels a request with a method Node's parser does not
+ * For the server's 'clientError' event: tunnels a request with a method Node's parser does not
  * know; returns false (the caller answers 400 as usual) for every other parse error.
  */
 export function tunnelUnknownMethod(
-  // (fastify's ConnectionError type says rawPacket is JSON; Node passes the Buffer itself.)
+  // (Node passes the request's raw bytes as rawPacket, typed loosely.)
   err: Error & { code?: string; rawPacket?: unknown; bytesParsed?: number },
   client: Duplex,
   ctx: TunnelContext,
