@@ -14,8 +14,9 @@ if (major < 24) {
 // young generation for throughput (semi-spaces up to 32 MB or more), and it is garbage from
 // each request that fills it: a small young generation costs little CPU and keeps RSS down.
 // The flags only take effect at start-up, so the process re-executes itself with them (same
-// PID, nothing left running). FAULTLINE_SEMI_SPACE_MB and FAULTLINE_HEAP_MB (the old generation,
-// e.g. three quarters of the container's memory limit) tune it; FAULTLINE_V8_DEFAULTS=1 opts out.
+// PID, nothing left running). FAULTLINE_SEMI_SPACE_MB and FAULTLINE_HEAP_MB (the old generation;
+// by default three quarters of FAULTLINE_MEMORY_LIMIT_MB when set) tune it; FAULTLINE_V8_DEFAULTS=1
+// opts out.
 if (
   process.argv[2] === 'sidecar' &&
   typeof process.execve === 'function' &&
@@ -23,7 +24,11 @@ if (
   !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))
 ) {
   const flags = [`--max-semi-space-size=${process.env.FAULTLINE_SEMI_SPACE_MB || 4}`]
-  if (process.env.FAULTLINE_HEAP_MB) flags.push(`--max-old-space-size=${process.env.FAULTLINE_HEAP_MB}`)
+  // In a pod the injector passes the container's memory limit: the old generation gets three
+  // quarters of it, so V8 collects garbage before the kernel would kill the container.
+  const limitMb = Number(process.env.FAULTLINE_MEMORY_LIMIT_MB)
+  const heapMb = process.env.FAULTLINE_HEAP_MB || (limitMb > 0 ? String(Math.max(64, Math.floor(limitMb * 0.75))) : '')
+  if (heapMb) flags.push(`--max-old-space-size=${heapMb}`)
   process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], process.env)
 }
 await import('./cli.ts')

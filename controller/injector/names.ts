@@ -56,6 +56,8 @@ export const ADMIN_PORT_NAME = 'faultline-admin'
 export const POD_IP_ENV = 'FAULTLINE_POD_IP'
 /** The sidecar reads its admin token from this variable (src/config.ts SIDECAR_FLAGS). */
 export const ADMIN_TOKEN_ENV = 'FAULTLINE_ADMIN_TOKEN'
+/** The sidecar container's memory limit in MiB (resourceFieldRef); bin/faultline.js sizes the heap from it. */
+export const MEMORY_LIMIT_ENV = 'FAULTLINE_MEMORY_LIMIT_MB'
 
 export const DEFAULT_PROXY_PORT = 8480
 /** The driver reaches pod sidecars at this admin port by default (experiment sidecarAdminPort). */

@@ -11,6 +11,7 @@ import type { InjectorConfig } from './config.ts'
 import {
   ADMIN_PORT_NAME,
   ADMIN_TOKEN_ENV,
+  MEMORY_LIMIT_ENV,
   CAPTURE_CONTAINER,
   POD_IP_ENV,
   PROXY_PORT_NAME,
@@ -93,6 +94,14 @@ export function sidecarContainer(plan: InjectionPlan, config: InjectorConfig): R
       {
         name: ADMIN_TOKEN_ENV,
         valueFrom: { secretKeyRef: { name: secret.name, key: secret.key, optional: secret.optional } },
+      },
+      // The sidecar sizes V8's heap from its own memory limit (bin/faultline.js), so a burst
+      // ends in garbage collection, not in the kernel's OOM kill of the pod's data plane.
+      {
+        name: MEMORY_LIMIT_ENV,
+        valueFrom: {
+          resourceFieldRef: { containerName: SIDECAR_CONTAINER, resource: 'limits.memory', divisor: '1Mi' },
+        },
       },
     ],
     ports: [

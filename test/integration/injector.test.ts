@@ -386,6 +386,12 @@ describe('injection over HTTPS', () => {
         name: 'FAULTLINE_ADMIN_TOKEN',
         valueFrom: { secretKeyRef: { name: 'faultline-sidecar-token', key: 'token', optional: false } },
       },
+      {
+        name: 'FAULTLINE_MEMORY_LIMIT_MB',
+        valueFrom: {
+          resourceFieldRef: { containerName: 'faultline-proxy', resource: 'limits.memory', divisor: '1Mi' },
+        },
+      },
     ])
     // The pod's own parts are untouched; the lock volume is appended after the service account's.
     expect(out.spec.containers).toEqual(pod.spec.containers)
