@@ -1,147 +1,148 @@
 /**
- * Proxy benchmark: autocannon against, in one run, the app direct, bare @fastify/http-proxy,
- * and faultline with 0 rules, 100 non-matching rules and one 100%-delay rule. Every target runs
- * in its own process; the origin is shared. Rounds alternate the target order so drift (thermal,
- * noisy neighbours) does not always favour the same target; medians are reported.
+ * Proxy benchmark: autocannon against, in one run, the app direct, nginx (the non-Node
+ * reference), a hand-written node:http + undici proxy (the Node floor), bare
+ * @fastify/http-proxy, toxy (the Node fault-proxy peer), and faultline with 0 rules, 100
+ * non-matching rules and one 100%-delay rule. Every target runs in its own process; the origin
+ * is shared. With two cores the proxy under test is pinned to one and the load generator and
+ * origin to the other. Rounds alternate the target order so drift (thermal, noisy neighbours)
+ * does not always favour the same target; medians are reported. A second table gives each
+ * target's CPU per request (/proc/<pid>/stat before and after each run) and its RSS.
  *
- *   npm run bench                 # print the table
- *   npm run bench -- --record     # also write it into benchmarks/README.md
+ *   npm run bench                         # print the tables
+ *   npm run bench -- --record             # also write them into benchmarks/README.md
+ *   npm run bench -- --delay              # the delay-accuracy pass instead (benchmarks/delay.ts)
+ *   npm run bench -- --rules              # rule-count scaling (benchmarks/rules.ts)
+ *   npm run bench -- --startup            # startup to ready (benchmarks/startup.ts)
+ *   npm run bench -- --all                # all four
  *
  * Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50),
- * BENCH_RATE (req/s for the low-load run, default 500), BENCH_ROUNDS (default 2).
+ * BENCH_RATE (req/s for the low-load run, default 500), BENCH_ROUNDS (default 2),
+ * BENCH_PIN=0 (no taskset pinning).
  */
-import type { ChildProcess } from 'node:child_process'
-import os from 'node:os'
-import path from 'node:path'
-import autocannon from 'autocannon'
-import * as hdr from 'hdr-histogram-js'
-import { HERE, recordSection, startProcess, startSidecarProcess } from './harness.ts'
-const DURATION = Number(process.env.BENCH_DURATION ?? 10)
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
-const RATE = Number(process.env.BENCH_RATE ?? 500)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
-const WARMUP = 2
+import { render as renderDelay, runDelayPass } from './delay.ts'
+import {
+  describePinning,
+  exitOnSignals,
+  load,
+  loadAverage,
+  machine,
+  type LoadResult,
+  measureRun,
+  median,
+  nonMatchingRules,
+  pinning,
+  pinSelf,
+  recordSection,
+  type RunCost,
+  rssMiB,
+  signed,
+  startOrigin,
+} from './harness.ts'
+import { render as renderRules, runRuleScaling } from './rules.ts'
+import { render as renderStartup, runStartup } from './startup.ts'
+import { faultlineTarget, nodeTarget, type Target, toxyTarget } from './targets/index.ts'
+import { nginxUnavailable, startNginx } from './targets/nginx.ts'
 
-interface Target {
-  name: string
-  start(origin: string): Promise<{ url: string; child: ChildProcess }>
-}
+export { nonMatchingRules }
 
-/** 100 rules that a GET / never matches, in the shapes people write: globs, regexes, headers, methods. */
-export function nonMatchingRules(n = 100): unknown[] {
-  return Array.from({ length: n }, (_, i) => {
-    const base = { id: `nm-${i}`, percent: 50, delay: { ms: 5 } }
-    switch (i % 4) {
-      case 0:
-        return { ...base, match: { path: `/api/svc-${i}/**` } }
-      case 1:
-        return { ...base, match: { pathRegex: `^/v${i}/orders/[0-9]+$` } }
-      case 2:
-        return { ...base, match: { headers: [{ name: 'x-tenant', exact: `t-${i}` }] } }
-      default:
-        return { ...base, match: { methods: ['DELETE'], path: `/admin/${i}/*` } }
-    }
-  })
-}
+const DIRECT = 'direct'
+const HTTP_PROXY = 'bare @fastify/http-proxy'
 
-function faultline(name: string, rules: unknown[]): Target {
-  return {
-    name,
-    async start(origin) {
-      const { proxy, admin, child } = await startSidecarProcess(origin)
-      const started = { url: proxy, child }
-      const res = await fetch(`${admin}/rules`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ rules }),
-      })
-      if (res.status !== 200) throw new Error(`rules rejected: ${await res.text()}`)
-      return started
-    },
-  }
-}
-
-const TARGETS: Target[] = [
-  { name: 'direct', start: async (origin) => ({ url: origin, child: undefined as unknown as ChildProcess }) },
-  {
-    name: 'bare @fastify/http-proxy',
-    start: (origin) => startProcess([path.join(HERE, 'targets/http-proxy.ts'), origin], (l) => l.url),
-  },
-  faultline('faultline, 0 rules', []),
-  faultline('faultline, 100 non-matching rules', nonMatchingRules()),
-  faultline('faultline, 1 rule: 100% delay 1ms', [{ id: 'delay-all', delay: { ms: 1 } }]),
+export const TARGETS: Target[] = [
+  // The origin itself: its own process is what CPU and RSS are read from.
+  { name: DIRECT, start: async (origin) => ({ url: origin.url, pid: origin.pid, stop: async () => {} }) },
+  { name: 'nginx, 1 worker', unavailable: nginxUnavailable, start: (origin, cpu) => startNginx(origin.url, cpu) },
+  nodeTarget('node:http + undici', 'node-undici.ts'),
+  nodeTarget(HTTP_PROXY, 'http-proxy.ts'),
+  toxyTarget('toxy, no fault'),
+  faultlineTarget('faultline, 0 rules', []),
+  faultlineTarget('faultline, 100 non-matching rules', nonMatchingRules()),
+  faultlineTarget('faultline, 1 rule: 100% delay 1ms', [{ id: 'delay-all', delay: { ms: 1 } }]),
 ]
 
-interface Measure {
-  rps: number
-  p50: number
-  p99: number
-  errors: number
+export interface ThroughputOptions {
+  durationS: number
+  warmupS: number
+  connections: number
+  /** req/s of the low-load run (1 connection). */
+  rate: number
+  rounds: number
+  /** Only these target names (default: all). */
+  only?: string[]
 }
 
-async function load(
-  url: string,
-  opts: { connections: number; duration: number; overallRate?: number },
-): Promise<Measure> {
-  const latency = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
+type Measured = LoadResult & RunCost
+export interface TargetResult {
+  tput: Measured[]
+  low: Measured[]
+  rssIdle: number[]
+  rssAfter: number[]
+}
+export interface ThroughputResult {
+  opts: ThroughputOptions
+  targets: Target[]
+  results: Map<string, TargetResult>
+  skipped: string[]
+  pinned: string
+  loadAverage: string
+}
+
+export async function runThroughput(opts: ThroughputOptions): Promise<ThroughputResult> {
+  const skipped: string[] = []
+  const targets = TARGETS.filter((t) => !opts.only || opts.only.includes(t.name)).filter((t) => {
+    const why = t.unavailable?.()
+    if (why) skipped.push(`${t.name}: ${why}`)
+    return !why
   })
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({ url, ...opts, pipelining: 1 }, (err, res) => (err ? reject(err) : resolve(res)))
-    // autocannon's own histogram has 1 ms resolution; record microseconds ourselves.
-    instance.on('response', (_client, _status, _bytes, ms) => latency.recordValue(Math.round(ms * 1000)))
-  })
-  return {
-    rps: result.requests.average,
-    p50: latency.getValueAtPercentile(50) / 1000,
-    p99: latency.getValueAtPercentile(99) / 1000,
-    errors: result.errors + result.timeouts + result.non2xx,
-  }
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
-export async function runBenchmarks(args: string[]): Promise<void> {
-  const origin = await startProcess([path.join(HERE, 'origin.ts')], (l) => l.url)
-  const results = new Map<string, { tput: Measure[]; low: Measure[] }>(
-    TARGETS.map((t) => [t.name, { tput: [], low: [] }]),
+  const pin = pinning()
+  const la = loadAverage()
+  const restore = pin ? pinSelf(pin.load) : () => {}
+  const results = new Map<string, TargetResult>(
+    targets.map((t) => [t.name, { tput: [], low: [], rssIdle: [], rssAfter: [] }]),
   )
+  const origin = await startOrigin(pin?.load)
   try {
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse()
+    for (let round = 0; round < opts.rounds; round++) {
+      const order = round % 2 === 0 ? targets : [...targets].reverse()
       for (const target of order) {
-        const { url, child } = await target.start(origin.url)
+        const t = await target.start(origin, pin?.proxy)
         try {
-          await load(url, { connections: CONNECTIONS, duration: WARMUP })
-          const tput = await load(url, { connections: CONNECTIONS, duration: DURATION })
-          const low = await load(url, { connections: 1, duration: DURATION, overallRate: RATE })
-          results.get(target.name)!.tput.push(tput)
-          results.get(target.name)!.low.push(low)
+          const r = results.get(target.name)!
+          r.rssIdle.push(rssMiB(t.pid))
+          if (opts.warmupS > 0) await load(t.url, { connections: opts.connections, duration: opts.warmupS })
+          const midMs = (opts.durationS * 1000) / 2
+          const tput = await measureRun(
+            t.pid,
+            midMs,
+            () => load(t.url, { connections: opts.connections, duration: opts.durationS }),
+            origin.pid,
+          )
+          const low = await measureRun(t.pid, midMs, () =>
+            load(t.url, { connections: 1, duration: opts.durationS, overallRate: opts.rate }),
+          )
+          r.tput.push(tput)
+          r.low.push(low)
+          r.rssAfter.push(rssMiB(t.pid))
           process.stderr.write(
-            `round ${round + 1}/${ROUNDS} ${target.name}: ${tput.rps.toFixed(0)} req/s, low-load p50 ${low.p50.toFixed(3)} ms\n`,
+            `round ${round + 1}/${opts.rounds} ${target.name}: ${tput.rps.toFixed(0)} req/s, ${tput.cpuUsPerReq.toFixed(1)} µs CPU/req, low-load p50 ${low.p50.toFixed(3)} ms\n`,
           )
         } finally {
-          child?.kill()
+          await t.stop()
         }
       }
     }
   } finally {
-    origin.child.kill()
+    await origin.stop()
+    restore()
   }
-  const table = render(results)
-  process.stdout.write(table + '\n')
-  if (args.includes('--record')) recordSection('results', table)
+  return { opts, targets, results, skipped, pinned: describePinning(pin), loadAverage: la }
 }
 
-function render(results: Map<string, { tput: Measure[]; low: Measure[] }>): string {
+export function renderThroughput(run: ThroughputResult): string {
+  const { opts, results } = run
   const row = (name: string) => {
-    const r = results.get(name)!
+    const r = results.get(name)
+    if (!r) return undefined
     return {
       rps: median(r.tput.map((m) => m.rps)),
       tp50: median(r.tput.map((m) => m.p50)),
@@ -149,28 +150,106 @@ function render(results: Map<string, { tput: Measure[]; low: Measure[] }>): stri
       lp50: median(r.low.map((m) => m.p50)),
       lp99: median(r.low.map((m) => m.p99)),
       errors: [...r.tput, ...r.low].reduce((a, m) => a + m.errors, 0),
+      cpuTput: median(r.tput.map((m) => m.cpuUsPerReq)),
+      cpuLow: median(r.low.map((m) => m.cpuUsPerReq)),
+      rssIdle: median(r.rssIdle),
+      rssMid: median(r.tput.map((m) => m.rssMidMiB)),
+      rssAfter: median(r.rssAfter),
+      loadSide: median(r.tput.map((m) => m.loadSideCpuPct)),
     }
   }
-  const direct = row('direct')
-  const bare = row('bare @fastify/http-proxy')
+  const direct = row(DIRECT)
+  const bare = row(HTTP_PROXY)
+  const ratio = (x: number, base: number | undefined) => (base ? (x / base).toFixed(2) : 'n/a')
   const lines = [
     `| target | req/s | x direct | x http-proxy | p50 ms | p99 ms | low-load p50 ms | low-load p99 ms | +p50 vs http-proxy (low load) | errors |`,
     `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ]
-  for (const t of TARGETS) {
-    const r = row(t.name)
+  const costs = [
+    `| target | CPU µs/req (throughput) | CPU µs/req (low load) | RSS idle MiB | RSS mid-run MiB | RSS after MiB | load side CPU % (throughput) |`,
+    `|---|---:|---:|---:|---:|---:|---:|`,
+  ]
+  for (const t of run.targets) {
+    const r = row(t.name)!
     lines.push(
-      `| ${t.name} | ${r.rps.toFixed(0)} | ${(r.rps / direct.rps).toFixed(2)} | ${(r.rps / bare.rps).toFixed(2)} | ${r.tp50.toFixed(2)} | ${r.tp99.toFixed(2)} | ${r.lp50.toFixed(3)} | ${r.lp99.toFixed(3)} | ${(r.lp50 - bare.lp50 >= 0 ? '+' : '') + (r.lp50 - bare.lp50).toFixed(3)} | ${r.errors} |`,
+      `| ${t.name} | ${r.rps.toFixed(0)} | ${ratio(r.rps, direct?.rps)} | ${ratio(r.rps, bare?.rps)} | ${r.tp50.toFixed(2)} | ${r.tp99.toFixed(2)} | ${r.lp50.toFixed(3)} | ${r.lp99.toFixed(3)} | ${bare ? signed(r.lp50 - bare.lp50, 3) : 'n/a'} | ${r.errors} |`,
+    )
+    costs.push(
+      `| ${t.name} | ${r.cpuTput.toFixed(1)} | ${r.cpuLow.toFixed(1)} | ${r.rssIdle.toFixed(1)} | ${r.rssMid.toFixed(1)} | ${r.rssAfter.toFixed(1)} | ${r.loadSide.toFixed(0)} |`,
     )
   }
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
-  const shape = `throughput: ${CONNECTIONS} connections, ${DURATION}s (after ${WARMUP}s warm-up); low load: 1 connection at ${RATE} req/s, ${DURATION}s; median of ${ROUNDS} rounds, target order alternating`
+  const shape = `throughput: ${opts.connections} connections, ${opts.durationS}s (after ${opts.warmupS}s warm-up); low load: 1 connection at ${opts.rate} req/s, ${opts.durationS}s; median of ${opts.rounds} rounds, target order alternating`
   return [
-    `Run ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} x ${cpu}, ${os.platform()} ${os.release()}.`,
-    `Load shape: ${shape}. Origin, proxy and autocannon share the machine's cores.`,
+    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
+    `Load shape: ${shape}. ${run.pinned} Shared machine: 1-min load average ${run.loadAverage} at the start, so expect noise.`,
+    ...(run.skipped.length ? ['', ...run.skipped.map((s) => `Not run: ${s}.`)] : []),
     '',
     ...lines,
+    '',
+    'CPU per request: utime+stime of the target process (nginx: master and worker; direct: the origin) over the measured run, divided by the responses counted. RSS: VmRSS idle after start-up and rules, half way through the throughput run, and after both runs.',
+    '',
+    ...costs,
   ].join('\n')
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await runBenchmarks(process.argv.slice(2))
+const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt)
+
+export async function runBenchmarks(args: string[]): Promise<void> {
+  const record = args.includes('--record')
+  const all = args.includes('--all')
+  const passes = {
+    throughput: all || !['--delay', '--rules', '--startup'].some((f) => args.includes(f)),
+    delay: all || args.includes('--delay'),
+    rules: all || args.includes('--rules'),
+    startup: all || args.includes('--startup'),
+  }
+  const emit = (section: string, text: string) => {
+    process.stdout.write(text + '\n\n')
+    if (record) recordSection(section, text)
+  }
+  if (passes.throughput) {
+    const run = await runThroughput({
+      durationS: num('BENCH_DURATION', 10),
+      warmupS: 2,
+      connections: num('BENCH_CONNECTIONS', 50),
+      rate: num('BENCH_RATE', 500),
+      rounds: num('BENCH_ROUNDS', 2),
+    })
+    emit('results', renderThroughput(run))
+  }
+  if (passes.delay) {
+    emit(
+      'delay',
+      renderDelay(
+        await runDelayPass({
+          durationS: num('BENCH_DURATION', 10),
+          warmupS: 2,
+          connections: (process.env.BENCH_DELAY_CONNECTIONS ?? '1,10,50').split(',').map(Number),
+          delayMs: 100,
+        }),
+      ),
+    )
+  }
+  if (passes.rules) {
+    emit(
+      'rules',
+      renderRules(
+        await runRuleScaling({
+          durationS: num('BENCH_DURATION', 10),
+          warmupS: 2,
+          connections: num('BENCH_CONNECTIONS', 50),
+          rounds: num('BENCH_ROUNDS', 2),
+          counts: [0, 10, 100, 1000],
+        }),
+      ),
+    )
+  }
+  if (passes.startup) {
+    emit('startup', renderStartup(await runStartup({ runs: num('BENCH_STARTUP_RUNS', 5) })))
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  exitOnSignals()
+  await runBenchmarks(process.argv.slice(2))
+}

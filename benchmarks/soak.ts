@@ -16,12 +16,10 @@
  *   npm run soak -- --record              # and write the result into benchmarks/README.md
  *   SOAK_DURATION=60 npm run soak         # seconds
  */
-import type { ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import zlib from 'node:zlib'
 import { Pool } from 'undici'
 import { startSampleApp } from '../examples/sample-app.ts'
-import { machine, recordSection, startSidecarProcess } from './harness.ts'
+import { machine, recordSection, rssMiB, startSidecarProcess } from './harness.ts'
 
 export interface SoakOptions {
   durationS: number
@@ -55,12 +53,6 @@ function rules(variant: 'A' | 'B'): unknown[] {
 }
 
 const SHAPES = ['/echo/delay/1', '/echo/abort/1', '/json?gzip=1', `/bytes?n=${BYTES}`, '/'] as const
-
-function rssMiB(child: ChildProcess): number {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
-  return Math.round((kb / 1024) * 10) / 10
-}
 
 /** What is wrong with one response, or undefined when it is what the rules asked for. */
 function unintended(shape: string, status: number, faulted: boolean, body: Buffer): string | undefined {
@@ -108,7 +100,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   }
   try {
     await put('A')
-    result.rssMiB.start = rssMiB(sidecar.child)
+    result.rssMiB.start = rssMiB(sidecar.child.pid!)
     const endAt = performance.now() + opts.durationS * 1000
     let variant: 'A' | 'B' = 'A'
     const swapper = setInterval(
@@ -121,7 +113,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       },
       (opts.swapEveryS ?? 1) * 1000,
     )
-    const mid = setTimeout(() => (result.rssMiB.mid = rssMiB(sidecar.child)), (opts.durationS * 1000) / 2)
+    const mid = setTimeout(() => (result.rssMiB.mid = rssMiB(sidecar.child.pid!)), (opts.durationS * 1000) / 2)
     const worker = async (n: number) => {
       for (let i = n; performance.now() < endAt; i++) {
         const shape = SHAPES[i % SHAPES.length]!
@@ -141,7 +133,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await Promise.all(Array.from({ length: opts.connections }, (_, n) => worker(n)))
     clearInterval(swapper)
     clearTimeout(mid)
-    result.rssMiB.end = rssMiB(sidecar.child)
+    result.rssMiB.end = rssMiB(sidecar.child.pid!)
     if (!result.rssMiB.mid) result.rssMiB.mid = result.rssMiB.end
   } finally {
     await pool.close()

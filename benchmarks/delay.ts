@@ -1,0 +1,187 @@
+/**
+ * Delay accuracy: how far from the asked-for delay a delayed request really is, and what a
+ * delayed request costs in CPU. faultline (`delay: { ms: 100 }`, 100%) and toxy (`latency`
+ * 100 ms) are loaded in a closed loop at 1, 10 and 50 connections; every request is timed in
+ * microseconds. The error at each percentile is the proxy's latency minus the delay minus the
+ * direct origin's own latency at the same percentile, measured in the same run with the same
+ * arrival pattern (each connection waits the delay itself, then sends: all connections in step,
+ * as the delayed proxy releases them). Toxiproxy is not a row: it is a Go binary, not an npm
+ * package, and none is installed here.
+ *
+ * CPU per delayed request is compared with CPU per pass-through request (faultline, no rules)
+ * twice: at the same arrival pattern and request rate (so only the delay differs), and in a
+ * plain closed loop (as fast as the connections go, as the throughput table measures it).
+ *
+ *   npm run bench:delay                   # or: npm run bench -- --delay
+ *   npm run bench:delay -- --record       # and write it into benchmarks/README.md
+ *
+ * Environment: BENCH_DURATION (s per run, default 10), BENCH_DELAY_CONNECTIONS (default 1,10,50).
+ */
+import {
+  clockTicks,
+  closedLoop,
+  describePinning,
+  loadAverage,
+  type LoadResult,
+  machine,
+  measureRun,
+  pinning,
+  pinSelf,
+  rssMiB,
+  type RunCost,
+  signed,
+  startOrigin,
+} from './harness.ts'
+import { faultlineTarget, type Target, toxyTarget } from './targets/index.ts'
+
+export interface DelayOptions {
+  durationS: number
+  warmupS: number
+  connections: number[]
+  delayMs: number
+}
+
+type Measured = LoadResult & RunCost
+
+export interface DelayRow {
+  target: string
+  connections: number
+  run: Measured
+  /** Latency minus the delay minus the direct origin's latency, ms, at p50/p90/p99/max. */
+  error: { p50: number; p90: number; p99: number; max: number }
+  rss: { idle: number; mid: number; after: number }
+}
+
+export interface DelayResult {
+  opts: DelayOptions
+  /** The direct origin with the delayed arrival pattern, per connection count. */
+  baseline: Map<number, LoadResult>
+  rows: DelayRow[]
+  /** faultline CPU per request: delayed vs pass-through at the same pattern vs closed-loop pass-through. */
+  cpu: { connections: number; delayed: number; passSamePattern: number; passClosedLoop: number }[]
+  skipped: string[]
+  pinned: string
+  loadAverage: string
+}
+
+export async function runDelayPass(opts: DelayOptions): Promise<DelayResult> {
+  const pin = pinning()
+  const la = loadAverage()
+  const restore = pin ? pinSelf(pin.load) : () => {}
+  const skipped: string[] = ['Toxiproxy: a Go binary, not on npm, and not installed here']
+  const baseline = new Map<number, LoadResult>()
+  const rows: DelayRow[] = []
+  const cpu: DelayResult['cpu'] = []
+  const origin = await startOrigin(pin?.load)
+  const loop = (url: string, connections: number, durationS: number, thinkMs = 0) =>
+    closedLoop(url, { connections, durationS, thinkMs })
+  const warm = async (url: string, connections: number, thinkMs = 0) => {
+    if (opts.warmupS > 0) await loop(url, connections, opts.warmupS, thinkMs)
+  }
+  const midMs = (opts.durationS * 1000) / 2
+  try {
+    // The direct origin, paced like a delayed proxy paces it: the latency subtracted below.
+    for (const c of opts.connections) {
+      await warm(origin.url, c, opts.delayMs)
+      baseline.set(c, await loop(origin.url, c, opts.durationS, opts.delayMs))
+    }
+
+    const delayRule = [{ id: 'delay-100', percent: 100, delay: { ms: opts.delayMs } }]
+    const delayed: Target[] = [
+      faultlineTarget(`faultline, delay ${opts.delayMs} ms`, delayRule),
+      toxyTarget(`toxy, latency ${opts.delayMs} ms`, opts.delayMs),
+    ]
+    for (const target of delayed) {
+      const why = target.unavailable?.()
+      if (why) {
+        skipped.push(`${target.name}: ${why}`)
+        continue
+      }
+      const t = await target.start(origin, pin?.proxy)
+      try {
+        const idle = rssMiB(t.pid)
+        for (const c of opts.connections) {
+          await warm(t.url, c)
+          const run = await measureRun(t.pid, midMs, () => loop(t.url, c, opts.durationS))
+          const base = baseline.get(c)!
+          const err = (k: 'p50' | 'p90' | 'p99' | 'max') => run[k] - opts.delayMs - base[k]
+          rows.push({
+            target: target.name,
+            connections: c,
+            run,
+            error: { p50: err('p50'), p90: err('p90'), p99: err('p99'), max: err('max') },
+            rss: { idle, mid: run.rssMidMiB, after: rssMiB(t.pid) },
+          })
+          process.stderr.write(
+            `${target.name}, ${c} connections: error p50 ${signed(err('p50'), 2)} ms, p99 ${signed(err('p99'), 2)} ms, ${run.cpuUsPerReq.toFixed(0)} µs CPU/req\n`,
+          )
+        }
+      } finally {
+        await t.stop()
+      }
+    }
+
+    // faultline's CPU per pass-through request, on a fresh sidecar without rules.
+    const fl = rows.filter((r) => r.target.startsWith('faultline'))
+    if (fl.length) {
+      const t = await faultlineTarget('faultline, no rules', []).start(origin, pin?.proxy)
+      try {
+        for (const c of opts.connections) {
+          await warm(t.url, c, opts.delayMs)
+          const same = await measureRun(t.pid, midMs, () => loop(t.url, c, opts.durationS, opts.delayMs))
+          await warm(t.url, c)
+          const closed = await measureRun(t.pid, midMs, () => loop(t.url, c, opts.durationS))
+          cpu.push({
+            connections: c,
+            delayed: fl.find((r) => r.connections === c)!.run.cpuUsPerReq,
+            passSamePattern: same.cpuUsPerReq,
+            passClosedLoop: closed.cpuUsPerReq,
+          })
+        }
+      } finally {
+        await t.stop()
+      }
+    }
+  } finally {
+    await origin.stop()
+    restore()
+  }
+  return { opts, baseline, rows, cpu, skipped, pinned: describePinning(pin), loadAverage: la }
+}
+
+export function render(r: DelayResult): string {
+  const ms = (x: number) => x.toFixed(2)
+  const lines = [
+    `| target | connections | requests | req/s | error p50 ms | error p90 ms | error p99 ms | error max ms | CPU µs/req | RSS idle / mid-run / after MiB | errors |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+  ]
+  for (const [c, b] of r.baseline)
+    lines.push(
+      `| direct origin (subtracted; raw latency, not error) | ${c} | ${b.requests} | ${b.rps.toFixed(0)} | ${ms(b.p50)} | ${ms(b.p90)} | ${ms(b.p99)} | ${ms(b.max)} | | | ${b.errors} |`,
+    )
+  for (const row of r.rows)
+    lines.push(
+      `| ${row.target} | ${row.connections} | ${row.run.requests} | ${row.run.rps.toFixed(0)} | ${signed(row.error.p50, 2)} | ${signed(row.error.p90, 2)} | ${signed(row.error.p99, 2)} | ${signed(row.error.max, 2)} | ${row.run.cpuUsPerReq.toFixed(0)} | ${row.rss.idle.toFixed(1)} / ${row.rss.mid.toFixed(1)} / ${row.rss.after.toFixed(1)} | ${row.run.errors} |`,
+    )
+  const cpuLines = [
+    `| connections | delayed ${r.opts.delayMs} ms: CPU µs/req | pass-through, same arrival pattern | x | pass-through, closed loop | x |`,
+    `|---:|---:|---:|---:|---:|---:|`,
+    ...r.cpu.map(
+      (c) =>
+        `| ${c.connections} | ${c.delayed.toFixed(0)} | ${c.passSamePattern.toFixed(0)} | ${(c.delayed / c.passSamePattern).toFixed(2)} | ${c.passClosedLoop.toFixed(0)} | ${(c.delayed / c.passClosedLoop).toFixed(2)} |`,
+    ),
+  ]
+  return [
+    `Run ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
+    `Load shape: closed loop (undici, one keep-alive connection per worker), ${r.opts.durationS}s per connection count (after ${r.opts.warmupS}s warm-up), ${r.opts.delayMs} ms delay on every request. ${r.pinned} Shared machine: 1-min load average ${r.loadAverage} at the start, so expect noise.`,
+    ...r.skipped.map((s) => `Not run: ${s}.`),
+    '',
+    ...lines,
+    '',
+    `Error = latency − ${r.opts.delayMs} ms − the direct origin's latency at the same percentile and connection count (paced like the delayed proxy). CPU: utime+stime of the proxy process per request (clock ticks of ${(1000 / clockTicks()).toFixed(0)} ms: few requests, as at 1 connection, make it coarse).`,
+    '',
+    `faultline, CPU per delayed request vs per pass-through request (no rules, same sidecar build):`,
+    '',
+    ...cpuLines,
+  ].join('\n')
+}
