@@ -68,19 +68,37 @@ export function spawnPinned(cmd: string, args: string[], cpu: number | undefined
   return child
 }
 
-/** Starts a node process and waits for the first JSON stdout line `pick` finds a URL in. */
+/**
+ * Starts a node process and waits for the first JSON stdout line `pick` finds a URL in; one
+ * that says nothing useful within `timeoutMs` is killed.
+ */
 export async function startProcess(
   args: string[],
   pick: (line: any) => string | undefined,
-  opts: { cpu?: number } = {},
+  opts: { cpu?: number; timeoutMs?: number } = {},
 ): Promise<{ url: string; child: ChildProcess }> {
   const child = spawnPinned(process.execPath, args, opts.cpu, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  // Killing it ends stdout, which ends the loop below with the error after it.
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
   const lines = readline.createInterface({ input: child.stdout! })
+  try {
+    return await firstUrl(lines, child, pick)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function firstUrl(
+  lines: readline.Interface,
+  child: ChildProcess,
+  pick: (line: any) => string | undefined,
+): Promise<{ url: string; child: ChildProcess }> {
   for await (const line of lines) {
     let parsed: unknown
     try {
       parsed = JSON.parse(line)
     } catch {
+      // Not a JSON line (a warning, a banner): the ready line is still to come.
       continue
     }
     const url = pick(parsed)
@@ -90,7 +108,7 @@ export async function startProcess(
       return { url, child }
     }
   }
-  throw new Error(`${args.join(' ')} exited before it was ready`)
+  throw new Error(`${child.spawnargs.join(' ')} exited before it was ready (or did not get ready in time)`)
 }
 
 /** `faultline sidecar` in front of `upstream`, on free ports; resolves once it is listening. */
