@@ -7,7 +7,7 @@
  */
 import type { StepSpec } from '../../../src/experiments/schema.ts'
 import { type Injector, sleep } from '../types.ts'
-import { cordon, nodesOf, planNodes, restoreNodes, uncordon } from './node-shared.ts'
+import { cordon, nodesOf, planNodes, uncordonAll } from './node-shared.ts'
 
 type Spec = NonNullable<StepSpec['nodeCordon']>
 
@@ -44,9 +44,7 @@ export const nodeCordon: Injector<Spec, undefined> = {
 
   hold: (_p, s, ctx) => sleep(s.duration, ctx.signal),
 
-  revert: ({ record }, _s, ctx) =>
-    restoreNodes(nodesOf(record), (name) => uncordon(ctx.cluster(), ctx.runId, name), 'uncordoned'),
+  revert: ({ record }, _s, ctx) => uncordonAll(record, ctx),
 
-  recover: (record, ctx) =>
-    restoreNodes(nodesOf(record), (name) => uncordon(ctx.cluster(), ctx.runId, name), 'uncordoned'),
+  recover: (record, ctx) => uncordonAll(record, ctx),
 }

@@ -25,7 +25,7 @@ import { matchesSelector, selectorFromObject } from '../../../src/kubernetes/lab
 import type { Logger } from '../../../src/log.ts'
 import { type Cluster, kubernetesError, statusOf } from '../../drivers/kubernetes/cluster.ts'
 import { type Injector, sleep } from '../types.ts'
-import { cordon, nodesOf, nodeTarget, planNodes, restoreNodes, uncordon } from './node-shared.ts'
+import { cordon, nodesOf, nodeTarget, planNodes, uncordonAll } from './node-shared.ts'
 
 type Spec = NonNullable<StepSpec['nodeDrain']>
 
@@ -336,9 +336,7 @@ export const nodeDrain: Injector<Spec, undefined> = {
 
   hold: (_p, s, ctx) => sleep(s.duration, ctx.signal),
 
-  revert: ({ record }, _s, ctx) =>
-    restoreNodes(nodesOf(record), (name) => uncordon(ctx.cluster(), ctx.runId, name), 'uncordoned'),
+  revert: ({ record }, _s, ctx) => uncordonAll(record, ctx),
 
-  recover: (record, ctx) =>
-    restoreNodes(nodesOf(record), (name) => uncordon(ctx.cluster(), ctx.runId, name), 'uncordoned'),
+  recover: (record, ctx) => uncordonAll(record, ctx),
 }

@@ -233,3 +233,11 @@ export function codedMessage(err: unknown): string {
   const code = (err as { code?: unknown }).code
   return typeof code === 'string' ? `${code}: ${(err as Error).message}` : (err as Error).message
 }
+
+/** Uncordons every node of a record back to its prior state (cordon and drain revert alike). */
+export function uncordonAll(
+  record: FaultRecord,
+  ctx: { cluster(): Cluster; runId: string },
+): Promise<string | undefined> {
+  return restoreNodes(nodesOf(record), (name) => uncordon(ctx.cluster(), ctx.runId, name), 'uncordoned')
+}
