@@ -166,8 +166,8 @@ export function renderThroughput(run: ThroughputResult): string {
     `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ]
   const costs = [
-    `| target | CPU µs/req (throughput) | CPU µs/req (low load) | RSS idle MiB | RSS mid-run MiB | RSS after MiB | load side CPU % (throughput) |`,
-    `|---|---:|---:|---:|---:|---:|---:|`,
+    `| target | CPU µs/req (throughput) | req/s one core could serve at that cost | CPU µs/req (low load) | RSS idle MiB | RSS mid-run MiB | RSS after MiB | load side CPU % (throughput) |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|`,
   ]
   for (const t of run.targets) {
     const r = row(t.name)!
@@ -175,7 +175,7 @@ export function renderThroughput(run: ThroughputResult): string {
       `| ${t.name} | ${r.rps.toFixed(0)} | ${ratio(r.rps, direct?.rps)} | ${ratio(r.rps, bare?.rps)} | ${r.tp50.toFixed(2)} | ${r.tp99.toFixed(2)} | ${r.lp50.toFixed(3)} | ${r.lp99.toFixed(3)} | ${bare ? signed(r.lp50 - bare.lp50, 3) : 'n/a'} | ${r.errors} |`,
     )
     costs.push(
-      `| ${t.name} | ${r.cpuTput.toFixed(1)} | ${r.cpuLow.toFixed(1)} | ${r.rssIdle.toFixed(1)} | ${r.rssMid.toFixed(1)} | ${r.rssAfter.toFixed(1)} | ${r.loadSide.toFixed(0)} |`,
+      `| ${t.name} | ${r.cpuTput.toFixed(1)} | ${(1e6 / r.cpuTput).toFixed(0)} | ${r.cpuLow.toFixed(1)} | ${r.rssIdle.toFixed(1)} | ${r.rssMid.toFixed(1)} | ${r.rssAfter.toFixed(1)} | ${r.loadSide.toFixed(0)} |`,
     )
   }
   const shape = `throughput: ${opts.connections} connections, ${opts.durationS}s (after ${opts.warmupS}s warm-up); low load: 1 connection at ${opts.rate} req/s, ${opts.durationS}s; median of ${opts.rounds} rounds, target order alternating`
@@ -186,7 +186,7 @@ export function renderThroughput(run: ThroughputResult): string {
     '',
     ...lines,
     '',
-    'CPU per request: utime+stime of the target process (nginx: master and worker; direct: the origin) over the measured run, divided by the responses counted. RSS: VmRSS idle after start-up and rules, half way through the throughput run, and after both runs.',
+    'CPU per request: utime+stime of the target process (nginx: master and worker; direct: the origin) over the measured run, divided by the responses counted; the capacity column is 10^6 / that, the rate one fully busy core would serve. It compares targets whose req/s above were capped by the load side (load side CPU % near 100: autocannon and the origin share one core). RSS: VmRSS idle after start-up and rules, half way through the throughput run, and after both runs.',
     '',
     ...costs,
   ].join('\n')
