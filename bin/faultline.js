@@ -29,6 +29,10 @@ if (
   const limitMb = Number(process.env.FAULTLINE_MEMORY_LIMIT_MB)
   const heapMb = process.env.FAULTLINE_HEAP_MB || (limitMb > 0 ? String(Math.max(64, Math.floor(limitMb * 0.75))) : '')
   if (heapMb) flags.push(`--max-old-space-size=${heapMb}`)
-  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], process.env)
+  process.execve(
+    process.execPath,
+    [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
+    process.env,
+  )
 }
 await import('./cli.ts')
