@@ -12,7 +12,7 @@ import type { HostPort } from '../src/config.ts'
 import { errors, type FaultlineError, httpErrorOf, isFaultlineError } from '../src/errors.ts'
 import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import { validateExperiment } from '../src/experiments/schema.ts'
-import { assertJsonDepth, jsonBodyParser } from '../src/json-body.ts'
+import { assertJsonDepth, parseJsonBody } from '../src/json-body.ts'
 import { createLogger, type Logger } from '../src/log.ts'
 import { assertName } from '../src/names.ts'
 import { renderHtml, renderMarkdown } from './experiments/report.ts'
@@ -94,7 +94,16 @@ export function buildController(opts: ControllerOptions): Controller {
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, routerOptions: { maxParamLength: 2048 } })
 
   // One JSON parser for both services: an empty body is no body, and nesting is capped.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser)
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    let value: unknown
+    try {
+      value = parseJsonBody(body as string)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    done(null, value)
+  })
   for (const type of YAML_TYPES) app.addContentTypeParser(type, { parseAs: 'string' }, yamlBodyParser)
 
   // Every route is in the operation table (routes.ts), so none is undocumented or unchecked.

@@ -48,22 +48,3 @@ export function parseJsonBody(text: string): unknown {
   }
   return assertJsonDepth(value)
 }
-
-/**
- * A content-type parser with the callback shape fastify's `addContentTypeParser(type,
- * { parseAs: 'string' }, fn)` takes, so both services share one without src/ importing fastify.
- */
-export function jsonBodyParser(
-  _req: unknown,
-  body: string | Buffer,
-  done: (err: Error | null, value?: unknown) => void,
-): void {
-  let value: unknown
-  try {
-    value = parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'))
-  } catch (err) {
-    done(err as Error)
-    return
-  }
-  done(null, value)
-}
