@@ -166,7 +166,9 @@ describe('experiments on fleet services', () => {
         ],
       },
       method: [
-        { name: 'slow', sidecarFault: { target: 'svc', duration: '1s', rules: [{ id: 'slow', delay: { ms: 10 } }] } },
+        // Two seconds: sidecar windows start at the first whole second after the fault, so a 1 s
+        // fault can end before a window has minSamples requests (inconclusive on a loaded CI box).
+        { name: 'slow', sidecarFault: { target: 'svc', duration: '2s', rules: [{ id: 'slow', delay: { ms: 10 } }] } },
       ],
     })
     const r = await runExperiment(x, { dataDir: dataDir(), fleet: bus })
