@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { errors, type FaultlineError, type FieldIssue } from '../src/errors.ts'
 import type { Logger } from '../src/log.ts'
 import { compileRuleSet } from '../src/rules/compile.ts'
+import { ruleReference } from '../src/rules/schema.ts'
 import { array, duration, type Infer, isPlainObject, object, required, string } from '../src/schema.ts'
 import type { FleetBus } from './bus/fleet.ts'
 import { ruleBusFor, type RuleBus } from './bus/index.ts'
@@ -26,14 +27,8 @@ export const shapingSchema = object(
     duration: required(duration({ min: 1000, max: 86_400_000 })),
     rules: required(
       array(
-        {
-          // Checked in full by the sidecar's own rule compiler in apply(); published as its schema.
-          json: {
-            $ref: '#/components/schemas/RuleSet/properties/rules/items',
-            description: 'a sidecar rule; ttl, expiresAt and source are set by the controller',
-          },
-          check: (v) => v as Record<string, unknown>,
-        },
+        // Checked in full by the sidecar's own rule compiler in apply(); published as its schema.
+        ruleReference('a sidecar rule; ttl, expiresAt and source are set by the controller'),
         { minItems: 1 },
       ),
     ),

@@ -317,3 +317,97 @@ function editDistance(a: string, b: string): number {
   }
   return row[b.length]!
 }
+
+// ── published documents ──────────────────────────────────────────────────────
+
+export const JSON_SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema'
+
+/** The definition a `definition()` reference stands for, keyed by the reference's own json object. */
+const DEFINITIONS = new WeakMap<object, { name: string; target: () => JsonSchema }>()
+
+/**
+ * A schema published once, under `$defs/<name>` of whichever document uses it, and referenced
+ * with `$ref` everywhere it appears: recursive structures (steps inside steps) and parts several
+ * documents share (the sidecar rule). The document builders below collect what is referenced, so
+ * a reference can never dangle. `check` replaces the target's check (a rule inside an experiment
+ * is checked later, by the sidecar's own compiler); `description` sits beside the `$ref`.
+ */
+export function definition<T>(
+  name: string,
+  target: () => Schema<T>,
+  opts: { check?: Schema<T>['check']; description?: string } = {},
+): Schema<T> {
+  const json: JsonSchema = { $ref: `#/$defs/${name}` }
+  if (opts.description) json.description = opts.description
+  DEFINITIONS.set(json, { name, target: () => target().json })
+  return { json, check: opts.check ?? ((v, path, issues) => target().check(v, path, issues)) }
+}
+
+/**
+ * Every definition `json` references, directly or through other definitions, by name. Two
+ * different schemas under one name are a programming error, thrown at once.
+ */
+export function definitionsOf(json: unknown): Record<string, JsonSchema> {
+  const defs: Record<string, JsonSchema> = {}
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk)
+    if (!v || typeof v !== 'object') return
+    const d = DEFINITIONS.get(v)
+    if (d) {
+      const target = d.target()
+      const seen = defs[d.name]
+      if (seen === undefined) {
+        defs[d.name] = target
+        walk(target)
+      } else if (seen !== target) throw new Error(`schema: two different definitions named "${d.name}"`)
+    }
+    Object.values(v).forEach(walk)
+  }
+  walk(json)
+  return defs
+}
+
+/** Every `$ref` in `doc` that does not resolve inside `doc` (only local `#/...` references exist here). */
+export function danglingRefs(doc: unknown): string[] {
+  const out: string[] = []
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk)
+    if (!v || typeof v !== 'object') return
+    for (const [k, x] of Object.entries(v)) {
+      if (k === '$ref' && typeof x === 'string') {
+        if (resolvePointer(doc, x) === undefined) out.push(x)
+      } else walk(x)
+    }
+  }
+  walk(doc)
+  return out
+}
+
+/** The value a local reference (`#/a/b~1c`) points at in `doc`, or undefined. */
+export function resolvePointer(doc: unknown, ref: string): unknown {
+  if (ref === '#') return doc
+  if (!ref.startsWith('#/')) return undefined
+  return ref
+    .slice(2)
+    .split('/')
+    .map((t) => decodeURIComponent(t).replaceAll('~1', '/').replaceAll('~0', '~'))
+    .reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), doc)
+}
+
+/** Throws when a generated document has a `$ref` that resolves nowhere (it is a bug, not input). */
+export function assertRefsResolve(doc: unknown, what: string): void {
+  const dangling = danglingRefs(doc)
+  if (dangling.length) throw new Error(`${what}: $ref resolves nowhere: ${[...new Set(dangling)].join(', ')}`)
+}
+
+/**
+ * `root` as a standalone JSON Schema (draft 2020-12): its definitions under `$defs`, every
+ * reference checked to resolve. What `faultline schema` prints and editors load.
+ */
+export function jsonSchemaDocument(root: Schema<unknown>, meta: { title: string; description?: string }): JsonSchema {
+  const defs = definitionsOf(root.json)
+  const doc: JsonSchema = { $schema: JSON_SCHEMA_DIALECT, ...meta, ...root.json }
+  if (Object.keys(defs).length) doc.$defs = defs
+  assertRefsResolve(doc, meta.title)
+  return doc
+}

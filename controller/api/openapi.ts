@@ -4,7 +4,7 @@
  * with, so the description cannot drift from what the handlers accept.
  */
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../../src/names.ts'
-import { ruleSetJsonSchema } from '../../src/rules/schema.ts'
+import { assertRefsResolve, definitionsOf, type JsonSchema } from '../../src/schema.ts'
 import { BODIES } from './bodies.ts'
 import { API, paramsOf } from './routes.ts'
 
@@ -38,24 +38,31 @@ const ERROR = {
   },
 }
 
-/** Where a `#/$defs/<name>` reference of an embedded schema lives in this document. */
-const DEFS: Record<string, string> = { rule: '#/components/schemas/RuleSet/properties/rules/items' }
-
 /**
- * A copy of `schema` whose `#/$defs/...` references point into this document: a $ref resolves
- * against the document root, and here that is the OpenAPI document, not the embedded schema.
+ * A copy of `schema` whose `#/$defs/<name>` references point at `#/components/schemas/<name>`:
+ * a $ref resolves against the document root, and here that is the OpenAPI document, so every
+ * definition an embedded schema uses is hoisted into the components (see withDefinitions).
  */
 function rebase(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(rebase)
   if (!schema || typeof schema !== 'object') return schema
   return Object.fromEntries(
-    Object.entries(schema).map(([k, v]) => {
-      if (k !== '$ref' || typeof v !== 'string' || !v.startsWith('#/$defs/')) return [k, rebase(v)]
-      const target = DEFS[v.slice('#/$defs/'.length)]
-      if (!target) throw new Error(`openapi: no home for ${v}; add it to DEFS`)
-      return [k, target]
-    }),
+    Object.entries(schema).map(([k, v]) => [
+      k,
+      k === '$ref' && typeof v === 'string' ? v.replace(/^#\/\$defs\//, '#/components/schemas/') : rebase(v),
+    ]),
   )
+}
+
+/** `schemas` plus every definition they reference, all rebased; a name used twice is a bug. */
+function withDefinitions(schemas: Record<string, JsonSchema>): Record<string, unknown> {
+  const out: Record<string, JsonSchema> = { ...schemas }
+  for (const json of Object.values(schemas))
+    for (const [name, def] of Object.entries(definitionsOf(json))) {
+      if (out[name] !== undefined && out[name] !== def) throw new Error(`openapi: two schemas named ${name}`)
+      out[name] = def
+    }
+  return rebase(out) as Record<string, unknown>
 }
 
 const errorResponse = (description: string) => ({
@@ -98,19 +105,19 @@ export function openApiDocument(): Record<string, unknown> {
     }
     paths[p] = item
   }
-  const { $schema: _r, ...ruleSet } = ruleSetJsonSchema()
-  return {
+  const doc = {
     openapi: '3.1.0',
     info: { title: 'faultline controller', version: '1' },
     security: [{ bearer: [] }],
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: {
-        ...Object.fromEntries(Object.entries(BODIES).map(([name, body]) => [name, rebase(body.json)])),
-        RuleSet: ruleSet,
+      schemas: withDefinitions({
+        ...Object.fromEntries(Object.entries(BODIES).map(([name, body]) => [name, body.json])),
         Error: ERROR,
-      },
+      }),
     },
   }
+  assertRefsResolve(doc, 'openapi')
+  return doc
 }

@@ -8,18 +8,19 @@ import { DEFAULT_STATS_RETENTION_S } from '../constants.ts'
 import type { FieldIssue } from '../errors.ts'
 import { compileLinearRegex } from '../regex.ts'
 import { compileRuleSet } from '../rules/compile.ts'
-import { ruleSchemas } from '../rules/schema.ts'
+import { ruleReference } from '../rules/schema.ts'
 import { kubernetesCheck, type KubernetesStepKind, kubernetesSteps, kubernetesTarget } from './kubernetes-schema.ts'
 import {
   anyJson,
   array,
   boolean,
   choice,
+  definition,
   duration,
   exactlyOne,
   type Infer,
   isPlainObject,
-  lazy,
+  jsonSchemaDocument,
   number,
   object,
   oneOfTypes,
@@ -149,12 +150,17 @@ const commandCheck = object({
   timeout: duration({ min: 1, description: 'default 10s' }),
   exitCode: number({ integer: true, min: 0, max: 255, description: 'default 0' }),
   outputRegex: linearRegex('stdout and stderr together must match'),
+  outputNumber: boolean('stdout, trimmed, is a number judged by the tolerance (the exit code must still match)'),
 })
 
 const tolerance = object(
   {
-    max: number(),
-    min: number(),
+    max: number({ description: 'value <= max' }),
+    min: number({ description: 'value >= min' }),
+    exclusiveMax: number({ description: 'value < exclusiveMax (strict)' }),
+    exclusiveMin: number({ description: 'value > exclusiveMin (strict)' }),
+    oneOf: array(number(), { minItems: 1, description: 'value is one of these' }),
+    noneOf: array(number(), { minItems: 1, description: 'value is none of these' }),
     relative: object(
       {
         to: required(
@@ -176,13 +182,18 @@ const tolerance = object(
   },
   {
     refine(v, path, issues) {
-      if (v.max === undefined && v.min === undefined && v.relative === undefined)
-        issues.push({ path, message: 'must have "max", "min" or "relative"' })
-      if (v.max !== undefined && v.min !== undefined && v.min > v.max)
-        issues.push({ path: `${path}/min`, message: 'must not be above max' })
+      if (TOLERANCE_KINDS.every((k) => v[k] === undefined))
+        issues.push({ path, message: `must have one of ${TOLERANCE_KINDS.map((k) => `"${k}"`).join(', ')}` })
+      const lower = Math.max(v.min ?? -Infinity, v.exclusiveMin ?? -Infinity)
+      const upper = Math.min(v.max ?? Infinity, v.exclusiveMax ?? Infinity)
+      if (lower > upper) issues.push({ path: `${path}/min`, message: 'the lower bound is above the upper bound' })
+      else if (lower === upper && (v.exclusiveMin !== undefined || v.exclusiveMax !== undefined) && lower === v.exclusiveMin || (lower === upper && upper === v.exclusiveMax))
+        issues.push({ path, message: 'no value can meet these bounds (a strict bound equals the other bound)' })
     },
   },
 )
+
+const TOLERANCE_KINDS = ['max', 'min', 'exclusiveMax', 'exclusiveMin', 'oneOf', 'noneOf', 'relative'] as const
 
 export const CHECK_KINDS = ['sidecar', 'http', 'promql', 'command', 'kubernetes'] as const
 export const PHASES = ['before', 'during', 'after'] as const
@@ -239,7 +250,7 @@ const check = object(
 
 // ── method ───────────────────────────────────────────────────────────────────
 
-const anyRules: Schema<unknown[]> = array({ json: { $ref: '#/$defs/rule' }, check: (v) => v }, { minItems: 1 })
+const anyRules: Schema<unknown[]> = array(ruleReference(), { minItems: 1 })
 
 export const STEP_KINDS = [
   'sidecarFault',
@@ -287,11 +298,11 @@ const step: Schema<StepSpec> = object(
     ...kubernetesSteps,
     wait: duration({ min: 1 }),
     parallel: array(
-      lazy(() => step),
+      definition('Step', () => step),
       { minItems: 1 },
     ),
     serial: array(
-      lazy(() => step),
+      definition('Step', () => step),
       { minItems: 1 },
     ),
   },
@@ -337,7 +348,12 @@ const experiment = object({
         object({ title: required(string({ minLength: 1, maxLength: 256 })), checks: required(array(check)) }),
       ),
       guardrails: array(check),
-      method: required(array(step, { minItems: 1 })),
+      method: required(
+        array(
+          definition('Step', () => step),
+          { minItems: 1 },
+        ),
+      ),
     }),
   ),
 })
@@ -348,14 +364,9 @@ export type TargetSpec = Infer<typeof target>
 export type ProcessSpec = Infer<typeof processSpec>
 export type LoadSpec = Infer<typeof load>
 
-/** The published schema; fault rules are the sidecar's own rule schema, under `$defs.rule`. */
+/** The published schema: a method step under `$defs/Step`, the sidecar's own rule under `$defs/Rule`. */
 export function experimentJsonSchema(): Record<string, unknown> {
-  return {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'faultline experiment',
-    ...experiment.json,
-    $defs: { rule: ruleSchemas().rule.json },
-  }
+  return jsonSchemaDocument(experiment, { title: 'faultline experiment' })
 }
 
 /**

@@ -5,7 +5,20 @@
 import { faultKinds } from '../faults/index.ts'
 import { TOKEN } from '../faults/shared.ts'
 import type { Schema } from '../schema.ts'
-import { array, boolean, choice, duration, number, object, oneOfTypes, record, required, string } from '../schema.ts'
+import {
+  array,
+  boolean,
+  choice,
+  definition,
+  duration,
+  jsonSchemaDocument,
+  number,
+  object,
+  oneOfTypes,
+  record,
+  required,
+  string,
+} from '../schema.ts'
 
 export const RULE_ID = /^[A-Za-z0-9._-]{1,64}$/
 export const MAX_RULES = 10_000
@@ -72,7 +85,14 @@ function ruleShape() {
 let cached: ReturnType<typeof build> | undefined
 function build() {
   const rule = object(ruleShape())
-  const ruleSet = object({ rules: required(array(rule, { maxItems: MAX_RULES })) })
+  const ruleSet = object({
+    rules: required(
+      array(
+        definition('Rule', () => rule),
+        { maxItems: MAX_RULES },
+      ),
+    ),
+  })
   return { rule, ruleSet }
 }
 
@@ -82,11 +102,19 @@ export function ruleSchemas() {
   return cached
 }
 
-/** JSON Schema (draft 2020-12) for `{ rules: Rule[] }`. */
+/**
+ * A sidecar rule inside another document (an experiment step, a shaping request), published as
+ * a reference to the `Rule` definition. It passes anything here: the owner checks its rules in
+ * full with the sidecar's own compiler (compileRuleSet), which reports better paths.
+ */
+export function ruleReference(description?: string): Schema<Record<string, unknown>> {
+  return definition('Rule', () => ruleSchemas().rule as Schema<unknown> as Schema<Record<string, unknown>>, {
+    check: (v) => v as Record<string, unknown>,
+    description,
+  })
+}
+
+/** JSON Schema (draft 2020-12) for `{ rules: Rule[] }`, the rule under `$defs/Rule`. */
 export function ruleSetJsonSchema(): Record<string, unknown> {
-  return {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'faultline rule set',
-    ...ruleSchemas().ruleSet.json,
-  }
+  return jsonSchemaDocument(ruleSchemas().ruleSet, { title: 'faultline rule set' })
 }

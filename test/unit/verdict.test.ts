@@ -63,9 +63,9 @@ describe('judgeRun', () => {
 
 describe('fault families', () => {
   it('every method step kind in the experiment schema has exactly one injector', () => {
-    const stepProps = Object.keys(
-      ((experimentJsonSchema() as any).properties.spec.properties.method.items.properties ?? {}) as object,
-    ).filter((k) => !['name', 'wait', 'serial', 'parallel'].includes(k))
+    const stepProps = Object.keys(((experimentJsonSchema() as any).$defs.Step.properties ?? {}) as object).filter(
+      (k) => !['name', 'wait', 'serial', 'parallel'].includes(k),
+    )
     expect(INJECTORS.map((i) => i.step).sort()).toEqual(stepProps.sort())
   })
 })
