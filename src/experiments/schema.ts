@@ -145,11 +145,20 @@ const promqlCheck = object({
   url: required(url('Prometheus base URL')),
   query: required(string({ minLength: 1, maxLength: 8192, description: 'must return exactly one series' })),
 })
+const exitCode = number({ integer: true, min: 0, max: 255 })
+/** One exit code, or any of a list. */
+const exitCodes = (description: string) =>
+  oneOfTypes<number | number[]>(
+    [exitCode as Schema<number | number[]>, array(exitCode, { minItems: 1 }) as Schema<number | number[]>],
+    description,
+  )
+
 const commandCheck = object({
   run: required(argv),
   timeout: duration({ min: 1, description: 'default 10s' }),
-  exitCode: number({ integer: true, min: 0, max: 255, description: 'default 0' }),
+  exitCode: exitCodes('default 0'),
   outputRegex: linearRegex('stdout and stderr together must match'),
+  stdoutRegex: linearRegex('stdout alone must match'),
   outputNumber: boolean('stdout, trimmed, is a number judged by the tolerance (the exit code must still match)'),
 })
 
@@ -187,7 +196,12 @@ const tolerance = object(
       const lower = Math.max(v.min ?? -Infinity, v.exclusiveMin ?? -Infinity)
       const upper = Math.min(v.max ?? Infinity, v.exclusiveMax ?? Infinity)
       if (lower > upper) issues.push({ path: `${path}/min`, message: 'the lower bound is above the upper bound' })
-      else if (lower === upper && (v.exclusiveMin !== undefined || v.exclusiveMax !== undefined) && lower === v.exclusiveMin || (lower === upper && upper === v.exclusiveMax))
+      else if (
+        (lower === upper &&
+          (v.exclusiveMin !== undefined || v.exclusiveMax !== undefined) &&
+          lower === v.exclusiveMin) ||
+        (lower === upper && upper === v.exclusiveMax)
+      )
         issues.push({ path, message: 'no value can meet these bounds (a strict bound equals the other bound)' })
     },
   },
@@ -218,6 +232,9 @@ const check = object(
       description: 'consecutive failing samples that fail a phase; default 2',
     }),
     recoverWithin: duration({ min: 1, description: 'after phase: deadline to pass again; default 30s' }),
+    once: boolean(
+      'one sample per phase decides it; once-checks run one after another in declared order and stop at the first that does not pass',
+    ),
     sidecar: sidecarCheck,
     http: httpCheck,
     promql: promqlCheck,
@@ -252,12 +269,32 @@ const check = object(
 
 const anyRules: Schema<unknown[]> = array(ruleReference(), { minItems: 1 })
 
+/** A method step that calls an HTTP endpoint once; any response counts unless `status` says otherwise. */
+const httpCall = object({
+  url: required(url()),
+  method: string({ pattern: /^[A-Z]+$/, description: 'default GET' }),
+  headers: record(string()),
+  body: string(),
+  timeout: duration({ min: 1, description: 'default 30s' }),
+  status: array(statusSpec, { minItems: 1, description: 'the step fails on any other status; default any' }),
+})
+/** A method step that runs a program once; any exit code counts unless `exitCode` says otherwise. */
+const runCall = object({
+  command: required(argv),
+  env: record(string()),
+  cwd: string(),
+  timeout: duration({ min: 1, description: 'default 60s' }),
+  exitCode: exitCodes('the step fails on any other exit code; default any'),
+})
+
 export const STEP_KINDS = [
   'sidecarFault',
   'kill',
   'restart',
   'stress',
   ...(Object.keys(kubernetesSteps) as KubernetesStepKind[]),
+  'http',
+  'run',
   'wait',
   'parallel',
   'serial',
@@ -266,6 +303,12 @@ export const STEP_KINDS = [
 const step: Schema<StepSpec> = object(
   {
     name: string({ maxLength: 128 }),
+    continueOnFailure: boolean('http and run steps: a failure is journalled and the method goes on'),
+    keep: boolean(
+      'Kubernetes faults: apply and go on; the fault stands until the run reverts everything (see spec.revertAt)',
+    ),
+    http: httpCall,
+    run: runCall,
     sidecarFault: object({
       target: required(name()),
       duration: required(duration({ min: 1, max: 86_400_000 })),
@@ -315,6 +358,10 @@ const step: Schema<StepSpec> = object(
 
 export interface StepSpec {
   name?: string
+  continueOnFailure?: boolean
+  keep?: boolean
+  http?: Infer<typeof httpCall>
+  run?: Infer<typeof runCall>
   sidecarFault?: { target: string; duration: number; rules: Record<string, unknown>[] }
   kill?: { target: string; process?: string; signal?: NodeJS.Signals; recoverWithin?: number }
   restart?: { target: string; process?: string }
@@ -338,7 +385,15 @@ export interface StepSpec {
 const experiment = object({
   apiVersion: required(choice(['faultline/v1'])),
   kind: required(choice(['Experiment'])),
-  metadata: required(object({ name: required(name()), labels: record(string({ maxLength: 256 })) })),
+  metadata: required(
+    object({
+      name: required(name()),
+      labels: record(string({ maxLength: 256 })),
+      annotations: record(string({ maxLength: 1_000_000 }), {
+        description: 'free-form; faultline.io/source-format says which format a document was translated from',
+      }),
+    }),
+  ),
   spec: required(
     object({
       description: string({ maxLength: 4096 }),
@@ -348,6 +403,14 @@ const experiment = object({
         object({ title: required(string({ minLength: 1, maxLength: 256 })), checks: required(array(check)) }),
       ),
       guardrails: array(check),
+      revertAt: choice(
+        ['method-end', 'after-phase'],
+        'when faults still applied are reverted: when the method ends (default, the after phase measures recovery) or after the after phase',
+      ),
+      rollbacks: array(step, {
+        minItems: 1,
+        description: 'http, run and wait steps played after the run, in order, each whatever the others did',
+      }),
       method: required(
         array(
           definition('Step', () => step),
@@ -447,6 +510,42 @@ function crossCheck(x: ExperimentDoc, issues: FieldIssue[]): void {
       if (s.serial) walk(s.serial, `${path}/serial`)
     })
   walk(x.spec.method, '/spec/method')
+  crossCheckCalls(x, issues)
+}
+
+const KEEPABLE = [
+  'podKill',
+  'podFailure',
+  'nodeCordon',
+  'nodeDrain',
+  'nodeTaint',
+  'networkPartition',
+  'scale',
+  'podStress',
+]
+const ROLLBACK_KINDS = ['http', 'run', 'wait']
+
+/** Where `keep` and `continueOnFailure` apply, and what a rollback may be. */
+function crossCheckCalls(x: ExperimentDoc, issues: FieldIssue[]): void {
+  const walk = (steps: StepSpec[], base: string) =>
+    steps.forEach((s, i) => {
+      const path = `${base}/${i}`
+      if (s.keep && !KEEPABLE.some((k) => k in s))
+        issues.push({ path: `${path}/keep`, message: `applies to ${KEEPABLE.join(', ')} steps only` })
+      if (s.continueOnFailure && !s.http && !s.run)
+        issues.push({ path: `${path}/continueOnFailure`, message: 'applies to http and run steps only' })
+      if (s.parallel) walk(s.parallel, `${path}/parallel`)
+      if (s.serial) walk(s.serial, `${path}/serial`)
+    })
+  walk(x.spec.method, '/spec/method')
+  x.spec.rollbacks?.forEach((s, i) => {
+    const kind = STEP_KINDS.find((k) => k in s)
+    if (kind && !ROLLBACK_KINDS.includes(kind))
+      issues.push({
+        path: `/spec/rollbacks/${i}/${kind}`,
+        message: `a rollback is an ${ROLLBACK_KINDS.join(', ')} step`,
+      })
+  })
 }
 
 /** Rules in sidecarFault steps: the sidecar's own validation, plus fields the runner owns. */
