@@ -4,7 +4,7 @@
  * Missing data (no requests, no latency figure, no PromQL series) is "nodata", never a value of 0.
  */
 import { spawn } from 'node:child_process'
-import { judgeValue, type Outcome, type Phase, type Sample, type Tolerance } from '../../src/experiments/judge.ts'
+import { fmt, judgeValue, type Outcome, type Phase, type Sample, type Tolerance } from '../../src/experiments/judge.ts'
 import type { CheckSpec } from '../../src/experiments/schema.ts'
 import { compileLinearRegex } from '../../src/regex.ts'
 import type { KubernetesTargetSpec } from '../../src/experiments/kubernetes-schema.ts'
@@ -35,6 +35,20 @@ export interface SampleOptions {
 }
 
 export type SampleResult = Omit<Sample, 'at' | 'phase'>
+
+/**
+ * Judges a measured value, or, for an observation (no tolerance), records it as `observed`:
+ * a figure without a bound is never a pass or a fail.
+ */
+function judgeOrObserve(
+  value: number,
+  tol: Tolerance | undefined,
+  baseline?: number,
+): { outcome: Outcome; detail: string } {
+  if (tol) return judgeValue(value, tol, baseline)
+  if (typeof value !== 'number' || Number.isNaN(value)) return { outcome: 'nodata', detail: 'no value measured' }
+  return { outcome: 'observed', detail: fmt(value) }
+}
 
 type Cohort = 'all' | 'faulted' | 'unfaulted'
 const figuresOf = (m: Merged, cohort: Cohort) => (cohort === 'all' ? m : m.cohorts[cohort])
@@ -90,17 +104,17 @@ async function sidecarSample(c: CheckSpec, ctx: CheckContext, opts: SampleOption
     return { outcome: 'nodata', from, detail: `${figures.count} ${cohort} requests in ${span}, need ${minSamples}` }
   const value = statOf(read, current, cohort, spec.stat)
   if (value === undefined) return { outcome: 'nodata', from, detail: `no ${spec.stat} figure in ${span}` }
-  const tol = c.tolerance as Tolerance
+  const tol = c.tolerance as Tolerance | undefined
   let baseline: number | undefined
-  if (tol.relative?.to === 'unfaulted') {
+  if (tol?.relative?.to === 'unfaulted') {
     const control = read.merged.cohorts.unfaulted
     if (control.count < minSamples)
       return { outcome: 'nodata', value, from, detail: `${control.count} unfaulted requests, need ${minSamples}` }
     baseline = statOf(read, current, 'unfaulted', spec.stat)
     if (baseline === undefined)
       return { outcome: 'nodata', value, from, detail: `no unfaulted ${spec.stat} figure in ${span}` }
-  } else if (tol.relative?.to === 'before') baseline = ctx.baseline(c.name)
-  return { ...judgeValue(value, tol, baseline), value, baseline, from }
+  } else if (tol?.relative?.to === 'before') baseline = ctx.baseline(c.name)
+  return { ...judgeOrObserve(value, tol, baseline), value, baseline, from }
 }
 
 function statusMatches(status: number, wanted: (number | string)[] | undefined): boolean {
@@ -207,25 +221,52 @@ async function promqlSample(c: CheckSpec, ctx: CheckContext): Promise<SampleResu
 
   function judged(value: number): SampleResult {
     if (Number.isNaN(value)) return { outcome: 'nodata', detail: 'query returned NaN (no data in the range?)' }
-    const tol = c.tolerance as Tolerance
-    const baseline = tol.relative?.to === 'before' ? ctx.baseline(c.name) : undefined
-    return { ...judgeValue(value, tol, baseline), value, baseline }
+    const tol = c.tolerance as Tolerance | undefined
+    const baseline = tol?.relative?.to === 'before' ? ctx.baseline(c.name) : undefined
+    return { ...judgeOrObserve(value, tol, baseline), value, baseline }
   }
 }
 
-function commandSample(c: CheckSpec): Promise<SampleResult> {
+/**
+ * A command whose trimmed stdout is a number judged by the tolerance. Output that is not a
+ * number is an error sample, never 0 (Litmus's float comparator reads a parse error as 0).
+ */
+function outputNumberSample(
+  c: CheckSpec,
+  out: string,
+  code: number | null,
+  problems: string[],
+  ctx: CheckContext,
+): SampleResult {
+  const text = out.trim()
+  const value = text === '' ? NaN : Number(text)
+  if (Number.isNaN(value))
+    return { outcome: 'error', detail: `output ${JSON.stringify(text.slice(0, 80))} is not a number` }
+  if (problems.length) return { outcome: 'fail', value, detail: problems.join('; ') }
+  const tol = c.tolerance as Tolerance
+  const baseline = tol.relative?.to === 'before' ? ctx.baseline(c.name) : undefined
+  return { ...judgeValue(value, tol, baseline), value, baseline }
+}
+
+function commandSample(c: CheckSpec, ctx: CheckContext): Promise<SampleResult> {
   const spec = c.command!
   const [cmd, ...args] = spec.run
   return new Promise((resolve) => {
     const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: spec.timeout ?? 10_000 })
     let out = ''
-    child.stdout!.on('data', (d) => (out += d))
+    let stdout = ''
+    child.stdout!.on('data', (d) => {
+      out += d
+      stdout += d
+    })
     child.stderr!.on('data', (d) => (out += d))
     child.once('error', (err) => resolve({ outcome: 'error', detail: `cannot run ${cmd}: ${err.message}` }))
     child.once('close', (code, signal) => {
       if (signal) return resolve({ outcome: 'fail', detail: `killed by ${signal} (timeout?)` })
       const problems: string[] = []
-      if (code !== (spec.exitCode ?? 0)) problems.push(`exit code ${code}`)
+      const codes = [spec.exitCode ?? 0].flat()
+      if (code === null || !codes.includes(code)) problems.push(`exit code ${code}`)
+      if (spec.outputNumber) return resolve(outputNumberSample(c, out, code, problems, ctx))
       if (spec.outputRegex !== undefined) {
         // Validation refuses a regex that cannot compile; if one gets here anyway, never pass on it.
         const re = compileLinearRegex(spec.outputRegex)
@@ -235,6 +276,15 @@ function commandSample(c: CheckSpec): Promise<SampleResult> {
             detail: `outputRegex /${spec.outputRegex}/ cannot be used: ${re.message}`,
           })
         if (!re.regex.test(out)) problems.push(`output does not match /${spec.outputRegex}/`)
+      }
+      if (spec.stdoutRegex !== undefined) {
+        const re = compileLinearRegex(spec.stdoutRegex)
+        if (!re.ok)
+          return resolve({
+            outcome: 'error',
+            detail: `stdoutRegex /${spec.stdoutRegex}/ cannot be used: ${re.message}`,
+          })
+        if (!re.regex.test(stdout)) problems.push(`stdout does not match /${spec.stdoutRegex}/`)
       }
       resolve({
         outcome: problems.length ? 'fail' : 'pass',
@@ -250,9 +300,9 @@ async function kubernetesSample(c: CheckSpec, ctx: CheckContext): Promise<Sample
   if (!k) return { outcome: 'error', detail: 'a Kubernetes check needs a cluster (--kubeconfig, or in-cluster)' }
   const m = await measure(k.cluster, c.kubernetes!, k.target)
   if ('nodata' in m) return { outcome: 'nodata', detail: m.nodata }
-  const tol = c.tolerance as Tolerance
-  const baseline = tol.relative?.to === 'before' ? ctx.baseline(c.name) : undefined
-  const judged = judgeValue(m.value, tol, baseline)
+  const tol = c.tolerance as Tolerance | undefined
+  const baseline = tol?.relative?.to === 'before' ? ctx.baseline(c.name) : undefined
+  const judged = judgeOrObserve(m.value, tol, baseline)
   return { ...judged, value: m.value, baseline, detail: `${m.detail}; ${judged.detail}` }
 }
 
@@ -273,7 +323,7 @@ export async function sampleCheck(
           ? await promqlSample(c, ctx)
           : c.kubernetes
             ? await kubernetesSample(c, ctx)
-            : await commandSample(c)
+            : await commandSample(c, ctx)
     return { at, phase, ...r }
   } catch (err) {
     return { at, phase, outcome: 'error', detail: (err as Error).message }
