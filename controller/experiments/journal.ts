@@ -87,6 +87,20 @@ export interface SeriesPoint {
   p99: number | null
 }
 
+/** An http or run step (method or rollback): what it did and what came back. */
+export interface CallRecord {
+  step: string
+  /** Where the step is: `method/2`, `rollbacks/0`. */
+  key: string
+  kind: 'http' | 'run'
+  startedAt: number
+  endedAt: number
+  status: 'succeeded' | 'failed'
+  /** http: `{status, headers, body}`; run: `{status, stdout, stderr}` (exit code as status). */
+  output?: unknown
+  error?: string
+}
+
 export interface CheckRecord {
   kind: string
   guardrail: boolean
@@ -124,6 +138,8 @@ export interface Journal {
   faults: FaultRecord[]
   checks: Record<string, CheckRecord>
   series: Record<string, SeriesPoint[]>
+  /** http and run steps of the method and the rollbacks, in the order they ended. */
+  calls?: CallRecord[]
   /** Client-side load summary, or why there is none. */
   load?: { url: string } & (LoadSummary | { error: string })
 }
