@@ -9,6 +9,7 @@
  */
 import type { StepSpec } from '../../src/experiments/schema.ts'
 import { type AnyInjector, type InjectionContext, injectorFor, type Step, sleep } from '../injectors/index.ts'
+import { callStep } from './calls.ts'
 import type { FaultRecord, Journal, JournalWriter } from './journal.ts'
 
 /** Thrown out of the steps when the run was aborted between two of them. */
@@ -59,15 +60,54 @@ export class MethodRunner {
     }
     this.#jw.event({ type: 'step', step: label, detail: 'started' })
     if (s.wait !== undefined) await sleep(s.wait, this.#ctx.signal)
+    else if (s.http || s.run) await this.#call(s, label, key, this.#ctx.signal)
     else {
       const found = injectorFor(s)
       if (!found) throw new Error(`step ${label}: no injector for ${Object.keys(s).join(', ')}`)
-      await this.#inject(found.injector, found.spec, { label, key: key.replace(/^\//, '') })
+      await this.#inject(found.injector, found.spec, { label, key: key.replace(/^\//, '') }, s.keep === true)
     }
     this.#jw.event({ type: 'step', step: label, detail: 'finished' })
   }
 
-  async #inject(injector: AnyInjector, spec: unknown, step: Step): Promise<void> {
+  /** An http or run step: journalled with its output; a failure stops the method unless `continueOnFailure`. */
+  async #call(s: StepSpec, label: string, key: string, signal?: AbortSignal): Promise<boolean> {
+    if (this.#journal.dryRun) {
+      this.#jw.event({ type: 'step', step: label, detail: 'dry run: not called' })
+      return true
+    }
+    const startedAt = Date.now()
+    const outcome = await callStep(s, signal)
+    ;(this.#journal.calls ??= []).push({
+      step: label,
+      key: key.replace(/^\//, ''),
+      kind: s.http ? 'http' : 'run',
+      startedAt,
+      endedAt: Date.now(),
+      ...outcome,
+    })
+    this.#jw.event({ type: 'step', step: label, detail: outcome.error ? `failed: ${outcome.error}` : 'called' })
+    this.#jw.save()
+    if (outcome.status === 'failed' && !s.continueOnFailure) throw new Error(`step ${label}: ${outcome.error}`)
+    if (outcome.status === 'failed') this.#ctx.say(`  ${label} failed (the method goes on): ${outcome.error}`)
+    return outcome.status === 'succeeded'
+  }
+
+  /**
+   * The rollbacks: played in order, each whatever the ones before it did, and not cut short by an
+   * abort (they are how a run cleans up after itself).
+   */
+  async rollbacks(steps: StepSpec[]): Promise<void> {
+    for (let i = 0; i < steps.length; i++) {
+      const s = steps[i]!
+      const label = stepLabel(s, `/rollbacks/${i}`)
+      this.#jw.event({ type: 'step', step: label, detail: 'rollback started' })
+      if (s.wait !== undefined) await sleep(s.wait)
+      else await this.#call({ ...s, continueOnFailure: true }, label, `/rollbacks/${i}`)
+    }
+    this.#jw.save()
+  }
+
+  async #inject(injector: AnyInjector, spec: unknown, step: Step, keep: boolean): Promise<void> {
     const ctx = this.#ctx
     const planned = await injector.plan(spec, step, ctx)
     for (const p of planned) {
@@ -104,7 +144,8 @@ export class MethodRunner {
       this.#jw.event({ type: 'applied', step: step.label, fault: p.record.id, detail })
       this.#jw.save()
     }
-    if (!injector.hold) return
+    // A kept fault stands until revertAll (the run decides when: spec.revertAt).
+    if (!injector.hold || keep) return
     await Promise.all(planned.map((p) => injector.hold!(p, spec, ctx, true)))
     for (const entry of mine.reverse()) {
       const i = this.#reverts.indexOf(entry)
