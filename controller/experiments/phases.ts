@@ -40,35 +40,76 @@ export async function runPhase(
   opts: { deadlineMs?: number; since?: number } = {},
 ): Promise<void> {
   const startedAt = opts.since ?? Date.now()
-  await Promise.all(
-    checks.map(async (c) => {
-      const record = run.journal.checks[c.name]!
-      const tracker = new PhaseTracker(phase, c.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD, startedAt)
-      const interval = c.interval ?? DEFAULT_INTERVAL_MS
-      const deadline =
-        phase === 'after'
-          ? startedAt + (c.recoverWithin ?? DEFAULT_RECOVER_WITHIN_MS)
-          : startedAt + (opts.deadlineMs ?? Infinity)
-      let since = opts.since
-      for (;;) {
-        const sample = await sampleCheck(c, phase, run.ctx, { since })
-        record.samples.push(sample)
-        const decided = tracker.add(sample)
-        // Recovery: requests up to a failing sample are known not recovered, so the next
-        // sample judges only later ones, and the recovery time is where passing data begins.
-        if (phase === 'after' && sample.outcome === 'fail') since = sample.at
-        if (phase === 'before' && sample.outcome === 'pass' && sample.value !== undefined)
-          run.baselines.set(c.name, sample.value)
-        if (record.guardrail && tracker.breached) {
-          run.onBreach(c.name, sample.detail ?? '')
-          break
-        }
-        if (decided || until.aborted || Date.now() + interval > deadline) break
-        await sleep(interval, until)
-        if (until.aborted) break
-      }
-      const cutShort = phase === 'after' && until.aborted && Date.now() < deadline
-      record.phases.push(tracker.result({ interrupted: cutShort }))
-    }),
+  const once = runOnceChecks(
+    run,
+    checks.filter((c) => c.once),
+    phase,
+    opts.since,
   )
+  await Promise.all(
+    checks
+      .filter((c) => !c.once)
+      .map(async (c) => {
+        const record = run.journal.checks[c.name]!
+        const tracker = new PhaseTracker(phase, c.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD, startedAt)
+        const interval = c.interval ?? DEFAULT_INTERVAL_MS
+        const deadline =
+          phase === 'after'
+            ? startedAt + (c.recoverWithin ?? DEFAULT_RECOVER_WITHIN_MS)
+            : startedAt + (opts.deadlineMs ?? Infinity)
+        let since = opts.since
+        for (;;) {
+          const sample = await sampleCheck(c, phase, run.ctx, { since })
+          record.samples.push(sample)
+          const decided = tracker.add(sample)
+          // Recovery: requests up to a failing sample are known not recovered, so the next
+          // sample judges only later ones, and the recovery time is where passing data begins.
+          if (phase === 'after' && sample.outcome === 'fail') since = sample.at
+          if (phase === 'before' && sample.outcome === 'pass' && sample.value !== undefined)
+            run.baselines.set(c.name, sample.value)
+          if (record.guardrail && tracker.breached) {
+            run.onBreach(c.name, sample.detail ?? '')
+            break
+          }
+          if (decided || until.aborted || Date.now() + interval > deadline) break
+          await sleep(interval, until)
+          if (until.aborted) break
+        }
+        const cutShort = phase === 'after' && until.aborted && Date.now() < deadline
+        record.phases.push(tracker.result({ interrupted: cutShort }))
+      }),
+  )
+  await once
+}
+
+/**
+ * Once-checks: one sample decides each, taken one after another in declared order; after the
+ * first that does not pass the rest are not run (how Chaos Toolkit checks a hypothesis).
+ */
+async function runOnceChecks(run: PhaseRun, checks: CheckSpec[], phase: Phase, since?: number): Promise<void> {
+  let missed: string | undefined
+  for (const c of checks) {
+    const record = run.journal.checks[c.name]!
+    if (missed) {
+      record.phases.push({ phase, result: 'inconclusive', reason: `not run: ${missed} did not pass`, samples: 0 })
+      continue
+    }
+    const sample = await sampleCheck(c, phase, run.ctx, { since })
+    record.samples.push(sample)
+    const detail = sample.detail ?? ''
+    if (sample.outcome === 'pass') {
+      if (phase === 'before' && sample.value !== undefined) run.baselines.set(c.name, sample.value)
+      record.phases.push({ phase, result: 'pass', reason: detail || 'passed', samples: 1 })
+      continue
+    }
+    missed = c.name
+    const failed = sample.outcome === 'fail'
+    record.phases.push({
+      phase,
+      result: failed ? 'fail' : 'inconclusive',
+      reason: failed ? detail : `${sample.outcome}: ${detail}`,
+      samples: 1,
+    })
+    if (failed && record.guardrail) run.onBreach(c.name, detail)
+  }
 }
