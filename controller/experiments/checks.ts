@@ -231,14 +231,8 @@ async function promqlSample(c: CheckSpec, ctx: CheckContext): Promise<SampleResu
  * A command whose trimmed stdout is a number judged by the tolerance. Output that is not a
  * number is an error sample, never 0 (Litmus's float comparator reads a parse error as 0).
  */
-function outputNumberSample(
-  c: CheckSpec,
-  out: string,
-  code: number | null,
-  problems: string[],
-  ctx: CheckContext,
-): SampleResult {
-  const text = out.trim()
+function outputNumberSample(c: CheckSpec, stdout: string, problems: string[], ctx: CheckContext): SampleResult {
+  const text = stdout.trim()
   const value = text === '' ? NaN : Number(text)
   if (Number.isNaN(value))
     return { outcome: 'error', detail: `output ${JSON.stringify(text.slice(0, 80))} is not a number` }
@@ -266,7 +260,7 @@ function commandSample(c: CheckSpec, ctx: CheckContext): Promise<SampleResult> {
       const problems: string[] = []
       const codes = [spec.exitCode ?? 0].flat()
       if (code === null || !codes.includes(code)) problems.push(`exit code ${code}`)
-      if (spec.outputNumber) return resolve(outputNumberSample(c, out, code, problems, ctx))
+      if (spec.outputNumber) return resolve(outputNumberSample(c, stdout, problems, ctx))
       if (spec.outputRegex !== undefined) {
         // Validation refuses a regex that cannot compile; if one gets here anyway, never pass on it.
         const re = compileLinearRegex(spec.outputRegex)

@@ -104,6 +104,8 @@ export interface CallRecord {
 export interface CheckRecord {
   kind: string
   guardrail: boolean
+  /** An observation: recorded, never judged, never part of the verdict. */
+  observation?: boolean
   phases: PhaseResult[]
   samples: Sample[]
   result?: Verdict

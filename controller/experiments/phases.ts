@@ -5,8 +5,8 @@
  *   during  while the method runs; guardrails here abort the run when breached
  *   after   recovery, timed from the revert, within each check's `recoverWithin`
  */
-import { type Phase, PhaseTracker } from '../../src/experiments/judge.ts'
-import type { CheckSpec } from '../../src/experiments/schema.ts'
+import { fmt, type Phase, PhaseTracker, type Sample } from '../../src/experiments/judge.ts'
+import type { CheckSpec, ObservationSpec } from '../../src/experiments/schema.ts'
 import { sleep } from '../injectors/index.ts'
 import { type CheckContext, sampleCheck } from './checks.ts'
 import type { Journal } from './journal.ts'
@@ -112,4 +112,51 @@ async function runOnceChecks(run: PhaseRun, checks: CheckSpec[], phase: Phase, s
     })
     if (failed && record.guardrail) run.onBreach(c.name, detail)
   }
+}
+
+const DEFAULT_OBSERVE_AFTER_MS = 10_000
+
+/**
+ * Samples observations through one phase: figures recorded, never judged. `before` takes one
+ * sample, `during` samples until the method ends (`until`), `after` for each observation's
+ * `observeAfter`. Each phase's record is inconclusive by nature and says what was seen.
+ */
+export async function observePhase(
+  run: PhaseRun,
+  observations: ObservationSpec[],
+  phase: Phase,
+  until: AbortSignal,
+  opts: { since?: number } = {},
+): Promise<void> {
+  const startedAt = opts.since ?? Date.now()
+  await Promise.all(
+    observations
+      .filter((o) => (o.phases ?? ['before', 'during', 'after']).includes(phase))
+      .map(async (o) => {
+        const record = run.journal.checks[o.name]!
+        const interval = o.interval ?? DEFAULT_INTERVAL_MS
+        const deadline = phase === 'after' ? startedAt + (o.observeAfter ?? DEFAULT_OBSERVE_AFTER_MS) : Infinity
+        const spec = { ...o, tolerance: undefined } as CheckSpec
+        const samples: Sample[] = []
+        for (;;) {
+          const sample = await sampleCheck(spec, phase, run.ctx, { since: opts.since })
+          record.samples.push(sample)
+          samples.push(sample)
+          if (phase === 'before' || until.aborted || Date.now() + interval > deadline) break
+          await sleep(interval, until)
+          if (until.aborted) break
+        }
+        record.phases.push({ phase, result: 'inconclusive', reason: observedText(samples), samples: samples.length })
+      }),
+  )
+}
+
+/** "observed 12 samples: 2 .. 3, last 3" or why nothing was. */
+function observedText(samples: Sample[]): string {
+  const values = samples.filter((s) => s.outcome === 'observed' && s.value !== undefined).map((s) => s.value!)
+  if (!values.length) return `observed nothing: ${samples.at(-1)?.detail ?? 'no samples'}`
+  const lo = Math.min(...values)
+  const hi = Math.max(...values)
+  const range = lo === hi ? fmt(lo) : `${fmt(lo)} .. ${fmt(hi)}`
+  return `observed ${values.length} of ${samples.length} sample(s): ${range}, last ${fmt(values.at(-1)!)}`
 }

@@ -24,7 +24,7 @@ import { landing } from './evidence.ts'
 import { type Journal, JournalWriter, type RunStatus } from './journal.ts'
 import { type LoadHandle, startLoad } from './load.ts'
 import { Aborted, MethodRunner } from './method.ts'
-import { type PhaseRun, phasesOf, runPhase } from './phases.ts'
+import { observePhase, type PhaseRun, phasesOf, runPhase } from './phases.ts'
 import { writeReports } from './report.ts'
 import { LiveFigures } from './series.ts'
 import { type Resolution, resolveTargets } from './targets.ts'
@@ -132,6 +132,14 @@ function newJournal(experiment: ExperimentDoc, opts: RunOptions): Journal {
   for (const c of checks) journal.checks[c.name] = { kind: checkKind(c), guardrail: false, phases: [], samples: [] }
   for (const c of experiment.spec.guardrails ?? [])
     journal.checks[c.name] = { kind: checkKind(c), guardrail: true, phases: [], samples: [] }
+  for (const o of experiment.spec.observations ?? [])
+    journal.checks[o.name] = {
+      kind: checkKind(o as CheckSpec),
+      guardrail: false,
+      observation: true,
+      phases: [],
+      samples: [],
+    }
   return journal
 }
 
@@ -156,6 +164,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
 
   const hypothesis = spec.hypothesis.checks
   const guardrails = spec.guardrails ?? []
+  const observations = spec.observations ?? []
   const abort = new AbortController()
   let abortReason: string | undefined
   const abortRun = (reason: string) => {
@@ -251,6 +260,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     }
     live.phase('before')
     jw.event({ type: 'phase', detail: 'before' })
+    await observePhase(phaseRun, observations, 'before', abort.signal)
     const gateChecks = hypothesis.filter((c) => phasesOf(c, false).includes('before'))
     await runPhase(phaseRun, gateChecks, 'before', abort.signal, { deadlineMs: BEFORE_DEADLINE_MS })
     const notMet = gateChecks.map((c) => journal.checks[c.name]!.phases.at(-1)!).filter((p) => p.result !== 'pass')
@@ -275,13 +285,20 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
         AbortSignal.any([methodDone.signal, abort.signal]),
         { since: methodStartedAt },
       )
+      const observing = observePhase(
+        phaseRun,
+        observations,
+        'during',
+        AbortSignal.any([methodDone.signal, abort.signal]),
+        { since: methodStartedAt },
+      )
       try {
         await method.run(spec.method)
       } catch (err) {
         if (!(err instanceof Aborted)) throw err
       } finally {
         methodDone.abort()
-        await during
+        await Promise.all([during, observing])
       }
     }
   } catch (err) {
@@ -303,7 +320,10 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     jw.save()
     const after = hypothesis.filter((c) => phasesOf(c, false).includes('after'))
     // A signal during recovery ends it too: an interrupted run must finish promptly, as aborted.
-    await runPhase(phaseRun, after, 'after', abort.signal, { since: revertedAt })
+    await Promise.all([
+      runPhase(phaseRun, after, 'after', abort.signal, { since: revertedAt }),
+      observePhase(phaseRun, observations, 'after', abort.signal, { since: revertedAt }),
+    ])
     if (abort.signal.aborted) status = 'aborted'
   }
   live.stop()
@@ -315,11 +335,11 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   }
 
   // ── verdict ────────────────────────────────────────────────────────────────
-  for (const c of [...hypothesis, ...guardrails]) {
+  for (const c of [...hypothesis, ...guardrails, ...observations]) {
     const rec = journal.checks[c.name]!
     rec.result = worst(rec.phases.map((p) => p.result))
   }
-  const { verdict, reason } = judgeRun({
+  const judged = judgeRun({
     status,
     results: Object.fromEntries(hypothesis.map((c) => [c.name, journal.checks[c.name]!.result!])),
     error: fatal,
@@ -329,6 +349,13 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     dryRun: journal.dryRun,
     landing: landing(journal.faults),
   })
+  const { verdict } = judged
+  // An observation run has nothing to judge: say so rather than "not enough data".
+  const observationRun = hypothesis.length === 0 && observations.length > 0
+  const reason =
+    observationRun && status === 'completed' && verdict === 'inconclusive'
+      ? `observation run: no hypothesis to judge; ${observations.length} observation(s) recorded${judged.reason && !judged.reason.startsWith('not enough data') ? ` (${judged.reason})` : ''}`
+      : judged.reason
   if (status === 'errored' && fatalCode) journal.errorCode = fatalCode
   journal.status = status
   journal.verdict = verdict

@@ -106,7 +106,7 @@ export async function resolveTargets(
 
 /** Whether a sidecar fault or a sidecar check names this target. */
 export function usesSidecars(spec: ExperimentDoc['spec'], target: string): boolean {
-  const checks = [...spec.hypothesis.checks, ...(spec.guardrails ?? [])]
+  const checks = [...spec.hypothesis.checks, ...(spec.guardrails ?? []), ...(spec.observations ?? [])]
   if (checks.some((c) => c.sidecar?.target === target)) return true
   const walk = (steps: StepSpec[]): boolean =>
     steps.some((s) => s.sidecarFault?.target === target || walk(s.parallel ?? []) || walk(s.serial ?? []))

@@ -13,13 +13,19 @@
  *   inconclusive when there are none.
  */
 
-export type Outcome = 'pass' | 'fail' | 'nodata' | 'error'
+/** `observed`: an observation's figure, recorded and never judged. */
+export type Outcome = 'pass' | 'fail' | 'nodata' | 'error' | 'observed'
 export type Phase = 'before' | 'during' | 'after'
 export type Verdict = 'pass' | 'fail' | 'inconclusive'
 
 export interface Tolerance {
   max?: number
   min?: number
+  /** Strict bounds: value < exclusiveMax, value > exclusiveMin. */
+  exclusiveMax?: number
+  exclusiveMin?: number
+  oneOf?: number[]
+  noneOf?: number[]
   relative?: { to: 'before' | 'unfaulted'; maxRatio?: number; maxIncrease?: number }
 }
 
@@ -44,6 +50,13 @@ export function judgeValue(value: number, tol: Tolerance, baseline?: number): { 
   const fails: string[] = []
   if (tol.max !== undefined && value > tol.max) fails.push(`${fmt(value)} > max ${fmt(tol.max)}`)
   if (tol.min !== undefined && value < tol.min) fails.push(`${fmt(value)} < min ${fmt(tol.min)}`)
+  if (tol.exclusiveMax !== undefined && !(value < tol.exclusiveMax))
+    fails.push(`${fmt(value)} is not below ${fmt(tol.exclusiveMax)} (exclusiveMax)`)
+  if (tol.exclusiveMin !== undefined && !(value > tol.exclusiveMin))
+    fails.push(`${fmt(value)} is not above ${fmt(tol.exclusiveMin)} (exclusiveMin)`)
+  if (tol.oneOf !== undefined && !tol.oneOf.includes(value))
+    fails.push(`${fmt(value)} is not one of ${tol.oneOf.map(fmt).join(', ')}`)
+  if (tol.noneOf?.includes(value)) fails.push(`${fmt(value)} is one of the excluded ${tol.noneOf.map(fmt).join(', ')}`)
   const rel = tol.relative
   if (rel) {
     if (baseline === undefined || Number.isNaN(baseline))
@@ -104,7 +117,7 @@ export class PhaseTracker {
   /** Adds a sample; returns true when the phase is decided and needs no more samples. */
   add(s: Sample): boolean {
     this.#samples++
-    if (s.outcome === 'nodata' || s.outcome === 'error') {
+    if (s.outcome === 'nodata' || s.outcome === 'error' || s.outcome === 'observed') {
       this.#lastProblem = `${s.outcome}: ${s.detail ?? ''}`.trim()
       return false
     }

@@ -162,6 +162,8 @@ const commandCheck = object({
   outputNumber: boolean('stdout, trimmed, is a number judged by the tolerance (the exit code must still match)'),
 })
 
+const TOLERANCE_KINDS = ['max', 'min', 'exclusiveMax', 'exclusiveMin', 'oneOf', 'noneOf', 'relative'] as const
+
 const tolerance = object(
   {
     max: number({ description: 'value <= max' }),
@@ -195,37 +197,39 @@ const tolerance = object(
         issues.push({ path, message: `must have one of ${TOLERANCE_KINDS.map((k) => `"${k}"`).join(', ')}` })
       const lower = Math.max(v.min ?? -Infinity, v.exclusiveMin ?? -Infinity)
       const upper = Math.min(v.max ?? Infinity, v.exclusiveMax ?? Infinity)
-      if (lower > upper) issues.push({ path: `${path}/min`, message: 'the lower bound is above the upper bound' })
-      else if (
-        (lower === upper &&
-          (v.exclusiveMin !== undefined || v.exclusiveMax !== undefined) &&
-          lower === v.exclusiveMin) ||
-        (lower === upper && upper === v.exclusiveMax)
-      )
-        issues.push({ path, message: 'no value can meet these bounds (a strict bound equals the other bound)' })
+      // Equal bounds leave one value, unless one of them is strict: then none.
+      const strictTouch = lower === upper && (lower === v.exclusiveMin || upper === v.exclusiveMax)
+      if (lower > upper || strictTouch)
+        issues.push({
+          path: `${path}/min`,
+          message: 'no value can meet these bounds (the lower one is not below the upper one)',
+        })
     },
   },
 )
 
-const TOLERANCE_KINDS = ['max', 'min', 'exclusiveMax', 'exclusiveMin', 'oneOf', 'noneOf', 'relative'] as const
-
 export const CHECK_KINDS = ['sidecar', 'http', 'promql', 'command', 'kubernetes'] as const
 export const PHASES = ['before', 'during', 'after'] as const
 
+/** What every check and observation shares: when and how often it samples, and what it measures. */
+const sampling = {
+  name: required(name()),
+  phases: array(choice(PHASES), {
+    minItems: 1,
+    description: 'default: all three for the hypothesis and observations, during for guardrails',
+  }),
+  interval: duration({ min: 100, description: 'time between samples; default 2s' }),
+  window: duration({
+    min: 1000,
+    max: MAX_WINDOW_MS,
+    description: 'sidecar statistics window, whole seconds (a sidecar keeps 120); default 10s',
+  }),
+  minSamples: number({ integer: true, min: 1, description: 'requests a sidecar window needs to count; default 20' }),
+}
+
 const check = object(
   {
-    name: required(name()),
-    phases: array(choice(PHASES), {
-      minItems: 1,
-      description: 'default: all three for the hypothesis, during for guardrails',
-    }),
-    interval: duration({ min: 100, description: 'time between samples; default 2s' }),
-    window: duration({
-      min: 1000,
-      max: MAX_WINDOW_MS,
-      description: 'sidecar statistics window, whole seconds (a sidecar keeps 120); default 10s',
-    }),
-    minSamples: number({ integer: true, min: 1, description: 'requests a sidecar window needs to count; default 20' }),
+    ...sampling,
     failureThreshold: number({
       integer: true,
       min: 1,
@@ -245,8 +249,12 @@ const check = object(
   {
     refine(v, path, issues) {
       const kind = exactlyOne(v, CHECK_KINDS, path, issues, 'check kind')
-      if ((kind === 'sidecar' || kind === 'promql' || kind === 'kubernetes') && !v.tolerance)
-        issues.push({ path: `${path}/tolerance`, message: `is required for a ${kind} check` })
+      const numeric = kind === 'sidecar' || kind === 'promql' || kind === 'kubernetes' || v.command?.outputNumber
+      if (numeric && !v.tolerance)
+        issues.push({
+          path: `${path}/tolerance`,
+          message: `is required for a ${kind === 'command' ? 'command check with outputNumber' : `${kind} check`}`,
+        })
       if (v.tolerance?.relative?.to === 'unfaulted' && kind !== 'sidecar')
         issues.push({ path: `${path}/tolerance/relative/to`, message: '"unfaulted" needs a sidecar check' })
       if (v.tolerance?.relative?.to === 'unfaulted' && v.sidecar?.cohort === 'unfaulted')
@@ -256,11 +264,35 @@ const check = object(
           path: `${path}/phases`,
           message: 'must include "before" to have a baseline for tolerance.relative',
         })
-      if (v.tolerance && (kind === 'http' || kind === 'command'))
+      if (v.tolerance && !numeric)
         issues.push({
           path: `${path}/tolerance`,
-          message: `does not apply to a ${kind} check (use its own expectations)`,
+          message: `does not apply to a ${kind} check (use its own expectations${kind === 'command' ? ', or outputNumber' : ''})`,
         })
+    },
+  },
+)
+
+export const OBSERVATION_KINDS = ['sidecar', 'promql', 'kubernetes'] as const
+
+/**
+ * A figure measured and recorded through the run, never judged: what an observation run (a
+ * document with no hypothesis checks, such as a Chaos Mesh object) shows in its report.
+ */
+const observation = object(
+  {
+    ...sampling,
+    observeAfter: duration({
+      min: 1,
+      description: 'after phase: how long to keep observing after the revert; default 10s',
+    }),
+    sidecar: sidecarCheck,
+    promql: promqlCheck,
+    kubernetes: kubernetesCheck,
+  },
+  {
+    refine(v, path, issues) {
+      exactlyOne(v, OBSERVATION_KINDS, path, issues, 'observation kind')
     },
   },
 )
@@ -403,6 +435,9 @@ const experiment = object({
         object({ title: required(string({ minLength: 1, maxLength: 256 })), checks: required(array(check)) }),
       ),
       guardrails: array(check),
+      observations: array(observation, {
+        description: 'figures recorded before, during and after the method and never judged',
+      }),
       revertAt: choice(
         ['method-end', 'after-phase'],
         'when faults still applied are reverted: when the method ends (default, the after phase measures recovery) or after the after phase',
@@ -423,6 +458,7 @@ const experiment = object({
 
 export type ExperimentDoc = Infer<typeof experiment>
 export type CheckSpec = Infer<typeof check>
+export type ObservationSpec = Infer<typeof observation>
 export type TargetSpec = Infer<typeof target>
 export type ProcessSpec = Infer<typeof processSpec>
 export type LoadSpec = Infer<typeof load>
@@ -476,7 +512,7 @@ function crossCheck(x: ExperimentDoc, issues: FieldIssue[]): void {
     if ((what === 'pod' || what === 'node') && (t.kubernetes?.kind ?? (t.kubernetes ? 'pod' : undefined)) !== what)
       issues.push({ path, message: `target "${tname}" is not a kubernetes ${what} target` })
   }
-  const checkList = (list: CheckSpec[] | undefined, base: string) =>
+  const checkList = (list: (CheckSpec | ObservationSpec)[] | undefined, base: string) =>
     list?.forEach((c, i) => {
       const path = `${base}/${i}`
       const prev = names.get(c.name)
@@ -487,6 +523,7 @@ function crossCheck(x: ExperimentDoc, issues: FieldIssue[]): void {
     })
   checkList(x.spec.hypothesis.checks, '/spec/hypothesis/checks')
   checkList(x.spec.guardrails, '/spec/guardrails')
+  checkList(x.spec.observations, '/spec/observations')
   const walk = (steps: StepSpec[], base: string) =>
     steps.forEach((s, i) => {
       const path = `${base}/${i}`
