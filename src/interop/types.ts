@@ -18,6 +18,25 @@ export interface Translation {
   experiment: ExperimentDoc
   /** Every approximation, by source path. `faultline import` prints each as a comment. */
   approximations: InteropNote[]
+  /**
+   * A recurring source document (Chaos Mesh `Schedule`, Litmus `ChaosSchedule`): the controller
+   * schedule (`POST /schedules` body, docs/controller.md) that runs `experiment`, stored under
+   * its `metadata.name`. Absent for a one-off document.
+   */
+  schedule?: InteropSchedule
+}
+
+/** The controller's schedule body (controller/scheduler.ts `scheduleSchema`), as a translation yields it. */
+export interface InteropSchedule {
+  name: string
+  /** The translated experiment's `metadata.name`. */
+  experiment: string
+  cron: string
+  timezone?: string
+  concurrencyPolicy?: 'forbid' | 'allow' | 'replace'
+  windows?: { days?: ('sun' | 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat')[]; start?: string; end?: string }[]
+  historyLimit?: number
+  suspended?: boolean
 }
 
 export interface TranslateContext {
