@@ -49,7 +49,8 @@ LABEL org.opencontainers.image.title="faultline" \
   org.opencontainers.image.created="${CREATED}"
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   NODE_ENV=production \
-  FAULTLINE_DATA=/var/lib/faultline
+  FAULTLINE_DATA=/var/lib/faultline \
+  FAULTLINE_TS_CACHE=/app/.ts-cache
 USER 65532:65532
 WORKDIR /app
 ENTRYPOINT ["/usr/local/bin/node", "/app/bin/faultline.js"]

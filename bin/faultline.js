@@ -29,10 +29,13 @@ if (
   const limitMb = Number(process.env.FAULTLINE_MEMORY_LIMIT_MB)
   const heapMb = process.env.FAULTLINE_HEAP_MB || (limitMb > 0 ? String(Math.max(64, Math.floor(limitMb * 0.75))) : '')
   if (heapMb) flags.push(`--max-old-space-size=${heapMb}`)
-  process.execve(
-    process.execPath,
-    [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
-    process.env,
-  )
+  // glibc gives each thread that allocates its own arena; V8's worker threads would each keep a
+  // few MB of them resident for the life of the pod.
+  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], {
+    MALLOC_ARENA_MAX: '2',
+    ...process.env,
+  })
 }
+const { useStripCache } = await import('./strip-cache.js')
+useStripCache()
 await import('./cli.ts')

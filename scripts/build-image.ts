@@ -60,6 +60,8 @@ export const IMAGE = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     NODE_ENV: 'production',
     FAULTLINE_DATA: '/var/lib/faultline',
+    // Warmed at build time (warmTypeScriptCache): pods start without loading the TS stripper.
+    FAULTLINE_TS_CACHE: '/app/.ts-cache',
   },
   /** Names faultline capture may call; the plain names use the nft backend, as Debian does. */
   iptablesLinks: {
@@ -369,12 +371,34 @@ function stageRuntime(dest: string, node: string): void {
   }
 }
 
-function stageApp(dest: string): void {
+function stageApp(dest: string, node: string): void {
   for (const p of IMAGE.appPaths) {
     const src = path.join(ROOT, p)
     if (!fs.existsSync(src)) throw new Error(`${p} is missing`)
     fs.cpSync(src, path.join(dest, IMAGE.appDir, p), { recursive: true, verbatimSymlinks: true })
   }
+  warmTypeScriptCache(path.join(dest, IMAGE.appDir), node)
+}
+
+/**
+ * Strips every shipped .ts file into the image's FAULTLINE_TS_CACHE (bin/strip-cache.js), with
+ * the node binary the image ships: the cache is keyed by its version, so pods find every file.
+ */
+function warmTypeScriptCache(app: string, node: string): void {
+  const files: string[] = []
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) files.push(p)
+    }
+  }
+  for (const p of IMAGE.appPaths) if (fs.statSync(path.join(app, p)).isDirectory()) walk(path.join(app, p))
+  const cache = path.join(app, path.relative(IMAGE.appDir, IMAGE.env.FAULTLINE_TS_CACHE))
+  const script = `import { warmStripCache } from ${JSON.stringify(path.join(ROOT, 'bin', 'strip-cache.js'))}
+    warmStripCache(JSON.parse(process.argv[1]), ${JSON.stringify(cache)})`
+  run(node, ['--input-type=module', '-e', script, JSON.stringify(files)], { quiet: true })
+  log(`TypeScript cache: ${files.length} files stripped into ${IMAGE.env.FAULTLINE_TS_CACHE}`)
 }
 
 /** Writes the three layer trees under `dir` (emptied first). */
@@ -384,7 +408,7 @@ export function stage(dir: string, node: string): void {
   for (const l of IMAGE.layers) fs.mkdirSync(path.join(dir, l), { recursive: true })
   stageRuntime(path.join(dir, 'runtime'), node)
   stageModules(path.join(dir, 'deps'), pkg)
-  stageApp(path.join(dir, 'app'))
+  stageApp(path.join(dir, 'app'), node)
 }
 
 function duBytes(dir: string): number {
