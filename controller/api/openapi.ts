@@ -1,123 +1,83 @@
 /**
  * The controller's OpenAPI 3.1 description, served at GET /openapi.json. Generated from the
- * operation table (routes.ts) and the body declarations (bodies.ts) the API checks requests
- * with, so the description cannot drift from what the handlers accept.
+ * operation table (routes.ts) that also registers the routes, the body declarations (bodies.ts)
+ * the API checks requests with, and the response schemas (responses.ts), so the description
+ * cannot drift from what the handlers accept and answer.
  */
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../../src/names.ts'
-import { assertRefsResolve, definitionsOf, type JsonSchema } from '../../src/schema.ts'
+import { buildOpenApi, errorResponse, type OperationSpec, type ResponseSpec } from '../../src/openapi.ts'
+import type { JsonSchema } from '../../src/schema.ts'
 import { BODIES } from './bodies.ts'
-import { API, paramsOf } from './routes.ts'
+import { type Operation, OPERATIONS, paramsOf, TAGS, YAML_TYPES } from './routes.ts'
 
-const ISSUES = {
-  type: 'array',
-  items: {
-    type: 'object',
-    properties: { path: { type: 'string', description: 'JSON pointer' }, message: { type: 'string' } },
-  },
-}
+const NAME_PARAM: JsonSchema = { type: 'string', pattern: NAME_PATTERN.source, maxLength: NAME_MAX_LENGTH }
 
-const ERROR = {
-  type: 'object',
-  required: ['code', 'error'],
-  properties: {
-    code: { type: 'string', description: 'a stable code from docs/errors.md' },
-    error: { type: 'string' },
-    errors: ISSUES,
-    sidecar: {
-      type: 'object',
-      description: 'FL_ERR_SIDECAR_UNREACHABLE and FL_ERR_SIDECAR_REJECTED: the sidecar, and what it answered',
-      properties: {
-        url: { type: 'string' },
-        instance: { type: 'string', description: 'fleet mode: the instance id' },
-        status: { type: 'integer' },
-        code: { type: 'string' },
-        errors: ISSUES,
-      },
-    },
-    record: { type: 'string', description: 'FL_ERR_STORE_CORRUPT: the file or Redis key' },
-  },
-}
+/** What each error status means, for every operation that can answer it. */
+const ERRORS = {
+  400: 'The request is at fault (FL_ERR_BAD_REQUEST, FL_ERR_NAME_INVALID for a name in the URL, FL_ERR_EXPERIMENT_INVALID for an experiment body); `errors` lists every problem with its path',
+  401: 'FL_ERR_UNAUTHORIZED: missing or wrong bearer token',
+  404: 'FL_ERR_NOT_FOUND: no such stored record',
+  409: 'FL_ERR_CONFLICT (the name exists already) or FL_ERR_HALTED (no new runs or shaping while halted)',
+  413: 'FL_ERR_BAD_REQUEST: the body is larger than 8 MiB',
+  415: 'FL_ERR_BAD_REQUEST: the body is not in a media type this operation accepts',
+  422: 'FL_ERR_TARGET_UNRESOLVED: a fleet service has no live sidecars; nothing was written',
+  502: 'FL_ERR_SIDECAR_UNREACHABLE or FL_ERR_SIDECAR_REJECTED: a sidecar did not answer, or refused (`sidecar` has its answer); what was applied is removed again',
+  '5XX':
+    'FL_ERR_REDIS or FL_ERR_STORE_CORRUPT / FL_ERR_STORE_UNAVAILABLE (503: Redis or the store is at fault); FL_ERR_INTERNAL (500) is a bug',
+} as const
 
-/**
- * A copy of `schema` whose `#/$defs/<name>` references point at `#/components/schemas/<name>`:
- * a $ref resolves against the document root, and here that is the OpenAPI document, so every
- * definition an embedded schema uses is hoisted into the components (see withDefinitions).
- */
-function rebase(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(rebase)
-  if (!schema || typeof schema !== 'object') return schema
-  return Object.fromEntries(
-    Object.entries(schema).map(([k, v]) => [
-      k,
-      k === '$ref' && typeof v === 'string' ? v.replace(/^#\/\$defs\//, '#/components/schemas/') : rebase(v),
-    ]),
-  )
-}
-
-/** `schemas` plus every definition they reference, all rebased; a name used twice is a bug. */
-function withDefinitions(schemas: Record<string, JsonSchema>): Record<string, unknown> {
-  const out: Record<string, JsonSchema> = { ...schemas }
-  for (const json of Object.values(schemas))
-    for (const [name, def] of Object.entries(definitionsOf(json))) {
-      if (out[name] !== undefined && out[name] !== def) throw new Error(`openapi: two schemas named ${name}`)
-      out[name] = def
-    }
-  return rebase(out) as Record<string, unknown>
-}
-
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-})
-
-export function openApiDocument(): Record<string, unknown> {
-  const paths: Record<string, unknown> = {}
-  for (const [p, ops] of Object.entries(API)) {
-    const item: Record<string, unknown> = {}
-    const params = paramsOf(p).map((name) => ({
-      name,
-      in: 'path',
-      required: true,
-      schema: { type: 'string', pattern: NAME_PATTERN.source, maxLength: NAME_MAX_LENGTH },
-    }))
-    for (const [method, op] of Object.entries(ops)) {
-      const schema = { $ref: `#/components/schemas/${op.body}` }
-      item[method] = {
-        summary: op.summary,
-        ...(params.length ? { parameters: params } : {}),
-        ...(op.body
-          ? {
-              requestBody: {
-                required: !op.optionalBody,
-                content: Object.fromEntries(
-                  ['application/json', ...(op.alsoAccepts ?? [])].map((type) => [type, { schema }]),
-                ),
-              },
-            }
-          : {}),
-        responses: {
-          [String(op.ok ?? 200)]: { description: 'OK' },
-          '4XX': errorResponse('The request is at fault: code, message, and field paths'),
-          '5XX': errorResponse('A sidecar, Redis or the store is at fault (502, 503); 500 is a bug'),
-        },
-        ...(op.open ? { security: [] } : {}),
-      }
-    }
-    paths[p] = item
+function responsesOf(op: Operation): Record<string, ResponseSpec> {
+  const ok: ResponseSpec =
+    'json' in op.answer
+      ? { description: op.summary, json: op.answer.json.json }
+      : { description: op.answer.description, text: { mediaType: op.answer.text.split(';')[0]! } }
+  const statuses: (keyof typeof ERRORS)[] = []
+  if (op.body || paramsOf(op.path).length) statuses.push(400)
+  if (!op.open) statuses.push(401)
+  statuses.push(...(op.errors ?? []))
+  if (op.body) statuses.push(413, 415)
+  statuses.push('5XX')
+  return {
+    [String(op.ok ?? 200)]: ok,
+    ...Object.fromEntries(statuses.sort().map((s) => [String(s), errorResponse(ERRORS[s])])),
   }
-  const doc = {
-    openapi: '3.1.0',
-    info: { title: 'faultline controller', version: '1' },
-    security: [{ bearer: [] }],
-    paths,
-    components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: withDefinitions({
-        ...Object.fromEntries(Object.entries(BODIES).map(([name, body]) => [name, body.json])),
-        Error: ERROR,
-      }),
-    },
+}
+
+function operationSpec(operationId: string, op: Operation): OperationSpec {
+  const schema = { $ref: `#/$defs/${op.body}` }
+  return {
+    operationId,
+    method: op.method,
+    path: op.path,
+    summary: op.summary,
+    tag: op.tag,
+    pathParams: Object.fromEntries(paramsOf(op.path).map((p) => [p, NAME_PARAM])),
+    ...(op.body
+      ? {
+          body: {
+            schema,
+            required: !op.optionalBody,
+            mediaTypes: ['application/json', ...(op.yaml ? YAML_TYPES : [])],
+          },
+        }
+      : {}),
+    responses: responsesOf(op),
+    open: op.open,
   }
-  assertRefsResolve(doc, 'openapi')
-  return doc
+}
+
+let cached: JsonSchema | undefined
+
+export function openApiDocument(): JsonSchema {
+  cached ??= buildOpenApi({
+    title: 'faultline controller',
+    description:
+      'Stores experiments, starts and aborts runs, keeps journals and reports, runs schedules, applies traffic shaping, and halts everything. Errors are `{ code, error, errors: [{ path, message }] }` (docs/errors.md).',
+    version: '1',
+    bearer: { description: 'the --token / FAULTLINE_TOKEN the controller was started with' },
+    tags: TAGS,
+    operations: Object.entries(OPERATIONS).map(([id, op]) => operationSpec(id, op)),
+    schemas: Object.fromEntries(Object.entries(BODIES).map(([name, body]) => [name, body.json])),
+  })
+  return cached
 }
