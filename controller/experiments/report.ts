@@ -1,14 +1,23 @@
 /**
- * Reports a person reads: a self-contained HTML page (no scripts, no external assets; the chart
- * is inline SVG) and a Markdown summary, both from the journal alone.
+ * Reports a person reads: a self-contained HTML page (no scripts, no external assets; the charts
+ * are inline SVG: latency, error rate and throughput per target, with fault windows, the
+ * recovery phase and each check's bound) and a Markdown summary, both from the journal alone.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fmt, type PhaseResult } from '../../src/experiments/judge.ts'
+import type { Tolerance } from '../../src/experiments/judge.ts'
+import { type Band, type BoundLine, esc, type Mark, timeChart } from './charts.ts'
+import {
+  baselineText,
+  boundText,
+  type ChartKind,
+  chartOf,
+  checkSpecs,
+  measuredText,
+  resolvedBounds,
+} from './check-figures.ts'
 import type { FaultRecord, Journal, SeriesPoint } from './journal.ts'
-
-const esc = (s: unknown) =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
 const secs = (j: Journal, t: number | undefined) => (t === undefined ? '' : `${((t - j.startedAt) / 1000).toFixed(1)}s`)
 
@@ -63,58 +72,153 @@ export const RECOVERY_NOTE =
 
 const hasRecovery = (j: Journal) => Object.values(j.checks).some((c) => c.phases.some((p) => p.phase === 'after'))
 
-/** Consecutive points that have a `key` figure. */
-function runs(points: SeriesPoint[], key: 'p50' | 'p95' | 'p99'): SeriesPoint[][] {
-  const out: SeriesPoint[][] = [[]]
-  for (const p of points) {
-    if (p[key] === null) out.push([])
-    else out.at(-1)!.push(p)
-  }
-  return out.filter((r) => r.length > 0)
+const DEFAULT_RECOVER_WITHIN_MS = 30_000
+
+/**
+ * The recovery phase on the time axis: from the revert to the moment the last check recovered,
+ * or, when one did not, to its `recoverWithin` deadline (or the run's end, if sooner).
+ */
+export function recoveryBand(j: Journal): Band | undefined {
+  const revertAt = j.timeline.find((e) => e.type === 'phase' && e.detail === 'after')?.at
+  if (revertAt === undefined) return undefined
+  const specs = checkSpecs(j)
+  const ends: { at: number; recovered: boolean }[] = []
+  for (const [name, rec] of Object.entries(j.checks))
+    for (const p of rec.phases.filter((x) => x.phase === 'after')) {
+      if (p.recoveredAfterMs !== undefined) ends.push({ at: revertAt + p.recoveredAfterMs, recovered: true })
+      else {
+        const deadline = revertAt + (specs.get(name)?.recoverWithin ?? DEFAULT_RECOVER_WITHIN_MS)
+        ends.push({ at: Math.min(deadline, j.endedAt ?? deadline), recovered: false })
+      }
+    }
+  if (ends.length === 0) return undefined
+  const to = Math.max(...ends.map((e) => e.at))
+  const all = ends.every((e) => e.recovered)
+  const label = all ? `recovery ${fmt((to - revertAt) / 1000)} s` : 'not recovered'
+  const title = all
+    ? `from the revert to the start of the data every recovery check first passed on (${to - revertAt} ms)`
+    : 'from the revert to the recoverWithin deadline of a check that did not recover'
+  return { cls: 'recovery-window', from: revertAt, to, color: all ? '#10b981' : '#ef4444', label, title }
 }
 
-/** One inline SVG chart of p50/p95/p99 for a target, with fault windows shaded. */
-export function latencyChart(j: Journal, target: string, points: SeriesPoint[]): string {
-  const W = 760
-  const H = 220
-  const pad = { l: 48, r: 12, t: 12, b: 28 }
-  const end = j.endedAt ?? points.at(-1)?.t ?? j.startedAt + 1000
-  const span = Math.max(1000, end - j.startedAt)
-  const maxY = Math.max(1, ...points.map((p) => p.p99 ?? 0)) * 1.1
-  const x = (t: number) => pad.l + ((t - j.startedAt) / span) * (W - pad.l - pad.r)
-  const y = (v: number) => H - pad.b - (v / maxY) * (H - pad.t - pad.b)
-  // Seconds without requests have no latency: the line breaks there instead of dropping to 0.
-  const line = (key: 'p50' | 'p95' | 'p99', color: string) =>
-    runs(points, key)
-      .map(
-        (run) =>
-          `<polyline class="series ${key}" fill="none" stroke="${color}" stroke-width="${key === 'p95' ? 2 : 1}" points="${run
-            .map((p) => `${x(p.t).toFixed(1)},${y(p[key]!).toFixed(1)}`)
-            .join(' ')}"/>`,
-      )
-      .join('')
-  const shaded = j.faults
+/** Fault windows of a target: sidecar faults on it, and every other kind (they touch the whole system). */
+function faultBands(j: Journal, target: string, end: number): Band[] {
+  return j.faults
     .filter((f) => f.appliedAt !== undefined && (f.kind !== 'sidecar' || f.target === target))
-    .map((f) => {
-      const x0 = x(f.appliedAt!)
-      const x1 = Math.max(x0 + 2, x(f.revertedAt ?? end))
-      return `<rect class="fault-window" x="${x0.toFixed(1)}" y="${pad.t}" width="${(x1 - x0).toFixed(1)}" height="${H - pad.t - pad.b}" fill="#f59e0b" fill-opacity="0.18"><title>${esc(f.step)}</title></rect><text x="${(x0 + 3).toFixed(1)}" y="${pad.t + 11}" font-size="10" fill="#92400e">${esc(f.step)}</text>`
-    })
-    .join('')
-  const ticks = [0, 0.25, 0.5, 0.75, 1]
-    .map((f) => {
-      const v = maxY * f
-      return `<line x1="${pad.l}" x2="${W - pad.r}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e5e7eb"/><text x="${pad.l - 6}" y="${(y(v) + 3).toFixed(1)}" font-size="10" text-anchor="end" fill="#6b7280">${fmt(v)}</text>`
-    })
-    .join('')
-  const xticks = Array.from({ length: 6 }, (_, i) => {
-    const t = j.startedAt + (span * i) / 5
-    return `<text x="${x(t).toFixed(1)}" y="${H - 8}" font-size="10" text-anchor="middle" fill="#6b7280">${((t - j.startedAt) / 1000).toFixed(0)}s</text>`
-  }).join('')
-  return `<svg class="chart" data-target="${esc(target)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="latency of ${esc(target)} over time">
-${ticks}${shaded}${line('p50', '#60a5fa')}${line('p95', '#1d4ed8')}${line('p99', '#7c3aed')}${xticks}
-<text x="${pad.l}" y="${pad.t - 2}" font-size="10" fill="#374151">ms</text></svg>
-<p class="legend"><span style="color:#60a5fa">p50</span> · <span style="color:#1d4ed8">p95</span> · <span style="color:#7c3aed">p99</span> · <span style="background:#fde68a">fault applied</span></p>`
+    .map((f) => ({
+      cls: 'fault-window',
+      from: f.appliedAt!,
+      to: f.revertedAt ?? end,
+      color: '#f59e0b',
+      label: f.step,
+    }))
+}
+
+/** The bounds and measured samples of this target's checks that belong on `chart`. */
+function checkOverlays(
+  j: Journal,
+  target: string,
+  chart: ChartKind,
+  scale: number,
+): { bounds: BoundLine[]; marks: Mark[] } {
+  const bounds: BoundLine[] = []
+  const marks: Mark[] = []
+  for (const [name, spec] of checkSpecs(j)) {
+    if (spec.sidecar?.target !== target || chartOf(spec) !== chart) continue
+    const rec = j.checks[name]
+    const tol = spec.tolerance as Tolerance
+    const stat = spec.sidecar.stat
+    if (tol.max !== undefined) bounds.push({ kind: 'max', value: tol.max * scale, label: `${name}: ${stat} max` })
+    if (tol.min !== undefined) bounds.push({ kind: 'min', value: tol.min * scale, label: `${name}: ${stat} min` })
+    const rel = tol.relative
+    if (rel && rec) {
+      const points = rec.samples
+        .filter((s) => s.baseline !== undefined)
+        .map((s) => ({ x: s.from ?? s.at, y: resolvedBounds({ relative: rel }, s.baseline).max! * scale }))
+      bounds.push({ kind: 'max', points, label: `${name}: ${stat} vs ${rel.to}` })
+    }
+    for (const s of rec?.samples ?? [])
+      if (s.value !== undefined && (s.outcome === 'pass' || s.outcome === 'fail'))
+        marks.push({
+          x: s.at,
+          y: s.value * scale,
+          outcome: s.outcome,
+          title: `${name} ${s.phase}: ${s.outcome} ${s.detail ?? ''}`,
+        })
+  }
+  return { bounds, marks }
+}
+
+function chartFrame(j: Journal, target: string, points: SeriesPoint[]) {
+  const end = j.endedAt ?? points.at(-1)?.t ?? j.startedAt + 1000
+  const recovery = recoveryBand(j)
+  return { start: j.startedAt, end, bands: [...faultBands(j, target, end), ...(recovery ? [recovery] : [])] }
+}
+
+/** One inline SVG chart of p50/p95/p99 for a target, with fault windows, recovery and bounds. */
+export function latencyChart(j: Journal, target: string, points: SeriesPoint[]): string {
+  const series = (key: 'p50' | 'p95' | 'p99', color: string, width: number) => ({
+    key,
+    color,
+    width,
+    points: points.map((p) => ({ x: p.t, y: p[key] })),
+  })
+  return timeChart({
+    cls: 'latency',
+    target,
+    ariaLabel: `latency of ${target} over time`,
+    unit: 'ms',
+    ...chartFrame(j, target, points),
+    // Seconds without requests have no latency: the line breaks there instead of dropping to 0.
+    series: [series('p50', '#60a5fa', 1), series('p95', '#1d4ed8', 2), series('p99', '#7c3aed', 1)],
+    ...checkOverlays(j, target, 'latency', 1),
+  })
+}
+
+/** Error rate (%) per second for a target; no requests is a gap, not 0%. */
+export function errorRateChart(j: Journal, target: string, points: SeriesPoint[]): string {
+  return timeChart({
+    cls: 'error-rate',
+    target,
+    ariaLabel: `error rate of ${target} over time`,
+    unit: '% errors',
+    width: 372,
+    height: 200,
+    ...chartFrame(j, target, points),
+    series: [
+      {
+        key: 'errorRate',
+        color: '#b91c1c',
+        width: 1.5,
+        points: points.map((p) => ({ x: p.t, y: p.errorRate === null ? null : p.errorRate * 100 })),
+      },
+    ],
+    ...checkOverlays(j, target, 'errorRate', 100),
+  })
+}
+
+/** Requests per second for a target (a real 0 when none came). */
+export function throughputChart(j: Journal, target: string, points: SeriesPoint[]): string {
+  return timeChart({
+    cls: 'throughput',
+    target,
+    ariaLabel: `throughput of ${target} over time`,
+    unit: 'req/s',
+    width: 372,
+    height: 200,
+    ...chartFrame(j, target, points),
+    series: [{ key: 'rps', color: '#0f766e', width: 1.5, points: points.map((p) => ({ x: p.t, y: p.rps })) }],
+    ...checkOverlays(j, target, 'throughput', 1),
+  })
+}
+
+const LEGEND =
+  '<p class="legend"><span style="color:#60a5fa">p50</span> · <span style="color:#1d4ed8">p95</span> · <span style="color:#7c3aed">p99</span> · <span style="color:#b91c1c">error rate</span> · <span style="color:#0f766e">throughput</span> · <span style="color:#dc2626">- - check bound</span> · <span style="color:#15803d">●</span>/<span style="color:#b91c1c">●</span> check sample pass/fail · <span style="background:#fde68a">fault applied</span> · <span style="background:#a7f3d0">recovery</span></p>'
+
+function targetCharts(j: Journal, target: string, pts: SeriesPoint[]): string {
+  return `<section class="target-charts" data-target="${esc(target)}"><h3>${esc(target)}</h3>
+<div class="chart-main">${latencyChart(j, target, pts)}</div>
+<div class="chart-row">${errorRateChart(j, target, pts)}${throughputChart(j, target, pts)}</div></section>`
 }
 
 function loadSummary(load: NonNullable<Journal['load']>): string {
@@ -125,17 +229,20 @@ function loadSummary(load: NonNullable<Journal['load']>): string {
 export function renderHtml(j: Journal): string {
   const x = j.experiment
   const verdictClass = j.verdict ?? 'inconclusive'
+  const specs = checkSpecs(j)
   const checks = Object.entries(j.checks)
-    .map(
-      ([name, c]) =>
-        `<tr class="check ${esc(c.result ?? '')}"><td>${esc(name)}${c.guardrail ? ' <small>(guardrail)</small>' : ''}</td><td>${esc(c.kind)}</td><td class="result">${esc(c.result ?? 'not run')}</td><td>${c.phases
-          .map((p) => {
-            const text = phaseSummary(p)
-            const colon = text.indexOf(':')
-            return `<b>${p.phase}</b>${esc(text.slice(colon))}`
-          })
-          .join('<br>')}</td><td>${c.samples.length}</td></tr>`,
-    )
+    .map(([name, c]) => {
+      const spec = specs.get(name)
+      const phases = c.phases
+        .map((p) => {
+          const text = phaseSummary(p)
+          const colon = text.indexOf(':')
+          return `<b>${p.phase}</b>${esc(text.slice(colon))}`
+        })
+        .join('<br>')
+      return `<tr class="check ${esc(c.result ?? '')}"><td>${esc(name)}${c.guardrail ? ' <small>(guardrail)</small>' : ''}</td><td>${esc(c.kind)}${spec?.sidecar ? ` <small>${esc(spec.sidecar.target)} ${esc(spec.sidecar.stat)}</small>` : ''}</td><td class="result">${esc(c.result ?? 'not run')}</td><td class="measured">${esc(measuredText(spec, c))}</td><td class="bound">${esc(boundText(spec, c.samples))}</td><td class="baseline">${esc(baselineText(spec, c.samples))}</td><td>${c.samples.length}</td></tr>
+<tr class="phases"><td></td><td colspan="6">${phases}</td></tr>`
+    })
     .join('\n')
   const faults = j.faults
     .map(
@@ -144,7 +251,7 @@ export function renderHtml(j: Journal): string {
     )
     .join('\n')
   const charts = Object.entries(j.series)
-    .map(([t, pts]) => `<h3>${esc(t)}: latency (ms)</h3>${latencyChart(j, t, pts)}`)
+    .map(([t, pts]) => targetCharts(j, t, pts))
     .join('\n')
   const timeline = j.timeline
     .map(
@@ -161,15 +268,18 @@ body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:24px auto;paddi
 table{border-collapse:collapse;width:100%;margin:8px 0 20px}td,th{border:1px solid #e5e7eb;padding:4px 8px;text-align:left;vertical-align:top}
 tr.fail td.result{color:#b91c1c;font-weight:700}tr.pass td.result{color:#15803d}
 .legend{font-size:12px;color:#374151}ul.timeline{font-size:12px}
+.chart-row{display:flex;gap:16px;flex-wrap:wrap}svg.chart{max-width:100%;height:auto}
+td.measured,td.bound,td.baseline{font-variant-numeric:tabular-nums}
+tr.phases td{border-top:none;font-size:12px;color:#374151}tr.check td{border-bottom:none}
 </style></head><body>
 <h1>${esc(x.metadata.name)}</h1>
 <p>${esc(x.spec.hypothesis.title)}</p>
 <p><span class="verdict ${esc(verdictClass)}" id="verdict">${esc(j.verdict ?? 'inconclusive')}</span> &nbsp; status <b id="status">${esc(j.status)}</b>${j.reason ? ` &nbsp; ${esc(j.reason)}` : ''}${j.dryRun ? ' &nbsp; <b>dry run</b>' : ''}</p>
 <p>Run <code>${esc(j.runId)}</code>, ${new Date(j.startedAt).toISOString()}, ${(((j.endedAt ?? j.startedAt) - j.startedAt) / 1000).toFixed(1)} s. Experiment sha256 <code>${esc(j.experimentHash.slice(0, 16))}</code>.</p>
-<h2>Latency over time</h2>
-${charts || '<p>No sidecar statistics were collected.</p>'}
+<h2>Latency, errors and throughput over time</h2>
+${charts ? charts + LEGEND : '<p>No sidecar statistics were collected.</p>'}
 <h2>Checks</h2>
-<table id="checks"><tr><th>check</th><th>kind</th><th>result</th><th>phases</th><th>samples</th></tr>
+<table id="checks"><tr><th>check</th><th>kind</th><th>result</th><th>measured</th><th>bound</th><th>baseline</th><th>samples</th></tr>
 ${checks}
 </table>
 ${hasRecovery(j) ? `<p class="note" id="recovery-method">${esc(RECOVERY_NOTE)}</p>` : ''}
@@ -185,6 +295,7 @@ ${j.load ? `<h2>Load</h2><p>${loadSummary(j.load)}</p>` : ''}
 }
 
 export function renderMarkdown(j: Journal): string {
+  const specs = checkSpecs(j)
   const lines = [
     `# ${j.experiment.metadata.name}: ${(j.verdict ?? 'inconclusive').toUpperCase()}`,
     '',
@@ -195,12 +306,13 @@ export function renderMarkdown(j: Journal): string {
     '',
     '## Checks',
     '',
-    '| check | kind | result | phases |',
-    '|---|---|---|---|',
-    ...Object.entries(j.checks).map(
-      ([n, c]) =>
-        `| ${n}${c.guardrail ? ' (guardrail)' : ''} | ${c.kind} | ${c.result ?? 'not run'} | ${c.phases.map((p) => phaseSummary(p).replaceAll('|', '/')).join('<br>')} |`,
-    ),
+    '| check | kind | result | measured | bound | baseline | phases |',
+    '|---|---|---|---|---|---|---|',
+    ...Object.entries(j.checks).map(([n, c]) => {
+      const spec = specs.get(n)
+      const cell = (text: string) => text.replaceAll('|', '/')
+      return `| ${n}${c.guardrail ? ' (guardrail)' : ''} | ${c.kind} | ${c.result ?? 'not run'} | ${cell(measuredText(spec, c))} | ${cell(boundText(spec, c.samples))} | ${cell(baselineText(spec, c.samples))} | ${c.phases.map((p) => cell(phaseSummary(p))).join('<br>')} |`
+    }),
     '',
     ...(hasRecovery(j) ? [RECOVERY_NOTE, ''] : []),
     '## Faults',
