@@ -6,13 +6,43 @@
  */
 import { applyCapture, type CaptureDeps, systemDeps } from '../sidecar/capture/iptables.ts'
 import { parseCaptureArgs } from '../sidecar/capture/options.ts'
+import { asUsageError, defineCommand, parseCommandLine, printHelp } from './usage.ts'
+
+/** The flags sidecar/capture/options.ts parses (a contract with the injector), for --help. */
+export const CAPTURE = defineCommand({
+  command: 'capture',
+  summary: "the pod's init step: redirect inbound TCP to the app's ports to the sidecar with iptables",
+  flags: {
+    'proxy-port': { type: 'string', value: 'P', help: "the sidecar's proxy port (required)" },
+    'app-ports': {
+      type: 'string',
+      value: 'A[,B...]',
+      help: "the app's ports whose inbound traffic is captured (required)",
+    },
+    'sidecar-uid': {
+      type: 'string',
+      value: 'UID',
+      help: "the sidecar's uid; its own traffic is never captured (required)",
+    },
+    'exclude-ports': { type: 'string', value: 'X[,Y...]', help: 'app ports left uncaptured' },
+    uninstall: { type: 'boolean', help: 'remove every faultline chain (the other flags are accepted and unused)' },
+    'dry-run': { type: 'boolean', help: 'print the iptables-restore input, change nothing' },
+  },
+  notes: 'docs/capture.md. Runs as root with NET_ADMIN; exit 64 on a bad flag, 1 when iptables refuses.',
+})
 
 export async function captureCommand(
   argv: string[],
   deps: CaptureDeps = systemDeps,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  const options = parseCaptureArgs(argv)
+  if (parseCommandLine(CAPTURE, argv, {}).help) return printHelp(CAPTURE, out)
+  let options: ReturnType<typeof parseCaptureArgs>
+  try {
+    options = parseCaptureArgs(argv)
+  } catch (err) {
+    throw asUsageError('capture', err)
+  }
   const result = await applyCapture(options, deps)
   if (options.dryRun) {
     // The dry run prints iptables-restore input: the lines starting with # are comments to it too.

@@ -1,133 +1,209 @@
 /**
- * The `faultline` command: parses the subcommand and starts the sidecar or a runner. This is
- * the one place allowed to compose the sidecar and the controller.
+ * The `faultline` command: finds the subcommand and hands it the rest of argv. This is the one
+ * place allowed to compose the sidecar and the controller. Each command parses its own flags
+ * (bin/usage.ts) and answers `--help` itself; this file turns what they throw into exit codes:
+ * 64 for a usage error or an invalid experiment, 3 for a `run` that failed as a tool, 1 for any
+ * other command that failed.
  */
 import { readFileSync } from 'node:fs'
 import { buildSidecar } from '../sidecar/build.ts'
-import { closeOnSignals } from './signals.ts'
 import { parseSidecarConfig, SIDECAR_FLAGS } from '../src/config.ts'
-import { isFaultlineError } from '../src/errors.ts'
+import { FaultlineError, isFaultlineError } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
-import { experimentJsonSchema } from '../src/experiments/schema.ts'
-import { ruleSetJsonSchema } from '../src/rules/schema.ts'
+import { closeOnSignals } from './signals.ts'
+import {
+  asUsageError,
+  defineCommand,
+  EXIT_USAGE,
+  flagsFromEnvTable,
+  isUsageError,
+  parseCommandLine,
+  printHelp,
+  UsageError,
+  usageLine,
+  wantsJson,
+} from './usage.ts'
 
-const USAGE = `faultline <command> [options]
+/** What `faultline run` returns when it failed as a tool (runner.ts EXIT.errored). */
+const EXIT_ERRORED = 3
+
+type Command = (argv: string[]) => Promise<number | void>
+
+/** Every command: its one-line summary (the overview) and how it starts; modules load on use. */
+const COMMANDS: Record<string, { summary: string; start: Command }> = {
+  run: {
+    summary: 'run an experiment: inject, measure, judge, revert, report (exit 0 pass, 1 fail, 2, 3)',
+    start: async (argv) => (await import('./run.ts')).runCommand(argv),
+  },
+  validate: {
+    summary: 'check an experiment document and print every problem with its path',
+    start: async (argv) => (await import('./run.ts')).validateCommand(argv),
+  },
+  demo: {
+    summary: 'three sample services behind sidecars and the example experiments, on this machine',
+    start: async (argv) => (await import('./demo.ts')).demoCommand(argv),
+  },
+  tour: {
+    summary: 'one sidecar in front of a sample app, showing each fault kind (--keep to stay up)',
+    start: async (argv) => (await import('./tour.ts')).tourCommand(argv),
+  },
+  controller: {
+    summary: 'the long-running controller: REST API, runs, schedules, shaping, halt, fleet mode',
+    start: async (argv) => (await import('./controller.ts')).controllerCommand(argv),
+  },
+  sidecar: { summary: 'the fault-injection proxy in front of an app', start: sidecarCommand },
+  stress: {
+    summary: 'burn CPU and/or hold memory for a while (what stress steps run)',
+    start: async (argv) => (await import('./run.ts')).stressCommand(argv),
+  },
+  injector: {
+    summary: 'the sidecar injection webhook for Kubernetes',
+    start: async (argv) => (await import('./injector.ts')).injectorCommand(argv),
+  },
+  capture: {
+    summary: "a pod's init step: iptables redirect of inbound app ports to the sidecar",
+    start: async (argv) => (await import('./capture.ts')).captureCommand(argv),
+  },
+  schema: { summary: 'print the JSON Schema of a rule set or of an experiment', start: schemaCommand },
+  version: { summary: 'print the version (also -v, --version)', start: versionCommand },
+}
+
+/** The commands whose `--output json` promises one JSON object on stdout, failures included. */
+const JSON_COMMANDS = new Set(['run', 'validate', 'import'])
+
+function overview(): string {
+  return `faultline <command> [options]     faultline <command> --help for a command's options
 
 commands:
-  demo        start a sample system of three services behind sidecars and run the example experiments
-  run         run an experiment: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR]
-              [--ttl-margin 10s] [--redis URL] [--kubeconfig FILE] [--context NAME] [--seed N] [--quiet]
-              (--data defaults to $FAULTLINE_DATA, else .faultline)
-  validate    check an experiment document and print every problem with its path
-  controller  the long-running controller: [--listen HOST:PORT] [--data DIR] [--token TOKEN] [--redis URL]
-              [--kubeconfig FILE] [--context NAME] [--namespace NS]
-  sidecar     run the fault-injection proxy in front of an app (options below)
-  stress      CPU/memory stress: faultline stress --cpu N --load P --memory SIZE --duration D
-  injector    the sidecar injection webhook: --listen HOST:PORT --tls-cert FILE --tls-key FILE [--config FILE]
-  capture     the pod's init step: iptables redirect of inbound app ports to the sidecar
-              --proxy-port P --app-ports A[,B] --sidecar-uid UID [--exclude-ports X,Y] [--uninstall] [--dry-run]
-  tour        run one sidecar in front of a sample app and show each fault kind (--keep to stay up)
-  schema      print the JSON Schema of a rule set (schema experiment: of an experiment)
-  bench       run the proxy benchmark (benchmarks/README.md)
-  version     print the version
-
-faultline sidecar options (environment variable in brackets):
-${Object.entries(SIDECAR_FLAGS)
-  .map(([flag, [env, help]]) => `  --${flag.padEnd(24)} ${help} [${env}]`)
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}`)
   .join('\n')}
-`
 
-async function sidecar(argv: string[]): Promise<void> {
-  const config = parseSidecarConfig(argv, process.env)
+  -h, --help, help [COMMAND]   this overview, or a command's help
+  -v, --version                the version
+
+exit codes: 0 success (run: pass), 1 fail (other commands: an error), 2 inconclusive or aborted,
+            3 errored, 64 usage error or invalid experiment. Docs: README.md, docs/experiments.md
+`
+}
+
+const SIDECAR = defineCommand({
+  command: 'sidecar',
+  summary: 'the fault-injection proxy in front of an app: rules, statistics, metrics (README.md)',
+  flags: flagsFromEnvTable(SIDECAR_FLAGS, ['header-faults']),
+})
+
+async function sidecarCommand(argv: string[]): Promise<number | void> {
+  // The shape of the command line in our words and --help; src/config.ts checks the values.
+  if (parseCommandLine(SIDECAR, argv, {}).help) return printHelp(SIDECAR)
+  let config
+  try {
+    config = parseSidecarConfig(argv, process.env)
+  } catch (err) {
+    throw asUsageError('sidecar', err)
+  }
   const logger = createLogger({ name: 'faultline-sidecar', level: config.logLevel })
   const sc = buildSidecar({ ...config, logger, headerFaults: config.headerFaults || false })
   await sc.listen()
   closeOnSignals(logger, 'draining in-flight requests, then exiting', () => sc.close())
 }
 
-async function main(): Promise<void> {
-  const [command, ...rest] = process.argv.slice(2)
+const SCHEMA = defineCommand({
+  command: 'schema',
+  summary: 'print a JSON Schema (2020-12) on stdout',
+  args: [{ name: 'KIND', help: 'rules (the default: a rule set, as PUT /rules takes) or experiment', optional: true }],
+  flags: {},
+})
+
+async function schemaCommand(argv: string[]): Promise<number> {
+  const parsed = parseCommandLine(SCHEMA, argv)
+  if (parsed.help) return printHelp(SCHEMA)
+  const kind = parsed.args[0] ?? 'rules'
+  if (kind !== 'rules' && kind !== 'experiment')
+    throw new UsageError('schema', `unknown schema "${kind}" (rules or experiment)`)
+  const schema =
+    kind === 'experiment'
+      ? (await import('../src/experiments/schema.ts')).experimentJsonSchema()
+      : (await import('../src/rules/schema.ts')).ruleSetJsonSchema()
+  process.stdout.write(JSON.stringify(schema, null, 2) + '\n')
+  return 0
+}
+
+const VERSION = defineCommand({ command: 'version', summary: 'print the version', flags: {} })
+
+async function versionCommand(argv: string[]): Promise<number> {
+  if (parseCommandLine(VERSION, argv).help) return printHelp(VERSION)
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  process.stdout.write(pkg.version + '\n')
+  return 0
+}
+
+async function main(command: string | undefined, rest: string[]): Promise<number | void> {
   switch (command) {
-    case 'sidecar':
-      return sidecar(rest)
-    case 'controller': {
-      const { controllerCommand } = await import('./controller.ts')
-      return controllerCommand(rest)
-    }
-    case 'run': {
-      const { runCommand } = await import('./run.ts')
-      process.exitCode = await runCommand(rest)
-      return
-    }
-    case 'validate': {
-      const { validateCommand } = await import('./run.ts')
-      process.exitCode = validateCommand(rest)
-      return
-    }
-    case 'stress': {
-      const { stressCommand } = await import('./run.ts')
-      process.exitCode = await stressCommand(rest)
-      return
-    }
-    case 'demo': {
-      const { runDemo } = await import('./demo.ts')
-      const results = await runDemo()
-      // Like `run`: errored is a failure of the tool (1), an interrupted demo is not a success (2).
-      process.exitCode = results.some((r) => r.status === 'errored')
-        ? 1
-        : results.some((r) => r.status === 'aborted')
-          ? 2
-          : 0
-      return
-    }
-    case 'tour': {
-      const { runTour } = await import('./tour.ts')
-      return runTour({ keep: rest.includes('--keep') })
-    }
-    case 'schema':
-      process.stdout.write(
-        JSON.stringify(rest[0] === 'experiment' ? experimentJsonSchema() : ruleSetJsonSchema(), null, 2) + '\n',
-      )
-      return
-    case 'injector': {
-      const { injectorCommand } = await import('./injector.ts')
-      return injectorCommand(rest)
-    }
-    case 'capture': {
-      const { captureCommand } = await import('./capture.ts')
-      process.exitCode = await captureCommand(rest)
-      return
-    }
-    case 'bench': {
-      const { runBenchmarks } = await import('../benchmarks/run.ts')
-      await runBenchmarks(rest)
-      return
-    }
-    case 'version':
-    case '--version': {
-      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-        version: string
-      }
-      process.stdout.write(pkg.version + '\n')
-      return
-    }
     case undefined:
+      // No command is a usage error too, but the overview is what helps here.
+      process.stderr.write(overview())
+      return EXIT_USAGE
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(USAGE)
-      return
-    default:
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`)
-      process.exitCode = 2
+      // `faultline help run` is `faultline run --help`.
+      if (command === 'help' && rest[0] && COMMANDS[rest[0]]) return COMMANDS[rest[0]]!.start(['--help'])
+      process.stdout.write(overview())
+      return 0
+    case '-v':
+    case '--version':
+      return versionCommand([])
+  }
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
+  if (!entry)
+    throw new UsageError(
+      undefined,
+      command.startsWith('-') ? `unknown option ${command}` : `unknown command "${command}"`,
+    )
+  return entry.start(rest)
+}
+
+/** Exit code for what a command threw. */
+function exitCodeFor(command: string | undefined, err: unknown): number {
+  if (isUsageError(err)) return EXIT_USAGE
+  if (isFaultlineError(err) && err.code === 'FL_ERR_EXPERIMENT_INVALID') return EXIT_USAGE
+  return command === 'run' ? EXIT_ERRORED : 1
+}
+
+/** For --output json: the failure as the one object on stdout (the message also goes to stderr). */
+function failureJson(command: string, err: unknown, exitCode: number): Record<string, unknown> {
+  const fe = isFaultlineError(err) ? err : undefined
+  return {
+    command,
+    ok: false,
+    exitCode,
+    status: isUsageError(err) ? 'usage' : exitCode === EXIT_USAGE ? 'invalid' : 'errored',
+    verdict: null,
+    reasons: [isUsageError(err) ? usageLine(err) : (err as Error).message],
+    ...(fe ? { code: fe.code } : {}),
+    issues: fe?.issues ?? [],
   }
 }
 
-main().catch((err: unknown) => {
-  if (isFaultlineError(err)) {
-    process.stderr.write(`faultline: ${err.message} [${err.code}]\n`)
+function printError(command: string | undefined, err: unknown): void {
+  if (isUsageError(err)) process.stderr.write(usageLine(err) + '\n')
+  else if (err instanceof FaultlineError) {
+    process.stderr.write(`faultline${command ? ` ${command}` : ''}: ${err.message} [${err.code}]\n`)
     for (const i of err.issues ?? []) process.stderr.write(`  ${i.path}: ${i.message}\n`)
-  } else process.stderr.write(`faultline: ${(err as Error).stack ?? String(err)}\n`)
-  // An invalid experiment exits 64 (EX_USAGE) so scripts can tell it from a failed hypothesis.
-  process.exit(isFaultlineError(err) && err.code === 'FL_ERR_EXPERIMENT_INVALID' ? 64 : 1)
-})
+  } else process.stderr.write(`faultline${command ? ` ${command}` : ''}: ${(err as Error).stack ?? String(err)}\n`)
+}
+
+const [command, ...rest] = process.argv.slice(2)
+main(command, rest).then(
+  (code) => {
+    if (typeof code === 'number') process.exitCode = code
+  },
+  (err: unknown) => {
+    const code = exitCodeFor(command, err)
+    if (command && JSON_COMMANDS.has(command) && wantsJson(rest))
+      process.stdout.write(JSON.stringify(failureJson(command, err, code), null, 2) + '\n')
+    printError(command, err)
+    process.exit(code)
+  },
+)

@@ -1,11 +1,11 @@
 /** `faultline controller`: flags and environment to buildController, SIGTERM to a clean stop. */
-import { parseArgs } from 'node:util'
 import { buildController } from '../controller/app.ts'
 import { lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
 import { parseHostPort } from '../src/config.ts'
-import { errors, type FieldIssue } from '../src/errors.ts'
+import type { FieldIssue } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
 import { closeOnSignals } from './signals.ts'
+import { defineCommand, flagsFromEnvTable, parseCommandLine, printHelp, UsageError } from './usage.ts'
 
 export const CONTROLLER_FLAGS = {
   listen: ['FAULTLINE_CONTROLLER_LISTEN', 'API listener HOST:PORT (default 127.0.0.1:8490)'],
@@ -18,20 +18,24 @@ export const CONTROLLER_FLAGS = {
   namespace: ['FAULTLINE_NAMESPACE', "the controller's own namespace, protected like kube-system"],
 } as const
 
-export async function controllerCommand(argv: string[]): Promise<void> {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    const options = Object.fromEntries(Object.keys(CONTROLLER_FLAGS).map((k) => [k, { type: 'string' as const }]))
-    values = parseArgs({ args: argv, options, strict: true }).values
-  } catch (err) {
-    throw errors.FL_ERR_CONFIG_INVALID((err as Error).message, { cause: err })
+export const CONTROLLER = defineCommand({
+  command: 'controller',
+  summary: 'the long-running controller: REST API, runs, schedules, traffic shaping, halt (docs/controller.md)',
+  flags: flagsFromEnvTable(CONTROLLER_FLAGS),
+})
+
+/** Starts the controller; resolves once it listens (or after printing --help). SIGTERM/SIGINT stop it. */
+export async function controllerCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const parsed = parseCommandLine(CONTROLLER, argv, env)
+  if (parsed.help) {
+    printHelp(CONTROLLER)
+    return
   }
-  const get = (k: keyof typeof CONTROLLER_FLAGS) =>
-    (values[k] as string | undefined) ?? (process.env[CONTROLLER_FLAGS[k][0]] || undefined)
+  const get = (k: keyof typeof CONTROLLER_FLAGS) => parsed.values[k] as string | undefined
   const issues: FieldIssue[] = []
   const listen = parseHostPort(get('listen') ?? '127.0.0.1:8490', 'listen', issues)
   if (issues.length)
-    throw errors.FL_ERR_CONFIG_INVALID(issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+    throw new UsageError('controller', issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
   const logger = createLogger({ name: 'faultline-controller', level: get('log-level') })
   const redisUrl = get('redis')
   let store
@@ -51,7 +55,7 @@ export async function controllerCommand(argv: string[]): Promise<void> {
     fleet,
     // Connected on first use: a controller without Kubernetes experiments never reads a kubeconfig.
     cluster: lazyCluster({ kubeconfig: get('kubeconfig'), context: get('context') }),
-    ownNamespace: get('namespace') ?? ownNamespace(),
+    ownNamespace: get('namespace') ?? ownNamespace(env),
   })
   await controller.start()
   closeOnSignals(logger, 'stopping: aborting and reverting running runs', () => controller.close())

@@ -11,10 +11,36 @@ import { exitCodeOf, type RunResult, runExperiment } from '../controller/experim
 import { startSampleSystem } from '../examples/system.ts'
 import { parseExperiment } from '../src/experiments/document.ts'
 import { abortOnSignals } from './interrupt.ts'
-import { cliRunLogger, dataDirOf } from './run.ts'
+import { cliRunLogger, dataDirOf, DEFAULT_DATA_DIR } from './run.ts'
+import { defineCommand, displayPath, parseCommandLine, printHelp } from './usage.ts'
 
 const EXAMPLES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'experiments')
 export const DEMO_EXPERIMENTS = ['latency-absorbed.yaml', 'dependency-outage.yaml', 'process-kill.yaml']
+
+export const DEMO = defineCommand({
+  command: 'demo',
+  summary: 'start three sample services behind sidecars and run the example experiments (about 25 s)',
+  flags: {
+    data: {
+      type: 'string',
+      value: 'DIR',
+      env: 'FAULTLINE_DATA',
+      help: `where the runs and the services' logs are written; default ${DEFAULT_DATA_DIR}`,
+    },
+    quiet: { type: 'boolean', env: 'FAULTLINE_QUIET', help: 'no progress lines, only each verdict' },
+  },
+  notes: 'exit codes: 0 every run completed, 1 a run errored, 2 the demo was interrupted, 64 usage error',
+})
+
+/** `faultline demo [--data DIR] [--quiet]`: the exit code says whether the demo itself worked. */
+export async function demoCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const parsed = parseCommandLine(DEMO, argv, env)
+  if (parsed.help) return printHelp(DEMO)
+  const results = await runDemo({ dataDir: dataDirOf(parsed.values.data, env), quiet: parsed.values.quiet })
+  // A failing verdict is part of the demo; an errored run is a failure of the tool (1), an
+  // interrupted demo is not a success (2).
+  return results.some((r) => r.status === 'errored') ? 1 : results.some((r) => r.status === 'aborted') ? 2 : 0
+}
 
 /**
  * `signal` stops the demo (the current run is aborted, its faults reverted, its journal finished);
@@ -52,7 +78,7 @@ async function demo(
       const full = path.join(EXAMPLES, file)
       const experiment = parseExperiment(readFileSync(full, 'utf8'), system.vars, full)
       say()
-      say(`> ${path.relative(process.cwd(), full)}`)
+      say(`> ${displayPath(full)}`)
       say(`  ${experiment.spec.hypothesis.title}`)
       const result = await runExperiment(experiment, {
         dataDir,
@@ -71,7 +97,7 @@ async function demo(
   say('verdicts')
   for (const r of results)
     say(
-      `  ${r.verdict.padEnd(13)} exit ${exitCodeOf(r)}  ${r.journal.experiment.metadata.name.padEnd(22)} ${path.relative(process.cwd(), r.reportPath)}`,
+      `  ${r.verdict.padEnd(13)} exit ${exitCodeOf(r)}  ${r.journal.experiment.metadata.name.padEnd(22)} ${displayPath(r.reportPath)}`,
     )
   say()
   say('Open a report.html in a browser; the journal.json beside it has every sample and fault.')

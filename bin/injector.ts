@@ -1,12 +1,12 @@
 /** `faultline injector`: the sidecar-injecting MutatingAdmissionWebhook (docs/injection.md). */
 import { existsSync, readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { loadInjectorConfig, type InjectorConfig } from '../controller/injector/config.ts'
 import { buildInjectorServer, type InjectorServer } from '../controller/injector/server.ts'
 import { type HostPort, parseHostPort } from '../src/config.ts'
-import { errors, type FieldIssue } from '../src/errors.ts'
+import type { FieldIssue } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
 import { closeOnSignals } from './signals.ts'
+import { defineCommand, flagsFromEnvTable, parseCommandLine, printHelp, UsageError } from './usage.ts'
 
 /** flag -> [environment variable, description] */
 export const INJECTOR_FLAGS = {
@@ -28,16 +28,16 @@ export interface InjectorArgs {
   logLevel?: string
 }
 
+export const INJECTOR = defineCommand({
+  command: 'injector',
+  summary: 'the sidecar injection webhook (MutatingAdmissionWebhook over HTTPS, docs/injection.md)',
+  flags: flagsFromEnvTable(INJECTOR_FLAGS),
+})
+
+/** Flags and environment to the injector's settings; a bad flag is a UsageError naming each. */
 export function parseInjectorArgs(argv: string[], env: NodeJS.ProcessEnv): InjectorArgs {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    const options = Object.fromEntries(Object.keys(INJECTOR_FLAGS).map((k) => [k, { type: 'string' as const }]))
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
-  } catch (err) {
-    throw errors.FL_ERR_CONFIG_INVALID((err as Error).message, { cause: err })
-  }
-  const get = (k: keyof typeof INJECTOR_FLAGS) =>
-    (values[k] as string | undefined) ?? (env[INJECTOR_FLAGS[k][0]] || undefined)
+  const parsed = parseCommandLine(INJECTOR, argv, env)
+  const get = (k: keyof typeof INJECTOR_FLAGS) => (parsed.help ? undefined : (parsed.values[k] as string | undefined))
   const issues: FieldIssue[] = []
   const listen = parseHostPort(get('listen') ?? '0.0.0.0:8443', 'listen', issues)
   const certFile = get('tls-cert')
@@ -45,7 +45,7 @@ export function parseInjectorArgs(argv: string[], env: NodeJS.ProcessEnv): Injec
   if (!certFile) issues.push({ path: '--tls-cert', message: 'is required (or set FAULTLINE_TLS_CERT)' })
   if (!keyFile) issues.push({ path: '--tls-key', message: 'is required (or set FAULTLINE_TLS_KEY)' })
   if (issues.length)
-    throw errors.FL_ERR_CONFIG_INVALID(issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+    throw new UsageError('injector', issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
   const config = loadInjectorConfig(get('config'))
   // The injector never injects its own namespace: from the file, else as the controller learns it.
   config.ownNamespace ??=
@@ -54,8 +54,12 @@ export function parseInjectorArgs(argv: string[], env: NodeJS.ProcessEnv): Injec
   return { listen: listen!, certFile: certFile!, keyFile: keyFile!, config, logLevel: get('log-level') }
 }
 
-/** Starts the injector; resolves once it listens. SIGTERM/SIGINT close it. */
+/** Starts the injector; resolves once it listens (or after printing --help). SIGTERM/SIGINT close it. */
 export async function injectorCommand(argv: string[]): Promise<void> {
+  if (parseCommandLine(INJECTOR, argv, {}).help) {
+    printHelp(INJECTOR)
+    return
+  }
   const args = parseInjectorArgs(argv, process.env)
   const logger = createLogger({ name: 'faultline-injector', level: args.logLevel })
   const server: InjectorServer = buildInjectorServer({

@@ -1,17 +1,17 @@
 /** `faultline run`, `faultline validate` and `faultline stress`. */
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
-import { exitCodeOf, EXIT, runExperiment } from '../controller/experiments/runner.ts'
+import { exitCodeOf, EXIT, type RunResult, runExperiment } from '../controller/experiments/runner.ts'
 import { parseSize, runStress } from '../controller/drivers/local/stress.ts'
+import { lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
 import { parseDuration } from '../src/duration.ts'
-import { errors } from '../src/errors.ts'
+import { isFaultlineError, type FieldIssue } from '../src/errors.ts'
 import { parseExperiment } from '../src/experiments/document.ts'
 import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import { createLogger, type Logger } from '../src/log.ts'
-import { type RandomSource, seededRandom } from '../src/random.ts'
-import { lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
+import { seededRandom } from '../src/random.ts'
 import { abortOnSignals } from './interrupt.ts'
+import { defineCommand, displayPath, type Flag, OUTPUT_FLAG, parseCommandLine, printHelp, UsageError } from './usage.ts'
 
 export const DEFAULT_DATA_DIR = '.faultline'
 
@@ -21,19 +21,96 @@ export function dataDirOf(flag: string | undefined, env: NodeJS.ProcessEnv = pro
 }
 
 /**
- * The runner's log for a CLI run: JSON lines on stderr, so stdout stays the human progress;
- * warnings and up unless FAULTLINE_LOG_LEVEL says otherwise.
+ * The runner's log for a CLI run: JSON lines on stderr, so stdout stays the human progress (or
+ * the one JSON object); warnings and up unless --log-level / FAULTLINE_LOG_LEVEL says otherwise.
  */
-export function cliRunLogger(name: string): Logger {
-  return createLogger({ name, level: process.env.FAULTLINE_LOG_LEVEL ?? 'warn', destination: process.stderr })
+export function cliRunLogger(name: string, level?: string): Logger {
+  return createLogger({ name, level: level ?? process.env.FAULTLINE_LOG_LEVEL ?? 'warn', destination: process.stderr })
 }
 
-function varsFrom(list: string[] | undefined): Record<string, string | undefined> {
-  const vars: Record<string, string | undefined> = { ...process.env }
-  for (const kv of list ?? []) {
+const VAR_FLAG = {
+  type: 'list',
+  value: 'NAME=value',
+  help: 'set ${NAME} in the document (repeatable); the environment is read too, --var wins',
+  envHelp: 'NAME',
+} as const satisfies Flag
+
+const EXIT_NOTES = `exit codes: 0 pass, 1 fail, 2 inconclusive or aborted, 3 errored,
+            64 usage error (unknown option, bad value, missing file) or invalid experiment`
+
+export const RUN = defineCommand({
+  command: 'run',
+  summary: 'run an experiment: inject its faults, measure, judge the hypothesis, revert, report',
+  args: [{ name: 'EXPERIMENT', help: 'a faultline/v1 experiment file (YAML or JSON)' }],
+  flags: {
+    'dry-run': {
+      type: 'boolean',
+      env: 'FAULTLINE_DRY_RUN',
+      help: 'resolve targets and run the checks, inject nothing',
+    },
+    var: VAR_FLAG,
+    data: {
+      type: 'string',
+      value: 'DIR',
+      env: 'FAULTLINE_DATA',
+      help: `where runs are written (journal, reports); default ${DEFAULT_DATA_DIR}`,
+    },
+    output: OUTPUT_FLAG,
+    quiet: { type: 'boolean', env: 'FAULTLINE_QUIET', help: 'no progress lines, only the result' },
+    'ttl-margin': {
+      type: 'duration',
+      env: 'FAULTLINE_TTL_MARGIN',
+      help: "added to each fault's duration for its rules' ttl (default 10s)",
+    },
+    redis: {
+      type: 'string',
+      value: 'URL',
+      env: 'FAULTLINE_REDIS',
+      help: 'fleet mode: deliver faults to `service` targets through this Redis',
+    },
+    kubeconfig: {
+      type: 'string',
+      value: 'FILE',
+      env: 'FAULTLINE_KUBECONFIG',
+      help: 'kubeconfig for Kubernetes targets (default: $KUBECONFIG, ~/.kube/config, or in-cluster)',
+    },
+    context: {
+      type: 'string',
+      value: 'NAME',
+      env: 'FAULTLINE_KUBE_CONTEXT',
+      help: 'kubeconfig context (default: its current context)',
+    },
+    seed: {
+      type: 'integer',
+      max: 9_999_999_999,
+      env: 'FAULTLINE_SEED',
+      help: 'seed for picking Kubernetes targets (modes): the same seed, the same selection',
+    },
+    'log-level': {
+      type: 'string',
+      choices: ['trace', 'debug', 'info', 'warn', 'error'],
+      value: 'LEVEL',
+      env: 'FAULTLINE_LOG_LEVEL',
+      help: 'trace|debug|info|warn|error: JSON logs on stderr (default warn)',
+    },
+  },
+  notes: EXIT_NOTES,
+})
+
+export const VALIDATE = defineCommand({
+  command: 'validate',
+  summary: 'check an experiment document and print every problem with its path; nothing runs',
+  args: [{ name: 'EXPERIMENT', help: 'a faultline/v1 experiment file (YAML or JSON)' }],
+  flags: { var: VAR_FLAG, output: OUTPUT_FLAG },
+  notes: 'exit codes: 0 valid, 64 invalid (every problem listed) or a usage error',
+})
+
+function varsFrom(list: string[], env: NodeJS.ProcessEnv, command: string): Record<string, string | undefined> {
+  const vars: Record<string, string | undefined> = { ...env }
+  for (const kv of list) {
     const i = kv.indexOf('=')
     if (i < 1)
-      throw errors.FL_ERR_CONFIG_INVALID(`--var ${kv} must be NAME=value`, {
+      throw new UsageError(command, `--var ${kv} must be NAME=value`, {
         issues: [{ path: '--var', message: `"${kv}" is not NAME=value` }],
       })
     vars[kv.slice(0, i)] = kv.slice(i + 1)
@@ -41,140 +118,197 @@ function varsFrom(list: string[] | undefined): Record<string, string | undefined
   return vars
 }
 
-export function loadExperimentFile(file: string, vars: Record<string, string | undefined>): ExperimentDoc {
+/** What a failed read means, in a few words. */
+const READ_PROBLEM: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'is a directory',
+  EACCES: 'permission denied',
+}
+
+/**
+ * The seam between a file on disk and the experiment `run` and `validate` act on: every way of
+ * reading an experiment goes through here. A file that cannot be read is a usage error (64, one
+ * line); one that can be read but is not a valid experiment is FL_ERR_EXPERIMENT_INVALID (64,
+ * every problem listed).
+ */
+export function loadExperimentFile(
+  file: string,
+  vars: Record<string, string | undefined>,
+  command = 'run',
+): ExperimentDoc {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw errors.FL_ERR_EXPERIMENT_INVALID(`cannot read ${file}: ${(err as Error).message}`, {
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    throw new UsageError(command, `cannot read ${file}: ${READ_PROBLEM[code] ?? (err as Error).message}`, {
       cause: err,
-      issues: [{ path: '', message: 'file not readable' }],
+      issues: [{ path: file, message: 'not readable' }],
     })
   }
   return parseExperiment(text, vars, file)
 }
 
-function parse(argv: string[], options: ParseArgsOptionsConfig) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw errors.FL_ERR_CONFIG_INVALID((err as Error).message, { cause: err })
-  }
+/** One JSON object on stdout, the whole of it in --output json. */
+function writeJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n')
 }
 
-export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    'dry-run': { type: 'boolean' },
-    var: { type: 'string', multiple: true },
-    data: { type: 'string' },
-    quiet: { type: 'boolean' },
-    'ttl-margin': { type: 'string' },
-    redis: { type: 'string' },
-    kubeconfig: { type: 'string' },
-    context: { type: 'string' },
-    seed: { type: 'string' },
-  })
-  const file = positionals[0]
-  if (!file)
-    throw errors.FL_ERR_CONFIG_INVALID(
-      'usage: faultline run EXPERIMENT.yaml [--dry-run] [--var NAME=value] [--data DIR] [--ttl-margin 10s] [--redis URL] [--kubeconfig FILE] [--context NAME] [--seed N] [--quiet]',
-    )
-  const experiment = loadExperimentFile(file, varsFrom(values.var as string[] | undefined))
-  const margin = values['ttl-margin'] === undefined ? undefined : parseDuration(values['ttl-margin'] as string)
-  if (values['ttl-margin'] !== undefined && margin === undefined)
-    throw errors.FL_ERR_CONFIG_INVALID('--ttl-margin must be a duration such as 10s', {
-      issues: [{ path: '--ttl-margin', message: 'must be a duration' }],
-    })
-  const out = (line: string) => process.stdout.write(line + '\n')
+export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const parsed = parseCommandLine(RUN, argv, env)
+  if (parsed.help) return printHelp(RUN)
+  const { values } = parsed
+  const file = parsed.args[0]!
+  const json = values.output === 'json'
+  const experiment = loadExperimentFile(file, varsFrom(values.var, env, 'run'), 'run')
+  // Human progress on stdout; in JSON mode stdout carries only the result, so progress moves to stderr.
+  const progressStream = json ? process.stderr : process.stdout
+  const say = (line: string) => progressStream.write(line + '\n')
   // Listen before anything is applied; a signal from here on finishes the journal as aborted.
-  const interrupt = abortOnSignals(out)
+  const interrupt = abortOnSignals(say)
   try {
-    out(`faultline run ${file}${values['dry-run'] ? ' (dry run)' : ''}: ${experiment.spec.hypothesis.title}`)
-    const redisUrl = (values.redis as string | undefined) ?? process.env.FAULTLINE_REDIS
-    // Redis problems go to stderr, away from the progress lines on stdout.
-    const log = createLogger({
-      name: 'faultline-run',
-      level: process.env.FAULTLINE_LOG_LEVEL ?? 'warn',
-      destination: process.stderr,
-    })
-    const fleet = redisUrl ? new (await import('../controller/bus/fleet.ts')).FleetBus(redisUrl, { log }) : undefined
+    if (!values.quiet)
+      say(`faultline run ${file}${values['dry-run'] ? ' (dry run)' : ''}: ${experiment.spec.hypothesis.title}`)
+    const logger = cliRunLogger('faultline-run', values['log-level'])
+    const fleet = values.redis
+      ? new (await import('../controller/bus/fleet.ts')).FleetBus(values.redis, { log: logger })
+      : undefined
     const result = await runExperiment(experiment, {
-      dataDir: dataDirOf(values.data as string | undefined),
-      dryRun: values['dry-run'] === true,
+      dataDir: dataDirOf(values.data, env),
+      dryRun: values['dry-run'],
       signal: interrupt.signal,
-      progress: values.quiet ? undefined : out,
-      ttlMarginMs: margin,
+      progress: values.quiet ? undefined : say,
+      ttlMarginMs: values['ttl-margin'],
       fleet,
-      logger: cliRunLogger('faultline-run'),
-      cluster: lazyCluster({
-        kubeconfig: values.kubeconfig as string | undefined,
-        context: values.context as string | undefined,
-      }),
-      random: seedOf(values.seed as string | undefined),
-      ownNamespace: ownNamespace(),
+      logger,
+      cluster: lazyCluster({ kubeconfig: values.kubeconfig, context: values.context }),
+      random: values.seed === undefined ? undefined : seededRandom(values.seed),
+      ownNamespace: ownNamespace(env),
     })
     await fleet?.close()
-    return report(result, out)
+    if (json) writeJson(runResultJson(file, result))
+    else reportText(result, (line) => process.stdout.write(line + '\n'))
+    return exitCodeOf(result)
   } finally {
     interrupt.dispose()
   }
 }
 
-/** `--seed N`: Kubernetes target selection (modes) becomes reproducible. */
-export function seedOf(text: string | undefined): RandomSource | undefined {
-  if (text === undefined) return undefined
-  if (!/^\d{1,10}$/.test(text))
-    throw errors.FL_ERR_CONFIG_INVALID('--seed must be a whole number', {
-      issues: [{ path: '--seed', message: `"${text}" is not a whole number` }],
-    })
-  return seededRandom(Number(text))
+/** The check phases that did not pass, as "check (phase): result: reason". */
+function checkReasons(result: RunResult): string[] {
+  const out: string[] = []
+  for (const [name, check] of Object.entries(result.journal.checks))
+    for (const p of check.phases) if (p.result !== 'pass') out.push(`${name} (${p.phase}): ${p.result}: ${p.reason}`)
+  return out
 }
 
-function report(result: Awaited<ReturnType<typeof runExperiment>>, out: (line: string) => void): number {
+/** `faultline run --output json`: what a script needs to decide and to find the evidence. */
+export function runResultJson(file: string, result: RunResult): Record<string, unknown> {
+  const code = exitCodeOf(result)
+  return {
+    command: 'run',
+    ok: code === 0,
+    exitCode: code,
+    file: path.resolve(file),
+    experiment: result.journal.experiment.metadata.name,
+    runId: result.runId,
+    dryRun: result.journal.dryRun,
+    status: result.status,
+    verdict: result.verdict,
+    reasons: [...(result.reason ? [result.reason] : []), ...checkReasons(result)],
+    checks: Object.entries(result.journal.checks).map(([name, c]) => ({
+      name,
+      guardrail: c.guardrail,
+      result: c.result ?? null,
+      phases: c.phases.map((p) => ({ phase: p.phase, result: p.result, reason: p.reason })),
+    })),
+    journal: path.resolve(result.journalPath),
+    report: path.resolve(result.reportPath),
+    summary: path.resolve(result.markdownPath),
+  }
+}
+
+function reportText(result: RunResult, out: (line: string) => void): void {
   out(`${result.verdict.toUpperCase()} (${result.status})${result.reason ? `: ${result.reason}` : ''}`)
-  out(`  journal  ${path.relative(process.cwd(), result.journalPath)}`)
-  out(`  report   ${path.relative(process.cwd(), result.reportPath)}`)
-  out(`  summary  ${path.relative(process.cwd(), result.markdownPath)}`)
-  return exitCodeOf(result)
+  out(`  journal  ${displayPath(result.journalPath)}`)
+  out(`  report   ${displayPath(result.reportPath)}`)
+  out(`  summary  ${displayPath(result.markdownPath)}`)
 }
 
-export function validateCommand(argv: string[]): number {
-  const { values, positionals } = parse(argv, { var: { type: 'string', multiple: true } })
-  if (!positionals[0])
-    throw errors.FL_ERR_CONFIG_INVALID('usage: faultline validate EXPERIMENT.yaml [--var NAME=value]')
-  const x = loadExperimentFile(positionals[0], varsFrom(values.var as string[] | undefined))
-  process.stdout.write(
-    `${positionals[0]}: valid (${x.metadata.name}, ${x.spec.method.length} step(s), ${x.spec.hypothesis.checks.length} check(s))\n`,
-  )
+export function validateCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
+  const parsed = parseCommandLine(VALIDATE, argv, env)
+  if (parsed.help) return printHelp(VALIDATE)
+  const file = parsed.args[0]!
+  const json = parsed.values.output === 'json'
+  const vars = varsFrom(parsed.values.var, env, 'validate')
+  let x: ExperimentDoc
+  try {
+    x = loadExperimentFile(file, vars, 'validate')
+  } catch (err) {
+    // An invalid document is validate's answer, not a crash: in JSON mode it is the object.
+    if (!json || !isFaultlineError(err) || err.code !== 'FL_ERR_EXPERIMENT_INVALID') throw err
+    writeJson(validateJson(file, err.issues ?? [{ path: '', message: err.message }]))
+    return EXIT.invalid
+  }
+  if (json)
+    writeJson({
+      ...validateJson(file, []),
+      experiment: x.metadata.name,
+      steps: x.spec.method.length,
+      checks: x.spec.hypothesis.checks.length,
+    })
+  else
+    process.stdout.write(
+      `${file}: valid (${x.metadata.name}, ${x.spec.method.length} step(s), ${x.spec.hypothesis.checks.length} check(s))\n`,
+    )
   return 0
 }
 
+function validateJson(file: string, issues: FieldIssue[]): Record<string, unknown> {
+  return {
+    command: 'validate',
+    ok: issues.length === 0,
+    exitCode: issues.length ? EXIT.invalid : 0,
+    file: path.resolve(file),
+    issues,
+  }
+}
+
+export const STRESS = defineCommand({
+  command: 'stress',
+  summary: 'burn CPU and/or hold memory for a while (what stress steps run, here or in a pod)',
+  flags: {
+    cpu: { type: 'string', value: 'N', help: 'busy workers, 1 to 256' },
+    load: { type: 'string', value: 'P', help: 'percent of each worker busy, 1 to 100 (default 100)' },
+    memory: { type: 'string', value: 'SIZE', help: 'memory to allocate and touch, e.g. 256MiB' },
+    duration: { type: 'string', value: 'DURATION', help: 'how long, e.g. 30s (required)' },
+  },
+  notes: 'give --cpu and/or --memory. SIGTERM ends it early (exit 0).',
+})
+
 export async function stressCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    cpu: { type: 'string' },
-    load: { type: 'string' },
-    memory: { type: 'string' },
-    duration: { type: 'string' },
-  })
-  const issues: { path: string; message: string }[] = []
-  const int = (flag: string, min: number, max: number) => {
-    const v = values[flag] as string | undefined
+  const parsed = parseCommandLine(STRESS, argv)
+  if (parsed.help) return printHelp(STRESS)
+  const { values } = parsed
+  // Every problem at once, in one line: the caller is often a driver's log, read after the fact.
+  const issues: FieldIssue[] = []
+  const int = (flag: 'cpu' | 'load', min: number, max: number) => {
+    const v = values[flag]
     if (v === undefined) return undefined
     const n = Number(v)
-    if (!Number.isFinite(n) || n < min || n > max)
+    if (!/^\d+$/.test(v) || n < min || n > max)
       issues.push({ path: `--${flag}`, message: `must be a number from ${min} to ${max}, got "${v}"` })
     return n
   }
   const cpu = int('cpu', 1, 256)
   const load = int('load', 1, 100)
-  const memory = values.memory === undefined ? undefined : parseSize(values.memory as string)
+  const memory = values.memory === undefined ? undefined : parseSize(values.memory)
   if (values.memory !== undefined && memory === undefined)
     issues.push({ path: '--memory', message: 'must be a size such as 256MiB' })
-  const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration as string)
+  const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration)
   if (durationMs === undefined) issues.push({ path: '--duration', message: 'is required, a duration such as 30s' })
   if (cpu === undefined && memory === undefined) issues.push({ path: '--cpu', message: 'give --cpu and/or --memory' })
-  if (issues.length)
-    throw errors.FL_ERR_CONFIG_INVALID(issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+  if (issues.length) throw new UsageError('stress', issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
   process.on('SIGTERM', () => process.exit(0))
   await runStress({ cpu, load, memoryBytes: memory, durationMs: durationMs! })
   return 0

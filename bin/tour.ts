@@ -8,8 +8,22 @@ import { fileURLToPath } from 'node:url'
 import { startSampleApp } from '../examples/sample-app.ts'
 import { buildSidecar } from '../sidecar/build.ts'
 import { silentLogger } from '../src/log.ts'
+import { defineCommand, displayPath, parseCommandLine, printHelp } from './usage.ts'
 
 const RULES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'demo-rules.yaml')
+
+export const TOUR = defineCommand({
+  command: 'tour',
+  summary: 'one sidecar in front of a sample app, and one request per example rule: every fault kind at work',
+  flags: { keep: { type: 'boolean', help: 'leave the app and the sidecar running afterwards (Ctrl-C stops them)' } },
+})
+
+export async function tourCommand(argv: string[]): Promise<number> {
+  const parsed = parseCommandLine(TOUR, argv)
+  if (parsed.help) return printHelp(TOUR)
+  await runTour({ keep: parsed.values.keep })
+  return 0
+}
 
 interface Seen {
   status: number | string
@@ -51,10 +65,10 @@ export async function runTour(opts: { keep?: boolean; out?: NodeJS.WritableStrea
     logger: silentLogger(),
   })
   const { proxyUrl, adminUrl } = await sidecar.listen()
-  say('faultline demo: a fault-injecting sidecar in front of a sample app')
+  say('faultline tour: a fault-injecting sidecar in front of a sample app')
   say(`  app      ${app.url}`)
   say(`  sidecar  ${proxyUrl}   (admin API ${adminUrl})`)
-  say(`  rules    ${path.relative(process.cwd(), RULES)} (generation ${sidecar.store.generation})`)
+  say(`  rules    ${displayPath(RULES)} (generation ${sidecar.store.generation})`)
   say()
   const row = (what: string, rule: string, result: string) => say(`  ${what.padEnd(34)} ${rule.padEnd(16)} ${result}`)
   row('request', 'rule', 'what the client saw')

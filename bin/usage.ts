@@ -216,16 +216,33 @@ export function helpText(spec: CommandSpec): string {
   if (Object.keys(spec.flags).length) lines[lines.length - 1] += ' [options]'
   if (spec.args?.length) {
     lines.push('')
-    for (const a of spec.args) lines.push(`  ${a.name.padEnd(26)} ${a.help}`)
+    for (const a of spec.args) lines.push(...wrap(`  ${a.name.padEnd(26)} ${a.help}`))
   }
   lines.push('', 'options (environment variable in brackets; a flag wins over its variable):')
   for (const [name, flag] of [...Object.entries(spec.flags), ['help', HELP_FLAG] as const]) {
     const left = `${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.type === 'boolean' ? '' : ` ${flag.value ?? placeholder(flag)}`}`
     const bracket = flag.envHelp ?? flag.env
-    lines.push(`  ${left.padEnd(26)} ${flag.help}${bracket ? ` [${bracket}]` : ''}`)
+    lines.push(...wrap(`  ${left.padEnd(26)} ${flag.help}${bracket ? ` [${bracket}]` : ''}`))
   }
   if (spec.notes) lines.push('', spec.notes.trimEnd())
   return lines.join('\n') + '\n'
+}
+
+const WIDTH = 100
+const HANG = ' '.repeat(29)
+
+/** A long option line broken at spaces, continued under the help column. */
+function wrap(line: string): string[] {
+  const out: string[] = []
+  let rest = line
+  while (rest.length > WIDTH) {
+    const cut = rest.lastIndexOf(' ', WIDTH)
+    if (cut <= HANG.length) break
+    out.push(rest.slice(0, cut))
+    rest = HANG + rest.slice(cut + 1)
+  }
+  out.push(rest)
+  return out
 }
 
 function placeholder(flag: Flag): string {
@@ -270,4 +287,44 @@ export function displayPath(p: string, cwd: string = process.cwd()): string {
   if (rel === '') return '.'
   if (rel.startsWith('..') || path.isAbsolute(rel)) return abs
   return `.${path.sep}${rel}`
+}
+
+/**
+ * A `flag -> [environment variable, help]` table (src/config.ts SIDECAR_FLAGS and the like, whose
+ * own parsers check the values) as flags for `parseCommandLine` and `helpText`: strings, except
+ * the names in `booleans`.
+ */
+export function flagsFromEnvTable(
+  table: Readonly<Record<string, readonly [string, string]>>,
+  booleans: readonly string[] = [],
+): Record<string, Flag> {
+  return Object.fromEntries(
+    Object.entries(table).map(([name, [env, help]]) => [
+      name,
+      { type: booleans.includes(name) ? 'boolean' : 'string', env, help, value: valueName(name) } satisfies Flag,
+    ]),
+  )
+}
+
+/** A readable placeholder from a flag's name: --listen HOST:PORT, --rules FILE. */
+function valueName(flag: string): string {
+  if (/redis|upstream$|advertise/.test(flag)) return 'URL'
+  if (/listen|admin$/.test(flag)) return 'HOST:PORT'
+  if (/rules|config|kubeconfig|cert|key$/.test(flag)) return 'FILE'
+  if (/data/.test(flag)) return 'DIR'
+  if (/timeout|delay/.test(flag)) return 'DURATION'
+  if (/bytes|seed/.test(flag)) return 'N'
+  if (/paths/.test(flag)) return 'PATH,...'
+  if (/level/.test(flag)) return 'LEVEL'
+  if (/service/.test(flag)) return 'NAME'
+  return flag.split('-').pop()!.toUpperCase()
+}
+
+/**
+ * For commands whose values are checked by their own parser: `--help` and the shape of the
+ * command line (unknown options, missing values, stray arguments) in our words. True when help
+ * was asked for. The environment is not read here; the command's parser does that.
+ */
+export function helpOrShapeCheck(spec: CommandSpec, argv: readonly string[]): boolean {
+  return parseCommandLine(spec, argv, {}).help
 }

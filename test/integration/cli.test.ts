@@ -55,7 +55,11 @@ it('drains in-flight requests on SIGTERM, then exits 0', async () => {
   expect(listening).toBeDefined()
   const pending = send(listening!.proxy + '/echo/slow')
   await expect
-    .poll(async () => (await (await fetch(listening!.admin + '/metrics')).text()).includes('faultline_active_faults 1'))
+    .poll(async () =>
+      (await (await fetch(listening!.admin + '/metrics')).text()).includes(
+        'faultline_active_faults{service="default"} 1',
+      ),
+    )
     .toBe(true)
   child.kill('SIGTERM')
   const reply = await pending
@@ -64,13 +68,14 @@ it('drains in-flight requests on SIGTERM, then exits 0', async () => {
   expect(await exited).toBe(0)
 })
 
-it('names every bad flag and starts nothing', async () => {
+it('names every bad flag in one line, exits 64 (usage) and starts nothing', async () => {
   const { exited, stderr } = run(['sidecar', '--listen', 'nope', '--upstream-timeout', '5'])
-  expect(await exited).toBe(1)
-  expect(stderr()).toContain('FL_ERR_CONFIG_INVALID')
-  expect(stderr()).toContain('--upstream: is required')
-  expect(stderr()).toContain('--listen: must be HOST:PORT')
-  expect(stderr()).toContain('--upstream-timeout: must be a duration')
+  expect(await exited).toBe(64)
+  expect(stderr().trimEnd().split('\n')).toHaveLength(1)
+  expect(stderr()).toMatch(/^faultline sidecar: .*\(see faultline sidecar --help\)\n$/)
+  expect(stderr()).toContain('--upstream is required')
+  expect(stderr()).toContain('--listen must be HOST:PORT')
+  expect(stderr()).toContain('--upstream-timeout must be a duration')
 })
 
 it('faultline tour shows every fault kind working', async () => {

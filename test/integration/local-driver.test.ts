@@ -89,7 +89,7 @@ describe('stress', () => {
     })
     let err = ''
     child.stderr!.on('data', (d) => (err += d))
-    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1)
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(64)
     expect(err).toContain('--cpu')
     expect(err).toContain('--memory')
     expect(err).toContain('--duration')
