@@ -234,8 +234,10 @@ export const KUBERNETES_STATS = [
   'readyRatio',
   'pods',
   'podsInPhase',
+  'podsNotInPhase',
   'restarts',
   'availableReplicas',
+  'unavailableReplicas',
 ] as const
 
 export const kubernetesCheck = object(
@@ -244,10 +246,10 @@ export const kubernetesCheck = object(
     stat: required(
       choice(
         KUBERNETES_STATS,
-        'over every pod the target selects (not just the ones a step hit); availableReplicas: of `workload`',
+        'over every pod the target selects (not just the ones a step hit); availableReplicas, unavailableReplicas (desired - available): of `workload`',
       ),
     ),
-    phase: choice(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'], 'for podsInPhase'),
+    phase: choice(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'], 'for podsInPhase and podsNotInPhase'),
     workload: object({
       kind: required(choice(['Deployment', 'StatefulSet'])),
       namespace: required(namespace),
@@ -256,12 +258,11 @@ export const kubernetesCheck = object(
   },
   {
     refine(v, path, issues) {
-      if (v.stat === 'availableReplicas' && !v.workload)
-        issues.push({ path: `${path}/workload`, message: 'is required for availableReplicas' })
-      if (v.stat !== 'availableReplicas' && !v.target)
-        issues.push({ path: `${path}/target`, message: `is required for ${v.stat}` })
-      if (v.stat === 'podsInPhase' && !v.phase)
-        issues.push({ path: `${path}/phase`, message: 'is required for podsInPhase' })
+      const ofWorkload = v.stat === 'availableReplicas' || v.stat === 'unavailableReplicas'
+      if (ofWorkload && !v.workload) issues.push({ path: `${path}/workload`, message: `is required for ${v.stat}` })
+      if (!ofWorkload && !v.target) issues.push({ path: `${path}/target`, message: `is required for ${v.stat}` })
+      if ((v.stat === 'podsInPhase' || v.stat === 'podsNotInPhase') && !v.phase)
+        issues.push({ path: `${path}/phase`, message: `is required for ${v.stat}` })
     },
   },
 )
