@@ -19,7 +19,7 @@ export async function measure(
   check: KubernetesCheckSpec,
   target: KubernetesTargetSpec | undefined,
 ): Promise<Measured> {
-  if (check.stat === 'availableReplicas') {
+  if (check.stat === 'availableReplicas' || check.stat === 'unavailableReplicas') {
     const w = check.workload!
     const obj = await cluster.maybe(`read ${w.kind} ${w.namespace}/${w.name}`, () =>
       w.kind === 'Deployment'
@@ -28,7 +28,12 @@ export async function measure(
     )
     if (!obj) return { nodata: `${w.kind} ${w.namespace}/${w.name} does not exist` }
     const available = (obj.status as { availableReplicas?: number } | undefined)?.availableReplicas ?? 0
-    return { value: available, detail: `${available} of ${obj.spec?.replicas ?? '?'} replicas available` }
+    const detail = `${available} of ${obj.spec?.replicas ?? '?'} replicas available`
+    if (check.stat === 'unavailableReplicas') {
+      // Desired replicas default to 1, as the API server defaults them.
+      return { value: Math.max(0, (obj.spec?.replicas ?? 1) - available), detail }
+    }
+    return { value: available, detail }
   }
   const { selected: pods } = await selectPods(
     cluster,
@@ -47,6 +52,10 @@ export async function measure(
     case 'podsInPhase': {
       const n = pods.filter((p) => p.status?.phase === check.phase).length
       return { value: n, detail: `${n} of ${pods.length} pods ${check.phase}` }
+    }
+    case 'podsNotInPhase': {
+      const n = pods.filter((p) => p.status?.phase !== check.phase).length
+      return { value: n, detail: `${n} of ${pods.length} pods not ${check.phase}` }
     }
     case 'restarts': {
       const n = pods.reduce(
