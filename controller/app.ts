@@ -19,6 +19,7 @@ import { registerOperations } from './api/register.ts'
 import { operationOf, paramsOf, YAML_TYPES } from './api/routes.ts'
 import type { Cluster } from './drivers/kubernetes/cluster.ts'
 import type { FleetBus } from './bus/fleet.ts'
+import { createControllerMetrics } from './metrics.ts'
 import { RunManager } from './runs.ts'
 import { Scheduler } from './scheduler.ts'
 import { ShapingManager } from './shaping.ts'
@@ -84,6 +85,7 @@ export function buildController(opts: ControllerOptions): Controller {
   })
   const shaping = new ShapingManager({ store, log, fleet: opts.fleet })
   const scheduler = new Scheduler({ store, runs, log })
+  const metrics = createControllerMetrics({ store, runs, scheduler, log })
   const apiLog = log.child({ component: 'api' })
   // Long parameters reach the name check (and its FL_ERR_NAME_INVALID) instead of the router's bare 414.
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, routerOptions: { maxParamLength: 2048 } })
@@ -148,7 +150,10 @@ export function buildController(opts: ControllerOptions): Controller {
   })
 
   // Every route comes from the operation table, which the OpenAPI document is generated from.
-  registerOperations(app, controllerHandlers({ store, runs, shaping, scheduler, fleet: opts.fleet, log: apiLog }))
+  registerOperations(
+    app,
+    controllerHandlers({ store, runs, shaping, scheduler, fleet: opts.fleet, log: apiLog, metricsText: metrics.text }),
+  )
 
   let closing: Promise<void> | undefined
   return {

@@ -49,6 +49,15 @@ interface ActiveRun {
   schedule?: string
   abort: AbortController
   done: Promise<RunResult>
+  /** The runner's journal, updated in place as the run goes (read by the metrics at scrape time). */
+  journal?: Journal
+}
+
+/** Told about every run's start and end (the controller's metrics count them). */
+export interface RunObserver {
+  started(experiment: ExperimentDoc, runId: string): void
+  /** A run ended, or a crashed run was recovered (aborted); `journal` is final. */
+  finished(journal: Journal): void
 }
 
 export interface RunManagerOptions {
@@ -83,6 +92,7 @@ export class RunManager {
   readonly #random: RandomSource | undefined
   readonly #ownNamespace: string | undefined
   readonly #injectors: readonly AnyInjector[]
+  readonly #observers: RunObserver[] = []
 
   constructor(opts: RunManagerOptions) {
     this.#store = opts.store
@@ -100,6 +110,25 @@ export class RunManager {
     return [...this.#active.values()].map(({ runId, experiment, schedule }) => ({ runId, experiment, schedule }))
   }
 
+  observe(o: RunObserver): void {
+    this.#observers.push(o)
+  }
+
+  /** Journals of the runs in progress, as they are now. */
+  liveJournals(): Journal[] {
+    return [...this.#active.values()].flatMap((r) => (r.journal ? [r.journal] : []))
+  }
+
+  /** An observer that throws is logged, never allowed to disturb a run. */
+  #notify(fn: (o: RunObserver) => void): void {
+    for (const o of this.#observers)
+      try {
+        fn(o)
+      } catch (err) {
+        this.#log.error({ err }, 'a run observer failed (metrics may be off)')
+      }
+  }
+
   /** Starts a run; resolves with its id as soon as it has one. Refused while halted. */
   async start(
     experiment: ExperimentDoc,
@@ -110,6 +139,7 @@ export class RunManager {
     const abort = new AbortController()
     let resolveId!: (id: string) => void
     const idKnown = new Promise<string>((r) => (resolveId = r))
+    let liveJournal: Journal | undefined
     const done = runExperiment(experiment, {
       dataDir: this.#dataDir,
       dryRun: opts.dryRun,
@@ -123,19 +153,28 @@ export class RunManager {
       logger: this.#log,
       onStart: resolveId,
       // Files are written by the runner itself; another store gets every update too.
-      journalSink:
-        this.#store.kind === 'files'
-          ? undefined
-          : (j) =>
-              this.#store
-                .saveJournal(j)
-                .catch((err) => this.#log.error({ err, runId: j.runId }, 'could not save the journal to the store')),
+      journalSink: (j) => {
+        liveJournal = j
+        if (this.#store.kind === 'files') return Promise.resolve()
+        return this.#store
+          .saveJournal(j)
+          .catch((err) => this.#log.error({ err, runId: j.runId }, 'could not save the journal to the store'))
+      },
     })
     const runId = await Promise.race([idKnown, done.then((r) => r.runId)])
-    const entry: ActiveRun = { runId, experiment: experiment.metadata.name, schedule: opts.schedule, abort, done }
+    const entry: ActiveRun = {
+      runId,
+      experiment: experiment.metadata.name,
+      schedule: opts.schedule,
+      abort,
+      done,
+      journal: liveJournal,
+    }
     this.#active.set(runId, entry)
+    this.#notify((o) => o.started(experiment, runId))
     done
       .then(async (r) => {
+        this.#notify((o) => o.finished(r.journal))
         await this.#store.saveJournal(r.journal)
         this.#log.info({ runId, status: r.status, verdict: r.verdict, reason: r.reason }, 'run finished')
       })
@@ -238,6 +277,7 @@ export class RunManager {
       // The reports can be rendered from the journal on demand (GET /runs/:id/report).
       this.#log.warn({ runId: journal.runId, err }, 'could not write the recovered run reports')
     }
+    this.#notify((o) => o.finished(journal))
     this.#log.warn({ runId: journal.runId, reverted, failed }, 'recovered a run left running by a previous controller')
     return { runId: journal.runId, reverted, failed }
   }

@@ -67,11 +67,28 @@ export function inWindows(at: Date, windows: ScheduleSpec['windows'], timezone: 
   )
 }
 
+/** Why a firing was skipped, as a metric label (the history keeps the full sentence). */
+export type SkipReason =
+  | 'halted'
+  | 'outside_window'
+  | 'experiment_unreadable'
+  | 'experiment_missing'
+  | 'experiment_invalid'
+  | 'concurrency_forbid'
+  | 'start_refused'
+
+/** Told about every firing (the controller's metrics count them). */
+export interface ScheduleObserver {
+  armed(schedule: string): void
+  fired(schedule: string, skipped: SkipReason | undefined): void
+}
+
 export class Scheduler {
   readonly #store: Store
   readonly #runs: RunManager
   readonly #log: Logger
   readonly #jobs = new Map<string, Cron>()
+  readonly #observers: ScheduleObserver[] = []
 
   constructor(opts: { store: Store; runs: RunManager; log: Logger }) {
     this.#store = opts.store
@@ -112,6 +129,10 @@ export class Scheduler {
     }
   }
 
+  observe(o: ScheduleObserver): void {
+    this.#observers.push(o)
+  }
+
   async start(): Promise<void> {
     const { items, unreadable } = await this.#store.listSchedules()
     for (const u of unreadable)
@@ -131,6 +152,7 @@ export class Scheduler {
         ),
       )
     this.#jobs.set(s.name, new Cron(s.cron, { timezone: s.timezone, protect: true }, fire))
+    for (const o of this.#observers) o.armed(s.name)
   }
 
   async put(s: ScheduleSpec): Promise<void> {
@@ -152,7 +174,8 @@ export class Scheduler {
   async fire(name: string, at = new Date()): Promise<ScheduleEvent> {
     const s = await this.#store.getSchedule(name)
     if (!s) throw errors.FL_ERR_NOT_FOUND(`schedule ${name}`)
-    const event = await this.#decide(s, at)
+    const { event, skipped } = await this.#decide(s, at)
+    for (const o of this.#observers) o.fired(name, skipped)
     await this.#store.addScheduleEvent(name, event, s.historyLimit)
     this.#log.info(
       { schedule: name, ...event },
@@ -161,32 +184,39 @@ export class Scheduler {
     return event
   }
 
-  async #decide(s: ScheduleSpec, at: Date): Promise<ScheduleEvent> {
-    const skip = (reason: string): ScheduleEvent => ({ at: at.getTime(), outcome: 'skipped', reason })
+  async #decide(s: ScheduleSpec, at: Date): Promise<{ event: ScheduleEvent; skipped?: SkipReason }> {
+    const skip = (skipped: SkipReason, reason: string) => ({
+      event: { at: at.getTime(), outcome: 'skipped', reason } satisfies ScheduleEvent,
+      skipped,
+    })
     const halt = await this.#store.getHalt()
-    if (halt) return skip(`halted: ${halt.reason}`)
-    if (!inWindows(at, s.windows, s.timezone)) return skip(`outside the allowed windows (${s.timezone})`)
+    if (halt) return skip('halted', `halted: ${halt.reason}`)
+    if (!inWindows(at, s.windows, s.timezone))
+      return skip('outside_window', `outside the allowed windows (${s.timezone})`)
     let doc
     try {
       doc = await this.#store.getExperiment(s.experiment)
     } catch (err) {
       // Unreadable (logged by the store with its file): a skipped firing that says so.
       if ((err as { code?: string }).code !== errors.FL_ERR_STORE_CORRUPT.code) throw err
-      return skip(`experiment ${s.experiment} is unreadable: ${(err as Error).message}`)
+      return skip('experiment_unreadable', `experiment ${s.experiment} is unreadable: ${(err as Error).message}`)
     }
-    if (!doc) return skip(`experiment ${s.experiment} not found`)
+    if (!doc) return skip('experiment_missing', `experiment ${s.experiment} not found`)
     const valid = validateExperiment(doc)
     if (!valid.ok)
-      return skip(`experiment ${s.experiment} is no longer valid: ${valid.issues[0]!.path} ${valid.issues[0]!.message}`)
+      return skip(
+        'experiment_invalid',
+        `experiment ${s.experiment} is no longer valid: ${valid.issues[0]!.path} ${valid.issues[0]!.message}`,
+      )
     const mine = this.#runs.active().filter((r) => r.schedule === s.name)
     if (mine.length && s.concurrencyPolicy === 'forbid')
-      return skip(`previous run ${mine[0]!.runId} still running (concurrencyPolicy forbid)`)
+      return skip('concurrency_forbid', `previous run ${mine[0]!.runId} still running (concurrencyPolicy forbid)`)
     if (mine.length && s.concurrencyPolicy === 'replace') for (const r of mine) await this.#runs.abort(r.runId)
     try {
       const { runId } = await this.#runs.start(valid.experiment, { schedule: s.name })
-      return { at: at.getTime(), outcome: 'started', runId }
+      return { event: { at: at.getTime(), outcome: 'started', runId } }
     } catch (err) {
-      return skip((err as Error).message)
+      return skip('start_refused', (err as Error).message)
     }
   }
 

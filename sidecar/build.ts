@@ -110,7 +110,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
   const logExchangeFailure = exchangeFailureLogger(log, clock)
 
   store.onChange((change) => {
-    metrics.setRules(change.rules, change.generation)
+    metrics.setRules(store.snapshot.rules, change.generation)
     log.info(change, 'rules changed')
   })
 
@@ -159,7 +159,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     : undefined
   if (file) file.start()
   else if (opts.rules !== undefined) store.replace(opts.rules)
-  metrics.setRules(store.snapshot.rules.length, store.generation)
+  metrics.setRules(store.snapshot.rules, store.generation)
 
   const proxy = buildProxyApp(ctx, upstream)
   const admin = buildAdminApp({

@@ -1,14 +1,30 @@
 /**
- * Metric definitions (DESIGN §5). Label sets are fixed and low-cardinality: methods outside the
- * standard set become OTHER and raw paths never become label values. Label children are cached
- * because prom-client hashes label values on every `labels()` call and this runs per request.
+ * Metric definitions (DESIGN §5) of the sidecar, and what both services export: build info and
+ * prom-client's process and Node metrics. Label sets are fixed and low-cardinality: methods
+ * outside the standard set become OTHER, raw paths never become label values, and the series of
+ * a rule go away when the rule does. Per-request recording goes through lean-metrics.ts (a
+ * cached series object, no hashing, no allocation); the series are cached here in nested maps,
+ * so a request looks up method, fault and code without building a key string.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { collectDefaultMetrics, type Metric, Registry } from 'prom-client'
+import pkg from '../package.json' with { type: 'json' }
+import {
+  CounterFamily,
+  GaugeFamily,
+  HistogramFamily,
+  type HistogramSeries,
+  type MetricSpec,
+  type Series,
+} from './lean-metrics.ts'
 
-/** 0.5 ms .. 10 s: fine enough to see a 1 ms regression and a 5 s injected delay alike. */
+/**
+ * 0.5 ms .. 60 s: fine enough to see a 1 ms regression and a 5 s injected delay alike, and up
+ * to the 60 s upstream timeout (a request that waits for it lands in a bucket, not only +Inf).
+ * Kept short: every bucket is a series per label set.
+ */
 export const DURATION_BUCKETS = [
   0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1,
-  1.5, 2, 3, 5, 7.5, 10,
+  1.5, 2, 3, 5, 7.5, 10, 15, 30, 60,
 ]
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE'])
@@ -17,115 +33,241 @@ export function methodLabel(method: string): string {
   return KNOWN_METHODS.has(method) ? method : 'OTHER'
 }
 
+/** Every sidecar metric: name, help and labels (docs/metrics.md lists each; a test checks). */
+export const SIDECAR_METRICS = {
+  requests: {
+    name: 'faultline_requests_total',
+    type: 'counter',
+    help: 'Requests handled by the sidecar, by method, status code and the fault applied (none when unfaulted).',
+    labels: ['service', 'method', 'code', 'fault'],
+  },
+  duration: {
+    name: 'faultline_request_duration_seconds',
+    type: 'histogram',
+    help: 'Time from request arrival to the end of the response, injected delays included.',
+    labels: ['service', 'method', 'fault'],
+  },
+  upstream: {
+    name: 'faultline_upstream_duration_seconds',
+    type: 'histogram',
+    help: 'Time from forwarding a request to the upstream response headers.',
+    labels: ['service'],
+  },
+  injected: {
+    name: 'faultline_faults_injected_total',
+    type: 'counter',
+    help: 'Fault actions applied, by rule id and fault kind. The series of a rule go away when the rule does.',
+    labels: ['service', 'rule', 'kind'],
+  },
+  skipped: {
+    name: 'faultline_faults_skipped_total',
+    type: 'counter',
+    help: 'Matching rules not applied, by rule id and reason (not_sampled, max_active, patch_not_json, ...).',
+    labels: ['service', 'rule', 'reason'],
+  },
+  ruleActive: {
+    name: 'faultline_rule_active',
+    type: 'gauge',
+    help: '1 for each loaded rule and fault kind it carries; the series disappears when the rule is removed, replaced away or expires (Grafana shades fault windows with it).',
+    labels: ['service', 'rule', 'kind'],
+  },
+  rulesActive: {
+    name: 'faultline_rules_active',
+    type: 'gauge',
+    help: 'Rules in the live snapshot.',
+    labels: ['service'],
+  },
+  generation: {
+    name: 'faultline_rules_generation',
+    type: 'gauge',
+    help: 'Generation of the live rule snapshot; increases on every accepted change.',
+    labels: ['service'],
+  },
+  activeFaults: {
+    name: 'faultline_active_faults',
+    type: 'gauge',
+    help: 'Requests currently held or altered by a fault.',
+    labels: ['service'],
+  },
+  exchangeFailures: {
+    name: 'faultline_exchange_failures_total',
+    type: 'counter',
+    help: 'Requests the sidecar ended with a 500 FL_ERR_INTERNAL or a reset because handling them failed inside the sidecar.',
+    labels: ['service'],
+  },
+} as const satisfies Record<string, MetricSpec>
+
+export const BUILD_INFO: MetricSpec = {
+  name: 'faultline_build_info',
+  type: 'gauge',
+  help: 'Always 1; the labels say which faultline, on which Node.js, in which role (sidecar or controller).',
+  labels: ['version', 'node_version', 'component'],
+}
+
+/** The faultline version (package.json). */
+export const FAULTLINE_VERSION: string = pkg.version
+
+/**
+ * prom-client's default metrics (process CPU, memory, file descriptors, event-loop lag, GC,
+ * heap spaces) live in one registry per process and are shared into each service's registry:
+ * they describe the process, and collecting them once avoids a second GC observer and
+ * event-loop monitor when a test or the demo runs several services in one process.
+ */
+let processRegistry: Registry | undefined
+
+function shareProcessMetrics(registry: Registry): void {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  for (const m of processRegistry.getMetricsAsArray()) registry.registerMetric(m as unknown as Metric)
+}
+
+/** `faultline_build_info{version,node_version,component} 1` and the process metrics, in `registry`. */
+export function registerCommonMetrics(registry: Registry, component: 'sidecar' | 'controller'): void {
+  new GaugeFamily(BUILD_INFO, registry).series(FAULTLINE_VERSION, process.version, component).set(1)
+  shareProcessMetrics(registry)
+}
+
+/** The part of a compiled rule the metrics need (CompiledRule satisfies it). */
+export interface RuleShape {
+  readonly id: string
+  readonly actions: readonly { readonly fault: { readonly kind: string } }[]
+}
+
 export interface SidecarMetrics {
   /** HOT PATH: one finished exchange. `code` is the status sent, or 0 when the connection was cut. */
   observeRequest(method: string, code: number, fault: string, seconds: number): void
   observeUpstream(seconds: number): void
   faultInjected(rule: string, kind: string): void
   faultSkipped(rule: string, reason: string): void
-  setRules(active: number, generation: number): void
+  /** The live rules changed: per-rule series of rules that are gone are dropped. */
+  setRules(rules: readonly RuleShape[], generation: number): void
   /** An exchange that failed inside the sidecar and was ended with a 500 or a reset. */
   exchangeFailed(): void
-  activeFaults: Gauge
+  activeFaults: { inc(n?: number): void; dec(n?: number): void }
 }
 
+/** Series of one method: per fault label, the duration histogram and a counter per status code. */
+interface FaultRow {
+  duration: HistogramSeries
+  codes: Map<number, Series>
+}
+
+/** A rule's series, kept while the rule is loaded. */
+interface RuleRow {
+  kinds: readonly string[]
+  injected: Map<string, Series>
+  skipped: Map<string, Series>
+}
+
+/** How many removed rule ids are remembered, so a late fault of a removed rule does not bring its series back. */
+const GONE_MEMORY = 1024
+
 export function createSidecarMetrics(registry: Registry, service: string): SidecarMetrics {
-  const requests = new Counter({
-    name: 'faultline_requests_total',
-    help: 'Requests handled by the sidecar, by method, status code and the fault applied (none when unfaulted).',
-    labelNames: ['service', 'method', 'code', 'fault'] as const,
-    registers: [registry],
-  })
-  const duration = new Histogram({
-    name: 'faultline_request_duration_seconds',
-    help: 'Time from request arrival to the end of the response, injected delays included.',
-    labelNames: ['service', 'method', 'fault'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  })
-  const upstream = new Histogram({
-    name: 'faultline_upstream_duration_seconds',
-    help: 'Time from forwarding a request to the upstream response headers.',
-    labelNames: ['service'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  })
-  const injected = new Counter({
-    name: 'faultline_faults_injected_total',
-    help: 'Fault actions applied, by rule id and fault kind.',
-    labelNames: ['rule', 'kind'] as const,
-    registers: [registry],
-  })
-  const skipped = new Counter({
-    name: 'faultline_faults_skipped_total',
-    help: 'Matching rules not applied, by rule id and reason (not_sampled, max_active, patch_not_json, ...).',
-    labelNames: ['rule', 'reason'] as const,
-    registers: [registry],
-  })
-  const rulesActive = new Gauge({
-    name: 'faultline_rules_active',
-    help: 'Rules in the live snapshot.',
-    registers: [registry],
-  })
-  const generation = new Gauge({
-    name: 'faultline_rules_generation',
-    help: 'Generation of the live rule snapshot; increases on every accepted change.',
-    registers: [registry],
-  })
-  const activeFaults = new Gauge({
-    name: 'faultline_active_faults',
-    help: 'Requests currently held or altered by a fault.',
-    registers: [registry],
-  })
-
-  const exchangeFailures = new Counter({
-    name: 'faultline_exchange_failures_total',
-    help: 'Requests the sidecar ended with a 500 FL_ERR_INTERNAL or a reset because handling them failed inside the sidecar.',
-    labelNames: ['service'] as const,
-    registers: [registry],
-  }).labels(service)
+  const S = SIDECAR_METRICS
+  const requests = new CounterFamily(S.requests, registry)
+  const duration = new HistogramFamily(S.duration, registry, DURATION_BUCKETS)
+  const upstream = new HistogramFamily(S.upstream, registry, DURATION_BUCKETS)
+  const injected = new CounterFamily(S.injected, registry)
+  const skipped = new CounterFamily(S.skipped, registry)
+  const ruleActive = new GaugeFamily(S.ruleActive, registry)
+  const rulesActive = new GaugeFamily(S.rulesActive, registry).series(service)
+  const generation = new GaugeFamily(S.generation, registry).series(service)
+  const activeFaults = new GaugeFamily(S.activeFaults, registry).series(service)
   // Exported as 0 from the start, so an alert on any increase works from the first scrape.
-  exchangeFailures.inc(0)
+  const exchangeFailures = new CounterFamily(S.exchangeFailures, registry).series(service)
+  const upstreamSeries = upstream.series(service)
+  registerCommonMetrics(registry, 'sidecar')
 
-  const requestChildren = new Map<string, Counter.Internal>()
-  const durationChildren = new Map<string, Histogram.Internal<'service' | 'method' | 'fault'>>()
-  const upstreamChild = upstream.labels(service)
-  const injectedChildren = new Map<string, Counter.Internal>()
-  const skippedChildren = new Map<string, Counter.Internal>()
+  /** By the method as received (a bounded set: Node's parser knows ~35), then by fault label. */
+  const byMethod = new Map<string, Map<string, FaultRow>>()
+  const methodRows = (method: string): Map<string, FaultRow> => {
+    const label = methodLabel(method)
+    let rows = byMethod.get(label)
+    if (rows === undefined) byMethod.set(label, (rows = new Map()))
+    byMethod.set(method, rows)
+    return rows
+  }
+
+  const loaded = new Map<string, RuleRow>()
+  /** Rules that were never loaded (header-driven faults) count into series of their own. */
+  const unlisted = new Map<string, RuleRow>()
+  const gone = new Set<string>()
+  const ruleRow = (rule: string): RuleRow | undefined => {
+    const r = loaded.get(rule) ?? unlisted.get(rule)
+    if (r !== undefined || gone.has(rule)) return r
+    const row: RuleRow = { kinds: [], injected: new Map(), skipped: new Map() }
+    unlisted.set(rule, row)
+    return row
+  }
+
+  const dropRule = (id: string, row: RuleRow) => {
+    for (const kind of row.injected.keys()) injected.remove(service, id, kind)
+    for (const reason of row.skipped.keys()) skipped.remove(service, id, reason)
+    for (const kind of row.kinds) ruleActive.remove(service, id, kind)
+    loaded.delete(id)
+    gone.add(id)
+    if (gone.size > GONE_MEMORY) gone.delete(gone.values().next().value!)
+  }
+
+  const loadRule = (rule: RuleShape) => {
+    const kinds = [...new Set(rule.actions.map((a) => a.fault.kind))]
+    const prev = loaded.get(rule.id)
+    const row: RuleRow = prev ? { ...prev, kinds } : { kinds, injected: new Map(), skipped: new Map() }
+    // Replaced by a rule of the same id without this kind: the kind's series go, like a removed rule's.
+    for (const kind of prev?.kinds ?? [])
+      if (!kinds.includes(kind)) {
+        ruleActive.remove(service, rule.id, kind)
+        injected.remove(service, rule.id, kind)
+        row.injected.delete(kind)
+      }
+    for (const kind of kinds) {
+      ruleActive.series(service, rule.id, kind).set(1)
+      // At 0 from the start, so increase() sees the first injection.
+      if (!row.injected.has(kind)) row.injected.set(kind, injected.series(service, rule.id, kind))
+    }
+    loaded.set(rule.id, row)
+    gone.delete(rule.id)
+  }
 
   return {
     observeRequest(method, code, fault, seconds) {
-      const m = methodLabel(method)
-      const rk = m + ' ' + code + ' ' + fault
-      let r = requestChildren.get(rk)
-      if (r === undefined) requestChildren.set(rk, (r = requests.labels(service, m, String(code), fault)))
-      r.inc()
-      const dk = m + ' ' + fault
-      let d = durationChildren.get(dk)
-      if (d === undefined) durationChildren.set(dk, (d = duration.labels(service, m, fault)))
-      d.observe(seconds)
+      const rows = byMethod.get(method) ?? methodRows(method)
+      let row = rows.get(fault)
+      if (row === undefined)
+        rows.set(fault, (row = { duration: duration.series(service, methodLabel(method), fault), codes: new Map() }))
+      let c = row.codes.get(code)
+      if (c === undefined) row.codes.set(code, (c = requests.series(service, methodLabel(method), String(code), fault)))
+      c.value++
+      row.duration.observe(seconds)
     },
     observeUpstream(seconds) {
-      upstreamChild.observe(seconds)
+      upstreamSeries.observe(seconds)
     },
     faultInjected(rule, kind) {
-      const k = rule + ' ' + kind
-      let c = injectedChildren.get(k)
-      if (c === undefined) injectedChildren.set(k, (c = injected.labels(rule, kind)))
-      c.inc()
+      const r = ruleRow(rule)
+      if (r === undefined) return // removed while this request was in flight: its series are gone
+      let c = r.injected.get(kind)
+      if (c === undefined) r.injected.set(kind, (c = injected.series(service, rule, kind)))
+      c.value++
     },
     faultSkipped(rule, reason) {
-      const k = rule + ' ' + reason
-      let c = skippedChildren.get(k)
-      if (c === undefined) skippedChildren.set(k, (c = skipped.labels(rule, reason)))
-      c.inc()
+      const r = ruleRow(rule)
+      if (r === undefined) return
+      let c = r.skipped.get(reason)
+      if (c === undefined) r.skipped.set(reason, (c = skipped.series(service, rule, reason)))
+      c.value++
     },
-    setRules(active, gen) {
-      rulesActive.set(active)
+    setRules(rules, gen) {
+      const ids = new Set(rules.map((r) => r.id))
+      for (const [id, row] of loaded) if (!ids.has(id)) dropRule(id, row)
+      for (const r of rules) loadRule(r)
+      rulesActive.set(rules.length)
       generation.set(gen)
     },
     exchangeFailed() {
-      exchangeFailures.inc()
+      exchangeFailures.value++
     },
     activeFaults,
   }

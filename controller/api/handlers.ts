@@ -25,9 +25,19 @@ export interface HandlerDeps {
   scheduler: Scheduler
   fleet?: FleetBus
   log: Logger
+  /** The Prometheus text of the controller's metrics (controller/metrics.ts). */
+  metricsText: () => Promise<string>
 }
 
-export function controllerHandlers({ store, runs, shaping, scheduler, fleet, log }: HandlerDeps): Handlers {
+export function controllerHandlers({
+  store,
+  runs,
+  shaping,
+  scheduler,
+  fleet,
+  log,
+  metricsText,
+}: HandlerDeps): Handlers {
   const journalOf = async (id: string) => {
     const j = await store.getJournal(id)
     if (!j) throw errors.FL_ERR_NOT_FOUND(`run ${id}`)
@@ -42,6 +52,7 @@ export function controllerHandlers({ store, runs, shaping, scheduler, fleet, log
   return {
     getHealth: async () => ({ status: 'ok', store: store.kind }),
     getOpenApi: async () => openApiDocument(),
+    getMetrics: metricsText,
 
     // ── experiments ────────────────────────────────────────────────────────────
     listExperiments: async () => {

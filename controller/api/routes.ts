@@ -74,6 +74,14 @@ export const OPERATIONS = {
     open: true,
     answer: json(R.OpenApiDocument),
   },
+  getMetrics: {
+    method: 'get',
+    path: '/metrics',
+    tag: 'service',
+    summary: 'Prometheus metrics: runs, faults, recovery, halt, schedules, process (no token needed; docs/metrics.md)',
+    open: true,
+    answer: { text: 'text/plain; version=0.0.4; charset=utf-8', description: 'the Prometheus text exposition format' },
+  },
   listExperiments: {
     method: 'get',
     path: '/experiments',

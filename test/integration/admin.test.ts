@@ -83,6 +83,6 @@ describe('admin API', () => {
       'faultline_request_duration_seconds_bucket{le="0.0005",service="checkout",method="GET",fault="none"}',
     )
     expect(text).toContain('faultline_upstream_duration_seconds_count{service="checkout"} 1')
-    expect(text).toContain('faultline_rules_generation 0')
+    expect(text).toContain('faultline_rules_generation{service="checkout"} 0')
   })
 })

@@ -61,8 +61,8 @@ describe('JSON patching', () => {
     expect(big.body.length).toBe(5000)
     expect(big.headers['x-faultline-fault']).toBe('big')
     const metrics = (await world.admin('GET', '/metrics')).body as string
-    expect(metrics).toContain('faultline_faults_skipped_total{rule="text",reason="patch_not_json"} 1')
-    expect(metrics).toContain('faultline_faults_skipped_total{rule="big",reason="patch_too_large"} 1')
+    expect(metrics).toContain('faultline_faults_skipped_total{service="default",rule="text",reason="patch_not_json"} 1')
+    expect(metrics).toContain('faultline_faults_skipped_total{service="default",rule="big",reason="patch_too_large"} 1')
   })
 
   it('passes the body unchanged when a JSON patch op fails', async () => {

@@ -12,6 +12,6 @@ it('maxActive caps concurrent requests held by a rule; the rest pass unfaulted',
   expect(held).toHaveLength(2)
   for (const r of held) expect(r.ms).toBeGreaterThanOrEqual(290)
   const metrics = (await world.admin('GET', '/metrics')).body as string
-  expect(metrics).toContain('faultline_faults_skipped_total{rule="cap",reason="max_active"} 4')
-  expect(metrics).toContain('faultline_active_faults 0')
+  expect(metrics).toContain('faultline_faults_skipped_total{service="default",rule="cap",reason="max_active"} 4')
+  expect(metrics).toContain('faultline_active_faults{service="default"} 0')
 })

@@ -175,7 +175,7 @@ describe('maxActive survives recompiles (item 3)', () => {
     // Wait until the first request is held.
     for (let i = 0; i < 100; i++) {
       const m = (await world.admin('GET', '/metrics')).body as string
-      if (m.includes('faultline_active_faults 1')) break
+      if (m.includes('faultline_active_faults{service="default"} 1')) break
       await new Promise((r) => setTimeout(r, 5))
     }
     expect((await world.admin('POST', '/rules', { id: 'other', match: { path: '/x' }, delay: { ms: 1 } })).status).toBe(
@@ -306,7 +306,7 @@ describe('body decoding limits (item 10)', () => {
     expect(r.status).toBe(200)
     expect(json(r).bytes).toBe(bomb.length)
     const metrics = (await world.admin('GET', '/metrics')).body as string
-    expect(metrics).toContain('faultline_faults_skipped_total{rule="z",reason="patch_too_large"} 1')
+    expect(metrics).toContain('faultline_faults_skipped_total{service="default",rule="z",reason="patch_too_large"} 1')
   })
 })
 

@@ -19,5 +19,5 @@ it('the sidecar expires a rule at its ttl without anyone asking', async () => {
   expect((await send(world.proxyUrl + '/')).status).toBe(200)
   const after = (await world.admin('GET', '/rules')).body
   expect(after).toEqual({ generation: 2, rules: [] })
-  expect((await world.admin('GET', '/metrics')).body).toContain('faultline_rules_active 0')
+  expect((await world.admin('GET', '/metrics')).body).toContain('faultline_rules_active{service="default"} 0')
 })
