@@ -1,4 +1,7 @@
-/** The admin API (DESIGN §4): rules, kill switch, statistics, metrics, health. */
+/**
+ * The admin API (DESIGN §4): rules, kill switch, statistics, metrics, health, and its own OpenAPI
+ * description. The routes are the operation table of admin-routes.ts, each with its handler here.
+ */
 import http from 'node:http'
 import net from 'node:net'
 import type { Registry } from 'prom-client'
@@ -8,6 +11,7 @@ import { errors, httpErrorOf } from '../src/errors.ts'
 import { parseJsonBody } from '../src/json-body.ts'
 import { ruleSetJsonSchema } from '../src/rules/schema.ts'
 import type { StatsWindow } from '../src/stats/window.ts'
+import { ADMIN_OPERATIONS, type AdminOperationId, colonPath, MUTATING } from './admin-routes.ts'
 import { type HttpListener, httpListener } from './listener.ts'
 import type { RuleStore } from './rule-store.ts'
 
@@ -22,8 +26,6 @@ export interface AdminDeps {
   /** Fleet mode status (connection, subscription, staleness), shown by /readyz and /stats. */
   fleet?: () => Record<string, unknown>
 }
-
-const MUTATING = new Set(['PUT', 'POST', 'DELETE', 'PATCH'])
 
 /** Resolves true when a TCP connection to the upstream opens within the timeout. */
 export function probeUpstream(upstream: URL, timeoutMs = 1000): Promise<boolean> {
@@ -128,69 +130,71 @@ export function buildAdminApp(deps: AdminDeps): HttpListener {
   const routes = new Routes()
   const json = (value: unknown, status = 200): Answer => ({ status, json: value })
 
-  routes.add('GET', '/rules', () => json({ generation: store.generation, rules: store.list() }))
-  routes.add('PUT', '/rules', (r) => json({ generation: store.replace(r.body) }))
-  // One rule, or { rules: [...] } to add several atomically (a rule has no "rules" field).
-  routes.add('POST', '/rules', (r) => {
-    const body = r.body as { rules?: unknown } | null | undefined
-    const generation = Array.isArray(body?.rules) ? store.addMany(body.rules) : store.add(body)
-    return json({ generation }, 201)
-  })
-  routes.add('DELETE', '/rules/:id', (r) => json({ generation: store.remove(r.params.id!) }))
-  routes.add('DELETE', '/rules', (r) => {
-    const source = r.query.get('source')
-    if (!source)
-      throw errors.FL_ERR_BAD_REQUEST('DELETE /rules needs ?source=S (use POST /reset to remove every rule)', {
-        issues: [{ path: '/source', message: 'is required' }],
-      })
-    return json(store.removeBySource(source))
-  })
-  routes.add('POST', '/reset', () => json({ generation: store.reset() }))
-  routes.add('GET', '/schema', () => json(ruleSetJsonSchema()))
-
-  routes.add('GET', '/stats', (r) => {
-    const text = r.query.get('window') ?? '30s'
-    const ms = parseDuration(text)
-    const max = stats.retentionSeconds * 1000
-    if (ms === undefined || ms < 1000 || ms > max)
-      throw errors.FL_ERR_BAD_REQUEST(`window must be a duration from 1s to ${stats.retentionSeconds}s`, {
-        issues: [
-          {
-            path: '/window',
-            message: `must be a duration from 1s to ${stats.retentionSeconds}s, got "${text}"`,
-          },
-        ],
-      })
-    const format = r.query.get('format') ?? undefined
-    if (format !== undefined && format !== 'hdr' && format !== 'json')
-      throw errors.FL_ERR_BAD_REQUEST('format must be json or hdr', {
-        issues: [{ path: '/format', message: 'must be "json" or "hdr"' }],
-      })
-    const body = format === 'hdr' ? stats.encoded(ms) : stats.query(ms)
-    // A stale fleet follower's figures are real, but the rules behind them may be out of date.
-    return json({ generation: store.generation, ...body, ...(deps.fleet ? { fleet: deps.fleet() } : {}) })
-  })
-
-  routes.add('GET', '/metrics', async () => ({
-    text: await deps.registry.metrics(),
-    type: deps.registry.contentType,
-  }))
-  routes.add('GET', '/healthz', () => json({ status: 'ok' }))
-  routes.add('GET', '/readyz', async () => {
-    const upstream = await probeUpstream(deps.upstream)
-    const rules = deps.rulesLoaded()
-    const ready = upstream && rules
-    return json(
-      {
-        ready,
-        upstream,
-        rulesLoaded: rules,
-        generation: store.generation,
-        ...(deps.fleet ? { fleet: deps.fleet() } : {}),
-      },
-      ready ? 200 : 503,
-    )
-  })
+  const handlers: { [Id in AdminOperationId]: Handler } = {
+    listRules: () => json({ generation: store.generation, rules: store.list() }),
+    replaceRules: (r) => json({ generation: store.replace(r.body) }),
+    // One rule, or { rules: [...] } to add several atomically (a rule has no "rules" field).
+    addRules: (r) => {
+      const body = r.body as { rules?: unknown } | null | undefined
+      const generation = Array.isArray(body?.rules) ? store.addMany(body.rules) : store.add(body)
+      return json({ generation }, 201)
+    },
+    deleteRule: (r) => json({ generation: store.remove(r.params.id!) }),
+    deleteRulesBySource: (r) => {
+      const source = r.query.get('source')
+      if (!source)
+        throw errors.FL_ERR_BAD_REQUEST('DELETE /rules needs ?source=S (use POST /reset to remove every rule)', {
+          issues: [{ path: '/source', message: 'is required' }],
+        })
+      return json(store.removeBySource(source))
+    },
+    reset: () => json({ generation: store.reset() }),
+    getRuleSchema: () => json(ruleSetJsonSchema()),
+    getStats: (r) => {
+      const text = r.query.get('window') ?? '30s'
+      const ms = parseDuration(text)
+      const max = stats.retentionSeconds * 1000
+      if (ms === undefined || ms < 1000 || ms > max)
+        throw errors.FL_ERR_BAD_REQUEST(`window must be a duration from 1s to ${stats.retentionSeconds}s`, {
+          issues: [
+            {
+              path: '/window',
+              message: `must be a duration from 1s to ${stats.retentionSeconds}s, got "${text}"`,
+            },
+          ],
+        })
+      const format = r.query.get('format') ?? undefined
+      if (format !== undefined && format !== 'hdr' && format !== 'json')
+        throw errors.FL_ERR_BAD_REQUEST('format must be json or hdr', {
+          issues: [{ path: '/format', message: 'must be "json" or "hdr"' }],
+        })
+      const body = format === 'hdr' ? stats.encoded(ms) : stats.query(ms)
+      // A stale fleet follower's figures are real, but the rules behind them may be out of date.
+      return json({ generation: store.generation, ...body, ...(deps.fleet ? { fleet: deps.fleet() } : {}) })
+    },
+    getMetrics: async () => ({ text: await deps.registry.metrics(), type: deps.registry.contentType }),
+    getHealth: () => json({ status: 'ok' }),
+    getReadiness: async () => {
+      const upstream = await probeUpstream(deps.upstream)
+      const rules = deps.rulesLoaded()
+      const ready = upstream && rules
+      return json(
+        {
+          ready,
+          upstream,
+          rulesLoaded: rules,
+          generation: store.generation,
+          ...(deps.fleet ? { fleet: deps.fleet() } : {}),
+        },
+        ready ? 200 : 503,
+      )
+    },
+    // Imported on first use: most injected sidecars are never asked for it.
+    getOpenApi: async () => json((await import('./admin-openapi.ts')).adminOpenApiDocument()),
+  }
+  // Every route comes from the operation table the OpenAPI document is generated from.
+  for (const [id, op] of Object.entries(ADMIN_OPERATIONS))
+    routes.add(op.method.toUpperCase(), colonPath(op.path), handlers[id as AdminOperationId])
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET'

@@ -85,15 +85,14 @@ function ruleShape() {
 let cached: ReturnType<typeof build> | undefined
 function build() {
   const rule = object(ruleShape())
-  const ruleSet = object({
-    rules: required(
-      array(
-        definition('Rule', () => rule),
-        { maxItems: MAX_RULES },
-      ),
-    ),
-  })
-  return { rule, ruleSet }
+  const ruleSetOf = (item: Schema<unknown>) => object({ rules: required(array(item, { maxItems: MAX_RULES })) })
+  return {
+    rule,
+    /** The rule inline: the standalone document `faultline schema` prints and GET /schema serves. */
+    ruleSet: ruleSetOf(rule),
+    /** The rule as a reference to the `Rule` definition: for documents that also publish Rule alone. */
+    ruleSetByReference: ruleSetOf(definition('Rule', () => rule)),
+  }
 }
 
 /** The schema of one rule and of a rule set, built once from the registry. */
@@ -114,7 +113,7 @@ export function ruleReference(description?: string): Schema<Record<string, unkno
   })
 }
 
-/** JSON Schema (draft 2020-12) for `{ rules: Rule[] }`, the rule under `$defs/Rule`. */
+/** JSON Schema (draft 2020-12) for `{ rules: Rule[] }`. */
 export function ruleSetJsonSchema(): Record<string, unknown> {
   return jsonSchemaDocument(ruleSchemas().ruleSet, { title: 'faultline rule set' })
 }
