@@ -33,6 +33,8 @@ import { resolveInjectorConfig } from '../../controller/injector/config.ts'
 import { buildInjectorServer } from '../../controller/injector/server.ts'
 import { webhookConfiguration } from '../../controller/injector/webhook-config.ts'
 import { silentLogger } from '../../src/log.ts'
+import { CONTROLLER_METRICS } from '../../controller/metrics.ts'
+import { BUILD_INFO, SIDECAR_METRICS } from '../../src/metrics.ts'
 import { helmPath } from '../helpers/kube-tools.ts'
 
 const ROOT = path.join(import.meta.dirname, '../..')
@@ -803,34 +805,37 @@ describe('RBAC', () => {
 })
 
 describe('metrics', () => {
-  /** Metric names src/metrics.ts defines (histograms marked). */
+  /** Metric names the sidecar (src/metrics.ts) and the controller (controller/metrics.ts) define (histograms marked). */
   function definedMetrics(): { name: string; histogram: boolean }[] {
-    const src = readFileSync(path.join(ROOT, 'src/metrics.ts'), 'utf8')
-    return [...src.matchAll(/new (Counter|Gauge|Histogram)\(\{\s*name: '(faultline_[a-z_]+)'/g)].map((m) => ({
-      name: m[2]!,
-      histogram: m[1] === 'Histogram',
+    return [...Object.values(SIDECAR_METRICS), BUILD_INFO, ...Object.values(CONTROLLER_METRICS)].map((m) => ({
+      name: m.name,
+      histogram: m.type === 'histogram',
     }))
   }
 
-  it('the dashboard ConfigMap is labelled for Grafana and charts every sidecar metric by its real name', async () => {
+  it('the dashboard ConfigMap is labelled for Grafana and charts every faultline metric by its real name', async () => {
     const objs = await render()
     const cm = one(objs, 'ConfigMap', `${RELEASE}-faultline-dashboard`)
     expect(cm.metadata.labels.grafana_dashboard).toBe('1')
     const file = readFileSync(path.join(CHART, 'dashboards/faultline.json'), 'utf8')
     expect(cm.data['faultline.json'].trim()).toBe(file.trim())
     const dashboard = JSON.parse(cm.data['faultline.json'])
-    const exprs: string[] = dashboard.panels.flatMap((p: Obj) => p.targets.map((t: Obj) => t.expr as string))
+    const exprs: string[] = [
+      ...dashboard.panels.flatMap((p: Obj) => (p.targets ?? []).map((t: Obj) => t.expr as string)),
+      ...dashboard.annotations.list.flatMap((a: Obj) => (a.expr ? [a.expr as string] : [])),
+    ]
     const used = new Set(exprs.flatMap((e) => e.match(/faultline_[a-z_]+/g) ?? []))
     const defined = definedMetrics()
-    expect(defined.length).toBeGreaterThanOrEqual(9)
-    const known = new Set(
-      defined.flatMap((m) => (m.histogram ? [`${m.name}_bucket`, `${m.name}_count`, `${m.name}_sum`] : [m.name])),
-    )
-    for (const name of used) expect(known, `${name} is not a metric src/metrics.ts defines`).toContain(name)
-    for (const m of defined) {
-      const shown = m.histogram ? `${m.name}_bucket` : m.name
-      expect(used, `no panel shows ${m.name}`).toContain(shown)
-    }
+    expect(defined.length).toBeGreaterThanOrEqual(20)
+    const forms = (m: { name: string; histogram: boolean }) =>
+      m.histogram ? [`${m.name}_bucket`, `${m.name}_count`, `${m.name}_sum`] : [m.name]
+    const known = new Set(defined.flatMap(forms))
+    for (const name of used) expect(known, `${name} is not a metric faultline defines`).toContain(name)
+    for (const m of defined)
+      expect(
+        forms(m).some((f) => used.has(f)),
+        `no panel or annotation shows ${m.name}`,
+      ).toBe(true)
     const ids = dashboard.panels.map((p: Obj) => p.id)
     expect(new Set(ids).size).toBe(ids.length)
   })
