@@ -145,11 +145,18 @@ const promqlCheck = object({
   url: required(url('Prometheus base URL')),
   query: required(string({ minLength: 1, maxLength: 8192, description: 'must return exactly one series' })),
 })
-const exitCode = number({ integer: true, min: 0, max: 255 })
-/** One exit code, or any of a list. */
+type ExitCodeSpec = number | string | (number | string)[]
+const exitCode = oneOfTypes<number | string>([
+  number({ integer: true, min: 0, max: 255 }) as Schema<number | string>,
+  string({
+    pattern: /^(25[0-5]|2[0-4]\d|1?\d?\d)-(25[0-5]|2[0-4]\d|1?\d?\d)$/,
+    description: 'an inclusive range, "0-255"',
+  }) as Schema<number | string>,
+])
+/** One exit code or range, or any of a list of them. */
 const exitCodes = (description: string) =>
-  oneOfTypes<number | number[]>(
-    [exitCode as Schema<number | number[]>, array(exitCode, { minItems: 1 }) as Schema<number | number[]>],
+  oneOfTypes<ExitCodeSpec>(
+    [exitCode as Schema<ExitCodeSpec>, array(exitCode, { minItems: 1 }) as Schema<ExitCodeSpec>],
     description,
   )
 
