@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { fmt, judgeValue, type Outcome, type Phase, type Sample, type Tolerance } from '../../src/experiments/judge.ts'
+import { exitCodeAccepted } from '../../src/experiments/codes.ts'
 import type { CheckSpec } from '../../src/experiments/schema.ts'
 import { compileLinearRegex } from '../../src/regex.ts'
 import type { KubernetesTargetSpec } from '../../src/experiments/kubernetes-schema.ts'
@@ -258,8 +259,7 @@ function commandSample(c: CheckSpec, ctx: CheckContext): Promise<SampleResult> {
     child.once('close', (code, signal) => {
       if (signal) return resolve({ outcome: 'fail', detail: `killed by ${signal} (timeout?)` })
       const problems: string[] = []
-      const codes = [spec.exitCode ?? 0].flat()
-      if (code === null || !codes.includes(code)) problems.push(`exit code ${code}`)
+      if (code === null || !exitCodeAccepted(code, spec.exitCode ?? 0)) problems.push(`exit code ${code}`)
       if (spec.outputNumber) return resolve(outputNumberSample(c, stdout, problems, ctx))
       if (spec.outputRegex !== undefined) {
         // Validation refuses a regex that cannot compile; if one gets here anyway, never pass on it.
