@@ -47,6 +47,10 @@ const COMMANDS: Record<string, { summary: string; start: Command }> = {
     summary: 'one sidecar in front of a sample app, showing each fault kind (--keep to stay up)',
     start: async (argv) => (await import('./tour.ts')).tourCommand(argv),
   },
+  bench: {
+    summary: 'load plus faults against your own service: throughput, latency and errors per scenario',
+    start: async (argv) => (await import('./bench.ts')).benchCommand(argv),
+  },
   controller: {
     summary: 'the long-running controller: REST API, runs, schedules, shaping, halt, fleet mode',
     start: async (argv) => (await import('./controller.ts')).controllerCommand(argv),
