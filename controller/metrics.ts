@@ -242,6 +242,7 @@ export function createControllerMetrics(deps: {
         for (const v of VERDICTS) checks.labels(name, c.name, v).inc(0)
       for (const c of x.spec.hypothesis.checks)
         if (!c.phases || c.phases.includes('after')) recovery.zero({ experiment: name, check: c.name })
+      runTargets.zero({ experiment: name })
     },
     finished(j: Journal) {
       if (j.dryRun || j.status === 'running') return
