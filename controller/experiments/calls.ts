@@ -5,6 +5,7 @@
  * is accepted when the step names none.
  */
 import { spawn } from 'node:child_process'
+import { exitCodeAccepted } from '../../src/experiments/codes.ts'
 import type { StepSpec } from '../../src/experiments/schema.ts'
 import type { CallRecord } from './journal.ts'
 
@@ -87,7 +88,7 @@ export function runCall(spec: RunCall, signal?: AbortSignal): Promise<CallOutcom
           output,
           error: `${cmd} killed by ${sig}${child.killed ? ` (timeout ${timeoutMs} ms)` : ''}`,
         })
-      const accepted = spec.exitCode === undefined || [spec.exitCode].flat().includes(code!)
+      const accepted = spec.exitCode === undefined || exitCodeAccepted(code!, spec.exitCode)
       resolve(accepted ? { status: 'succeeded', output } : { status: 'failed', output, error: `exit code ${code}` })
     })
   })
