@@ -153,8 +153,10 @@ export function parseCommandLine<F extends Record<string, Flag>>(
       continue
     }
     // Without `=`, a value that looks like an option is a forgotten value: `--data --dry-run`.
-    if (t.value === undefined || (!t.inlineValue && t.value.startsWith('-')))
-      fail(`--${t.name} needs a value${flag!.value ? ` (${flag!.value})` : ''}`, `--${t.name}`)
+    if (t.value === undefined || (!t.inlineValue && t.value.startsWith('-'))) {
+      const hint = t.value === undefined ? '' : `; a value starting with - is written --${t.name}=${t.value}`
+      fail(`--${t.name} needs a value${flag!.value ? ` (${flag!.value})` : ''}${hint}`, `--${t.name}`)
+    }
     if (flag!.type !== 'list' && given[t.name]) fail(`--${t.name} given twice`, `--${t.name}`)
     ;(given[t.name] ??= []).push(t.value!)
   }
