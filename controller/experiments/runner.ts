@@ -25,6 +25,7 @@ import { type Journal, JournalWriter, type RunStatus } from './journal.ts'
 import { type LoadHandle, startLoad } from './load.ts'
 import { Aborted, MethodRunner } from './method.ts'
 import { observePhase, type PhaseRun, phasesOf, runPhase } from './phases.ts'
+import { writeSourceJournal } from '../interop/journals.ts'
 import { writeReports } from './report.ts'
 import { LiveFigures } from './series.ts'
 import { type Resolution, resolveTargets } from './targets.ts'
@@ -235,6 +236,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   let fatalCode: string | undefined
   /** The before phase failed: the method never ran, so the hypothesis was not tested. */
   let gateFailed = false
+  /** spec.revertAt after-phase: what the method left applied stands through the after phase. */
+  let deferRevert = false
 
   try {
     resolution = await resolveTargets(spec, journal, {
@@ -308,7 +311,8 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     jw.event({ type: 'error', detail: fatal, ...(fatalCode ? { code: fatalCode } : {}) })
     say(`  error: ${fatal}`)
   } finally {
-    await method.revertAll()
+    deferRevert = spec.revertAt === 'after-phase' && status === 'completed' && !abort.signal.aborted
+    if (!deferRevert) await method.revertAll()
   }
   /** Every fault is off from here: recovery is measured from this moment. */
   const revertedAt = Date.now()
@@ -326,6 +330,9 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     ])
     if (abort.signal.aborted) status = 'aborted'
   }
+  if (deferRevert) await method.revertAll()
+  // Rollbacks come last, whatever happened: they are the document's own clean-up.
+  if (spec.rollbacks) await method.rollbacks(spec.rollbacks)
   live.stop()
   opts.signal?.removeEventListener('abort', onOuterAbort)
   if (load) journal.load = { url: spec.load!.url, ...(await load.stop()) }
@@ -364,6 +371,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   jw.event({ type: 'run', detail: `${status}, verdict ${verdict}${reason ? `: ${reason}` : ''}` })
   await jw.save()
   const { html, markdown } = writeReports(dir, journal)
+  writeSourceJournal(dir, journal, log)
   return {
     runId,
     status,
