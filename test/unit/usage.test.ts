@@ -71,7 +71,9 @@ describe('parseCommandLine', () => {
     expect(usage([])).toBe('faultline try: missing FILE (see faultline try --help)')
     expect(usage(['f', 'g'])).toBe('faultline try: unexpected argument "g" (see faultline try --help)')
     expect(usage(['f', '--wait'])).toMatch(/: --wait needs a value \(/)
-    expect(usage(['f', '--wait', '--fast'])).toMatch(/: --wait needs a value \(/)
+    expect(usage(['f', '--wait', '--fast'])).toMatch(
+      /: --wait needs a value; a value starting with - is written --wait=--fast \(/,
+    )
     expect(usage(['f', '--fast=1'])).toMatch(/: --fast takes no value \(got "1"\)/)
     expect(usage(['f', '--wait', '1s', '--wait', '2s'])).toMatch(/: --wait given twice/)
     expect(usage(['f', '--wait', 'soon'])).toMatch(/: --wait must be a duration such as 10s or 500ms, got "soon"/)
