@@ -146,17 +146,19 @@ const promqlCheck = object({
   query: required(string({ minLength: 1, maxLength: 8192, description: 'must return exactly one series' })),
 })
 type ExitCodeSpec = number | string | (number | string)[]
-const exitCode = oneOfTypes<number | string>([
-  number({ integer: true, min: 0, max: 255 }) as Schema<number | string>,
-  string({
-    pattern: /^(25[0-5]|2[0-4]\d|1?\d?\d)-(25[0-5]|2[0-4]\d|1?\d?\d)$/,
-    description: 'an inclusive range, "0-255"',
-  }) as Schema<number | string>,
-])
-/** One exit code or range, or any of a list of them. */
+const exitCodeNumber = number({ integer: true, min: 0, max: 255 }) as Schema<number | string>
+const exitCodeRange = string({
+  pattern: /^(25[0-5]|2[0-4]\d|1?\d?\d)-(25[0-5]|2[0-4]\d|1?\d?\d)$/,
+  description: 'an inclusive range, "0-255"',
+}) as Schema<number | string>
+/** One exit code or range, or any of a list of them (one level of oneOfTypes: it picks by JSON type). */
 const exitCodes = (description: string) =>
   oneOfTypes<ExitCodeSpec>(
-    [exitCode as Schema<ExitCodeSpec>, array(exitCode, { minItems: 1 }) as Schema<ExitCodeSpec>],
+    [
+      exitCodeNumber as Schema<ExitCodeSpec>,
+      exitCodeRange as Schema<ExitCodeSpec>,
+      array(oneOfTypes([exitCodeNumber, exitCodeRange]), { minItems: 1 }) as Schema<ExitCodeSpec>,
+    ],
     description,
   )
 
