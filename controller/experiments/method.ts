@@ -101,7 +101,7 @@ export class MethodRunner {
       const s = steps[i]!
       const label = stepLabel(s, `/rollbacks/${i}`)
       this.#jw.event({ type: 'step', step: label, detail: 'rollback started' })
-      if (s.wait !== undefined) await sleep(s.wait)
+      if (s.wait !== undefined) await sleep(s.wait, new AbortController().signal)
       else await this.#call({ ...s, continueOnFailure: true }, label, `/rollbacks/${i}`)
     }
     this.#jw.save()
