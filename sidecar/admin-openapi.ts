@@ -23,7 +23,7 @@ function responsesOf(op: AdminOperation): Record<string, ResponseSpec> {
   const ok: ResponseSpec =
     'json' in op.answer
       ? { description: op.summary, json: op.answer.json }
-      : { description: op.answer.description, text: { mediaType: op.answer.text.split(';')[0]! } }
+      : { description: op.answer.description, text: { mediaType: op.answer.text } }
   const statuses: (keyof typeof ERRORS)[] = []
   if (op.body || op.query || op.path.includes('{')) statuses.push(400)
   if (MUTATING.has(op.method.toUpperCase())) statuses.push(401)

@@ -73,6 +73,12 @@ const ruleCounts = record(
 )
 const fleetStatus = object(
   {
+    service: string({ description: 'the service this instance follows' }),
+    instance: required(string({ description: 'this instance id, as registered in Redis' })),
+    applied: object(
+      { epoch: required(string()), generation: required(number({ integer: true, min: 0 })) },
+      { description: 'the desired rules applied last; absent until the first' },
+    ),
     connected: required(boolean()),
     subscribed: required(boolean()),
     stale: object({

@@ -110,7 +110,10 @@ function responseObject(r: ResponseSpec): JsonSchema {
   if (r.text)
     return {
       description: r.description,
-      content: { [r.text.mediaType]: { schema: r.text.schema ?? { type: 'string' } } },
+      // The charset is the server's business; other parameters (Prometheus' version) are the format.
+      content: {
+        [r.text.mediaType.replace(/;\s*charset=[^;]*/i, '')]: { schema: r.text.schema ?? { type: 'string' } },
+      },
     }
   return { description: r.description }
 }

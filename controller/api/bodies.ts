@@ -78,7 +78,7 @@ export function checkExperiment(
   return { raw, experiment: r.experiment }
 }
 
-// Its `$defs` are rebased onto the OpenAPI document's own components (openapi.ts).
+// The definitions it uses (Step, Rule) become components of the OpenAPI document (src/openapi.ts).
 const { $schema: _dialect, $defs: _defs, ...experimentJson } = experimentJsonSchema()
 
 const experimentBody: BodySpec<CheckedExperiment> = { json: experimentJson, parse: (v) => checkExperiment(v) }

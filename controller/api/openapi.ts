@@ -30,7 +30,7 @@ function responsesOf(op: Operation): Record<string, ResponseSpec> {
   const ok: ResponseSpec =
     'json' in op.answer
       ? { description: op.summary, json: op.answer.json.json }
-      : { description: op.answer.description, text: { mediaType: op.answer.text.split(';')[0]! } }
+      : { description: op.answer.description, text: { mediaType: op.answer.text } }
   const statuses: (keyof typeof ERRORS)[] = []
   if (op.body || paramsOf(op.path).length) statuses.push(400)
   if (!op.open) statuses.push(401)

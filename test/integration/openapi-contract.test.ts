@@ -7,7 +7,14 @@
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openApiDocument } from '../../controller/api/openapi.ts'
+import { FleetBus } from '../../controller/bus/fleet.ts'
+import { type SampleApp, startSampleApp } from '../../examples/sample-app.ts'
+import { adminOpenApiDocument } from '../../sidecar/admin-openapi.ts'
+import { buildSidecar, type Sidecar } from '../../sidecar/build.ts'
+import { silentLogger } from '../../src/log.ts'
 import { type ControllerWorld, startController } from '../helpers/controller.ts'
+import { type RedisServer, startRedis } from '../helpers/redis.ts'
 import { startWorld, type World } from '../helpers/world.ts'
 
 type Doc = { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, unknown> } }
@@ -249,5 +256,56 @@ describe('the sidecar admin API answers as its OpenAPI document says', () => {
     } finally {
       await down.close()
     }
+  }, 30_000)
+})
+
+describe('fleet mode answers as the OpenAPI documents say', () => {
+  let redis: RedisServer
+  let app: SampleApp
+  let bus: FleetBus
+  let sidecar: Sidecar
+  let c: ControllerWorld
+  beforeAll(async () => {
+    redis = await startRedis()
+    app = await startSampleApp()
+    bus = new FleetBus(redis.url, { log: silentLogger() })
+    sidecar = buildSidecar({
+      upstream: app.url,
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      logger: silentLogger(),
+      service: 'orders',
+      redisUrl: redis.url,
+    })
+    c = await startController({ fleet: new FleetBus(redis.url, { log: silentLogger() }) })
+  })
+  afterAll(async () => {
+    await c?.close()
+    await sidecar?.close()
+    await bus?.close()
+    await app?.close()
+    await redis?.close()
+  })
+
+  it('sidecar readiness and statistics with fleet status (following, then stale); 422 for a service with no sidecars', async () => {
+    const { adminUrl } = await sidecar.listen()
+    const admin = contractClient(adminUrl, adminOpenApiDocument() as Doc, 'admin-fleet')
+    await expect.poll(async () => (await bus.instances('orders')).length, { timeout: 10_000 }).toBe(1)
+    await bus.addRules('orders', [
+      { id: 'slow', source: 's', expiresAt: new Date(Date.now() + 60_000).toISOString(), delay: { ms: 1 } },
+    ])
+    expect((await admin.call('GET', '/readyz')).body.fleet).toMatchObject({ service: 'orders', applied: {} })
+    expect((await admin.call('GET', '/stats')).body.fleet.connected).toBe(true)
+
+    const controller = contractClient(c.url, openApiDocument() as Doc, 'controller-fleet')
+    const shaping = { service: 'nobody', duration: '1m', rules: [{ id: 'x', delay: { ms: 1 } }] }
+    expect((await controller.call('POST', '/shaping', shaping)).status).toBe(422)
+    expect((await controller.call('GET', '/sidecars')).body.sidecars).toHaveLength(1)
+
+    await redis.close()
+    await expect
+      .poll(async () => (await admin.call('GET', '/readyz')).body.fleet.stale?.code, { timeout: 10_000 })
+      .toBe('FL_ERR_FLEET_STALE')
+    expect((await admin.call('GET', '/stats?format=hdr')).body.fleet.stale.reason).toBe('redis-unreachable')
   }, 30_000)
 })
