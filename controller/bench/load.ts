@@ -70,13 +70,19 @@ export function runLoad(
     let instance: autocannon.Instance
     let ticker: NodeJS.Timeout | undefined = undefined
     let timer: NodeJS.Timeout | undefined = undefined
-    const stop = () => instance.stop()
+    // Responses after the stop belong to no round: autocannon's clients run on until its next
+    // sample tick, so the round's figures end here.
+    let stoppedAt: number | undefined
+    const stop = () => {
+      stoppedAt ??= performance.now()
+      instance.stop()
+    }
     const finish = (err: Error | null) => {
       clearInterval(ticker)
       clearTimeout(timer)
       opts.signal?.removeEventListener('abort', stop)
       if (err) return reject(err)
-      const elapsedMs = performance.now() - t0
+      const elapsedMs = (stoppedAt ?? performance.now()) - t0
       const sorted = latencies.sorted()
       const requests = responses + socketErrors
       resolve({
@@ -105,6 +111,8 @@ export function runLoad(
           ...(load.rate !== undefined ? { overallRate: load.rate } : {}),
           // Our timer ends the round at the exact time; autocannon's duration is whole seconds.
           duration: Math.ceil(durationMs / 1000) + 60,
+          // How often autocannon looks at its stop flag: a stopped round ends within 50 ms.
+          sampleInt: 50,
         },
         (err) => finish(err),
       )
@@ -112,6 +120,7 @@ export function runLoad(
       return reject(err as Error)
     }
     instance.on('response', (_client, status: number, _bytes, ms: number) => {
+      if (stoppedAt !== undefined) return
       responses++
       statusCounts[status] = (statusCounts[status] ?? 0) + 1
       if (status >= 500) errors5xx++
@@ -119,6 +128,7 @@ export function runLoad(
       recent[responses % RECENT] = ms
     })
     instance.on('reqError', () => {
+      if (stoppedAt !== undefined) return
       socketErrors++
       statusCounts.error = (statusCounts.error ?? 0) + 1
     })
