@@ -35,7 +35,10 @@ function steadyState(j: Journal, map: CtkActivityMap[], experiment: Obj, phase: 
     const rec = j.checks[m.check!]
     const sample: Sample | undefined = rec?.samples.find((s) => s.phase === phase)
     if (!sample) break
-    const broken = sample.outcome === 'error' || sample.outcome === 'nodata'
+    // A probe that got no answer (no connection, a timeout) failed in Chaos Toolkit's terms;
+    // faultline's http check counts it as a failing sample, and says so in its detail.
+    const broken =
+      sample.outcome === 'error' || sample.outcome === 'nodata' || /^request failed/.test(sample.detail ?? '')
     runs.push(
       entry(probes[m.index], broken ? 'failed' : 'succeeded', sample.at, sample.at, {
         output: sample.value ?? sample.detail ?? null,
