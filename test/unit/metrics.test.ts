@@ -1,6 +1,15 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { DURATION_BUCKETS, createSidecarMetrics, type RuleShape } from '../../src/metrics.ts'
+import { CONTROLLER_METRICS } from '../../controller/metrics.ts'
+import {
+  BUILD_INFO,
+  DURATION_BUCKETS,
+  SIDECAR_METRICS,
+  createSidecarMetrics,
+  type RuleShape,
+} from '../../src/metrics.ts'
 
 const rule = (id: string, ...kinds: string[]): RuleShape => ({
   id,
@@ -99,4 +108,14 @@ describe('sidecar metrics', () => {
       expect(text).not.toMatch(/nodejs_active_handles_total/)
     }
   })
+})
+
+it('docs/metrics.md lists every metric with its labels, and the bucket list', () => {
+  const doc = readFileSync(path.join(import.meta.dirname, '../../docs/metrics.md'), 'utf8')
+  for (const m of [...Object.values(SIDECAR_METRICS), BUILD_INFO, ...Object.values(CONTROLLER_METRICS)]) {
+    const row = doc.split('\n').find((l) => l.startsWith(`| \`${m.name}\` |`))
+    expect(row, `no table row for ${m.name}`).toBeDefined()
+    expect(row).toContain(m.labels.length ? `\`${m.labels.join(', ')}\`` : '| |')
+  }
+  expect(doc.replace(/\s+/g, ' ')).toContain(DURATION_BUCKETS.join(', '))
 })
