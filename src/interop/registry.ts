@@ -10,10 +10,11 @@ import { errors, type FieldIssue } from '../errors.ts'
 import { isPlainObject } from '../schema.ts'
 import type { InteropFormat, InteropNote, TranslateContext } from './types.ts'
 import { chaosMesh } from './chaosmesh/index.ts'
+import { litmus } from './litmus/index.ts'
 import { chaostoolkit } from './chaostoolkit/index.ts'
 
 /** One line per format; detection tries them in this order after faultline/v1. */
-export const interopFormats: readonly InteropFormat[] = [chaostoolkit, chaosMesh]
+export const interopFormats: readonly InteropFormat[] = [chaostoolkit, chaosMesh, litmus]
 
 export const FAULTLINE_FORMAT = { name: 'faultline', title: 'faultline/v1' } as const
 

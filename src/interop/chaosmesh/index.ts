@@ -8,7 +8,7 @@
 import { pointer } from '../../schema.ts'
 import type { InteropFormat, InteropSchedule, TranslateContext, Translation } from '../types.ts'
 import { robfigCron } from '../kube/cron.ts'
-import { faultlineName, finish, kindOf, Notes, type Obj } from '../kube/notes.ts'
+import { faultlineName, finish, kindOf, Notes, type Obj, substituteVars } from '../kube/notes.ts'
 import { type Build, chaosSteps, embeddedKey, REFUSED_KINDS, SUPPORTED_KINDS } from './faults.ts'
 import { workflowSteps } from './workflow.ts'
 
@@ -127,8 +127,9 @@ function schedule(spec: Obj, b: Build, name: string): { steps: Obj[]; schedule?:
   }
 }
 
-function translate(docs: unknown[], ctx: TranslateContext): Translation {
+function translate(source: unknown[], ctx: TranslateContext): Translation {
   const notes = new Notes()
+  const docs = source.map((d, i) => substituteVars(d, ctx.vars, notes, source.length > 1 ? `/${i}` : ''))
   if (docs.length !== 1)
     notes.refuse(
       '',

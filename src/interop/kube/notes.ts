@@ -13,6 +13,8 @@ export type Obj = Record<string, unknown>
 export class Notes {
   readonly refusals: FieldIssue[] = []
   readonly approximations: InteropNote[] = []
+  /** `${NAME}` placeholders no --var filled, by source path. */
+  readonly unresolved: FieldIssue[] = []
 
   refuse(path: string, message: string): undefined {
     this.refusals.push({ path, message })
@@ -91,6 +93,11 @@ export function finish(format: string, file: string, doc: Obj, notes: Notes, sch
       details: { format, issues: notes.refusals },
     })
   const result = validateExperiment(doc)
+  if (!result.ok && notes.unresolved.length)
+    throw errors.FL_ERR_EXPERIMENT_INVALID(`${file}: ${notes.unresolved.length} variable(s) not set`, {
+      issues: notes.unresolved,
+      details: { format, issues: notes.unresolved },
+    })
   if (!result.ok)
     throw errors.FL_ERR_EXPERIMENT_INVALID(`${file}: the translated experiment is not valid faultline/v1`, {
       issues: result.issues.map((i) => ({ path: i.path, message: `(translated) ${i.message}` })),
@@ -113,4 +120,27 @@ export function faultlineName(text: string): string {
     .slice(0, 63)
     .replace(/-+$/, '')
   return cleaned || 'experiment'
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+
+/**
+ * Chaos Mesh and Litmus have no variables of their own; `--var NAME=value` fills `${NAME}` in
+ * their string values, as in faultline documents. Only names given with --var are replaced:
+ * anything else (a shell `${HOME}` in a cmdProbe) stays as written, and is named in the error
+ * if the translated document is then invalid (a `${URL}` where a URL belongs).
+ */
+export function substituteVars(doc: unknown, vars: Record<string, string>, notes: Notes, path = ''): unknown {
+  if (typeof doc === 'string')
+    return doc.replace(VAR, (whole, name: string) => {
+      if (Object.hasOwn(vars, name)) return vars[name]!
+      notes.unresolved.push({ path, message: `uses \${${name}}, which is not set (pass --var ${name}=...)` })
+      return whole
+    })
+  if (Array.isArray(doc)) return doc.map((x, i) => substituteVars(x, vars, notes, pointer(path, i)))
+  if (isPlainObject(doc))
+    return Object.fromEntries(
+      Object.entries(doc).map(([k, v]) => [k, substituteVars(v, vars, notes, pointer(path, k))]),
+    )
+  return doc
 }
