@@ -8,7 +8,7 @@ import { substitute } from '../experiments/document.ts'
 import { type ExperimentDoc, validateExperiment } from '../experiments/schema.ts'
 import { errors, type FieldIssue } from '../errors.ts'
 import { isPlainObject } from '../schema.ts'
-import type { InteropFormat, InteropNote, TranslateContext } from './types.ts'
+import type { InteropFormat, InteropNote, InteropSchedule, TranslateContext } from './types.ts'
 import { chaosMesh } from './chaosmesh/index.ts'
 import { litmus } from './litmus/index.ts'
 import { chaostoolkit } from './chaostoolkit/index.ts'
@@ -23,6 +23,8 @@ export interface ReadExperiment {
   format: string
   experiment: ExperimentDoc
   approximations: InteropNote[]
+  /** A recurring source document's controller schedule (Chaos Mesh Schedule, Litmus ChaosSchedule). */
+  schedule?: InteropSchedule
 }
 
 /** What `faultline run` and `faultline import` say when a document is none of these. */
@@ -79,10 +81,15 @@ export function readAnyExperiment(text: string, ctx: TranslateContext): ReadExpe
     throw errors.FL_ERR_EXPERIMENT_INVALID(
       `${ctx.file} is none of the formats faultline reads (${knownFormatsText()})`,
       {
-        issues: [{ path: '', message: `is not ${knownFormatsText()}` }],
+        issues: [{ path: '', message: `is none of the formats faultline knows: ${knownFormatsText()}` }],
         details: { formats: [FAULTLINE_FORMAT.name, ...interopFormats.map((f) => f.name)] },
       },
     )
   const t = format.translate(docs, ctx)
-  return { format: t.format, experiment: t.experiment, approximations: t.approximations }
+  return {
+    format: t.format,
+    experiment: t.experiment,
+    approximations: t.approximations,
+    ...(t.schedule ? { schedule: t.schedule } : {}),
+  }
 }
