@@ -54,12 +54,15 @@ async function probeTarget(plan: BenchPlan): Promise<void> {
 }
 
 /**
- * Checks that the sidecar answers and holds none of the bench's rule ids, that the target
+ * Checks that the sidecar answers (and takes the token), holds none of the bench's rule ids, that the target
  * answers, and that the sidecar counted that request. Throws FL_ERR_SIDECAR_UNREACHABLE /
  * FL_ERR_UPSTREAM_UNAVAILABLE (exit 3), FL_ERR_RULE_DUPLICATE or FL_ERR_CONFIG_INVALID (`--target`).
  */
-export async function preflight(plan: BenchPlan, client: SidecarClient): Promise<void> {
+export async function preflight(plan: BenchPlan, client: SidecarClient, source: string): Promise<void> {
   const { rules } = await client.rules()
+  // A mutating call that changes nothing (no rule has this run's source yet): a wrong or
+  // missing --token fails here, before any load, instead of at the first scenario.
+  await client.removeBySource(source)
   const live = new Set(rules.map((r) => r.id))
   for (const s of plan.scenarios)
     for (const r of s.rules)

@@ -63,7 +63,7 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchRun> {
   const startedAt = Date.now()
   const id = benchId(new Date(startedAt))
   const run: BenchRun = { id, source: id, startedAt, endedAt: startedAt, status: 'completed', results: [], notes: [] }
-  await preflight(plan, client)
+  await preflight(plan, client, run.source)
   const { load } = plan
   if (load.warmupMs > 0 && !signal?.aborted) {
     const label = 'warm-up'
@@ -133,7 +133,8 @@ async function evidence(
   elapsedMs: number,
 ): Promise<Record<string, { matched: number; injected: number }> | undefined> {
   try {
-    const stats = await sidecarStats(plan.sidecar, elapsedMs / 1000)
+    // Whole statistics seconds: the round's partial first second needs one more than its length.
+    const stats = await sidecarStats(plan.sidecar, Math.ceil(elapsedMs / 1000) + 1)
     return Object.fromEntries(
       scenario.rules.map((r) => [String(r.id), stats.rules?.[String(r.id)] ?? { matched: 0, injected: 0 }]),
     )

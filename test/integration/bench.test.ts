@@ -163,3 +163,21 @@ it('an interrupt during a faulted round ends it early and removes its rules', as
   // The baseline round finished; the interrupted one is not reported as if it were whole.
   expect(run.results.map((r) => r.scenario)).toEqual(['baseline'])
 }, 60_000)
+
+it('takes the admin token from --token or FAULTLINE_TOKEN, and refuses before any load without it', async () => {
+  world = await startWorld({ adminToken: 's3cret' })
+  out = mkdtempSync(path.join(tmpdir(), 'faultline-bench-'))
+  const io = capture()
+  const args = [
+    ...['--target', `${world.proxyUrl}/echo/x`, '--sidecar', world.adminUrl, '--scenario', '503:10%'],
+    ...['--duration', '300ms', '--warmup', '0s', '--rounds', '1', '--rate', '50', '--out', out],
+  ]
+  expect(await benchCommand(args)).toBe(1)
+  expect(io.err.join('')).toMatch(/401 .*\[FL_ERR_SIDECAR_REJECTED\]/)
+  expect(io.err.join('')).not.toMatch(/\[round 1\/1\] baseline:/)
+  expect(await benchCommand([...args, '--token', 's3cret'])).toBe(0)
+  vi.stubEnv('FAULTLINE_TOKEN', 's3cret')
+  expect(await benchCommand(args)).toBe(0)
+  vi.unstubAllEnvs()
+  expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
+}, 30_000)
