@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -181,3 +182,39 @@ it('takes the admin token from --token or FAULTLINE_TOKEN, and refuses before an
   vi.unstubAllEnvs()
   expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
 }, 30_000)
+
+it('Ctrl-C on the real command: the faulted round stops, its rules are removed, the finished rounds are written, exit 2', async () => {
+  world = await startWorld()
+  out = mkdtempSync(path.join(tmpdir(), 'faultline-bench-'))
+  const bin = path.resolve(import.meta.dirname, '../../bin/faultline.js')
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      'bench',
+      ...['--target', `${world.proxyUrl}/echo/x`, '--sidecar', world.adminUrl, '--scenario', 'held=delay:5ms'],
+      ...['--duration', '1s', '--warmup', '0s', '--rounds', '5', '--rate', '50', '--out', out],
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  const ended = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  // Interrupt while the scenario's rule is on the sidecar.
+  await expect
+    .poll(async () => ((await world!.admin('GET', '/rules')).body.rules as { id: string }[]).map((r) => r.id), {
+      timeout: 20_000,
+      interval: 20,
+    })
+    .toEqual(['bench-held-0'])
+  child.kill('SIGINT')
+  expect(await ended, output).toBe(2)
+  expect(output).toMatch(/SIGINT: aborting, reverting every applied fault/)
+  expect(output).toMatch(/interrupted after \d+ round result\(s\); every rule removed/)
+  expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
+  const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as BenchResult
+  expect(result.status).toBe('interrupted')
+  expect(result.results.map((r) => r.scenario)).toContain('baseline')
+  expect(result.results.length).toBeLessThan(10)
+}, 60_000)
