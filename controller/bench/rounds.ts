@@ -42,7 +42,7 @@ const ms = (v: number | null) => (v === null ? '-' : `${fmt(v)} ms`)
 
 function statusText(label: string, plannedMs: number, c: LiveCounts): string {
   const err = c.requests ? pct(c.errors / c.requests) : '-'
-  return `  ${label} ${(c.elapsedMs / 1000).toFixed(1)}/${(plannedMs / 1000).toFixed(1)}s  ${c.requests} req  p95 ${ms(c.p95 === null ? null : Math.round(c.p95 * 10) / 10)}  err ${err}`
+  return `  ${label} ${(c.elapsedMs / 1000).toFixed(1)}/${(plannedMs / 1000).toFixed(1)}s  ${c.requests} req  p95 ${c.p95 === null ? '-' : `${c.p95.toFixed(1)} ms`}  err ${err}`
 }
 
 export interface RunBenchOptions {
