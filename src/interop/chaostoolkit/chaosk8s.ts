@@ -72,13 +72,11 @@ export function chaosk8sFunction(
 
 const str = (a: Obj, k: string, dflt?: string) => (typeof a[k] === 'string' ? (a[k] as string) : dflt)
 
-function podTarget(b: K8sBuild, hint: string, ns: string, labelSelector: unknown): KubernetesTargetSpec {
+function podTarget(ns: string, labelSelector: unknown): KubernetesTargetSpec {
   const t: KubernetesTargetSpec = { namespaces: [ns], mode: 'all' }
   if (typeof labelSelector === 'string' && labelSelector) t.labelSelector = labelSelector
   else if (isPlainObject(labelSelector))
     t.labelSelector = { matchLabels: Object.fromEntries(Object.entries(labelSelector).map(([k, v]) => [k, String(v)])) }
-  void b
-  void hint
   return t
 }
 
@@ -108,7 +106,7 @@ export function chaosk8sAction(
       const ns = str(args, 'ns', 'default')!
       if (args.name_pattern !== undefined)
         return notes.refuse(at(apath, 'name_pattern'), 'a regex on pod names: faultline selects pods by labels only')
-      const t = podTarget(b, 'pods', ns, args.label_selector)
+      const t = podTarget(ns, args.label_selector)
       if (args.all !== true) {
         const qty = typeof args.qty === 'number' ? args.qty : 1
         if (args.mode === 'percentage') Object.assign(t, { mode: 'fixed-percent', value: qty })
@@ -161,7 +159,7 @@ export function chaosk8sAction(
       return { nodeDrain: { target: b.target('nodes', { kubernetes: t }), duration, timeout }, keep: true }
     }
     case 'deny_all_ingress': {
-      const t = podTarget(b, 'pods', str(args, 'ns', 'default')!, args.label_selectors)
+      const t = podTarget(str(args, 'ns', 'default')!, args.label_selectors)
       return {
         networkPartition: { target: b.target('pods', { kubernetes: t }), duration, direction: 'ingress' },
         keep: true,
@@ -202,7 +200,7 @@ export function chaosk8sProbe(
     case 'pods_in_phase':
     case 'pods_not_in_phase': {
       if (!mustBeTrue()) return undefined
-      const target = b.target('pods', { kubernetes: podTarget(b, 'pods', ns, args.label_selector) })
+      const target = b.target('pods', { kubernetes: podTarget(ns, args.label_selector) })
       const phase = (str(args, 'phase', 'Running') ?? 'Running') as 'Running'
       return {
         kubernetes: { target, stat: func === 'pods_in_phase' ? 'podsNotInPhase' : 'podsInPhase', phase },
@@ -212,7 +210,7 @@ export function chaosk8sProbe(
     case 'count_pods': {
       const tol = numericTolerance(tolerance, tpath, notes)
       if (!tol) return undefined
-      const target = b.target('pods', { kubernetes: podTarget(b, 'pods', ns, args.label_selector) })
+      const target = b.target('pods', { kubernetes: podTarget(ns, args.label_selector) })
       const phase = str(args, 'phase') as 'Running' | undefined
       if (!phase)
         notes.approx(apath, 'no pods at all is "no data" in faultline (the check is inconclusive), not a count of 0')
