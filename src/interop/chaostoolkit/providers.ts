@@ -208,12 +208,19 @@ function jsonPathCheck(base: HttpCheck, t: Obj, tpath: string, notes: Notes): Ht
       'uses filters, wildcards or recursion: faultline evaluates plain paths ($.a.b[0]) only',
     )
   const check: NonNullable<HttpCheck['jsonPath']> = { path: jsonPath }
-  if (t.count !== undefined) {
-    if (t.expect !== undefined || (t.count !== 0 && t.count !== 1))
-      return notes.refuse(at(tpath, 'count'), 'a plain path matches 0 or 1 value: count must be 0 or 1, without expect')
+  // chaostoolkit-lib: the matches must equal [expect] (or expect itself when it is a list);
+  // otherwise their number must equal count; otherwise there must be one. A plain path matches 0 or 1.
+  if ('expect' in t) {
+    const want = Array.isArray(t.expect) ? t.expect : [t.expect]
+    if (want.length > 1)
+      return notes.refuse(at(tpath, 'expect'), 'lists several matches: a plain path matches one value at most')
+    if (want.length === 0) check.exists = false
+    else check.equals = want[0]
+  } else if (t.count !== undefined) {
+    if (t.count !== 0 && t.count !== 1)
+      return notes.refuse(at(tpath, 'count'), 'a plain path matches 0 or 1 value: count must be 0 or 1')
     check.exists = t.count === 1
-  } else if (t.expect !== undefined) check.equals = t.expect
-  else check.exists = true
+  } else check.exists = true
   return { ...base, status: ANY_STATUS, jsonPath: check }
 }
 
