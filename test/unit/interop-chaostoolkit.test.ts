@@ -157,6 +157,16 @@ describe('hypothesis probes and tolerances', () => {
     ],
     ['a $.body jsonpath', { type: 'jsonpath', path: '$.body.ok' }, { jsonPath: { path: '$.ok', exists: true } }],
     [
+      'a jsonpath expect list of one',
+      { type: 'jsonpath', path: '$.a', expect: ['x'], target: 'body' },
+      { jsonPath: { path: '$.a', equals: 'x' } },
+    ],
+    [
+      'a jsonpath expect of nothing',
+      { type: 'jsonpath', path: '$.a', expect: [], target: 'body' },
+      { jsonPath: { path: '$.a', exists: false } },
+    ],
+    [
       'a jsonpath count 0',
       { type: 'jsonpath', path: '$.err', count: 0, target: 'body' },
       { jsonPath: { path: '$.err', exists: false } },
