@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { benchCommand } from '../../bin/bench.ts'
 import { progressDisplay } from '../../controller/bench/progress.ts'
@@ -231,5 +234,21 @@ describe('faultline bench on the command line', () => {
     expect(err.join('')).toMatch(/unknown option --rpm/)
     expect(err.join('')).toMatch(/--scenario missing.yaml: no such file/)
     expect(err.join('')).toMatch(/--target: is required/)
+  })
+  it('a bench document: ${NAME} from the environment, and a bad field exits 64 naming file and pointer', async () => {
+    const { err } = capture()
+    const dir = mkdtempSync(path.join(tmpdir(), 'faultline-bench-doc-'))
+    const file = path.join(dir, 'bench.yaml')
+    writeFileSync(
+      file,
+      'target: ${BENCH_TARGET}\nsidecar: http://127.0.0.1:1\nload: { duration: 10 }\nscenarios: ["503:1%"]\n',
+    )
+    vi.stubEnv('BENCH_TARGET', 'http://127.0.0.1:1/x')
+    expect(await benchCommand(['--file', file])).toBe(64)
+    expect(err.join('')).toContain(`faultline bench: ${file}:/load/duration: must be a duration with units`)
+    writeFileSync(file, 'target: ${NOT_SET_ANYWHERE}\n')
+    expect(await benchCommand(['--file', file])).toBe(64)
+    expect(err.join('')).toMatch(/\/target uses \$\{NOT_SET_ANYWHERE\}, which is not set/)
+    vi.unstubAllEnvs()
   })
 })
