@@ -213,7 +213,7 @@ export function throughputChart(j: Journal, target: string, points: SeriesPoint[
 }
 
 const LEGEND =
-  '<p class="legend"><span style="color:#60a5fa">p50</span> · <span style="color:#1d4ed8">p95</span> · <span style="color:#7c3aed">p99</span> · <span style="color:#b91c1c">error rate</span> · <span style="color:#0f766e">throughput</span> · <span style="color:#dc2626">- - check bound</span> · <span style="color:#15803d">●</span>/<span style="color:#b91c1c">●</span> check sample pass/fail · <span style="background:#fde68a">fault applied</span> · <span style="background:#a7f3d0">recovery</span></p>'
+  '<p class="legend"><span style="color:#60a5fa">p50</span> · <span style="color:#1d4ed8">p95</span> · <span style="color:#7c3aed">p99</span> · <span style="color:#b91c1c">error rate</span> · <span style="color:#0f766e">throughput</span> · <span style="color:#dc2626">- - check bound</span> · <span style="color:#15803d">●</span>/<span style="color:#b91c1c">●</span> check sample pass/fail · <span style="background:#fde68a">fault applied</span> · <span style="background:#a7f3d0">recovery</span> (<span style="background:#fecaca">not recovered</span>: to the recoverWithin deadline)</p>'
 
 function targetCharts(j: Journal, target: string, pts: SeriesPoint[]): string {
   return `<section class="target-charts" data-target="${esc(target)}"><h3>${esc(target)}</h3>
