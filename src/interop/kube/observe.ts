@@ -4,7 +4,7 @@
  * the fault: the p95 latency and error rate the sidecars measured.
  */
 const INTERVAL = '1s'
-const OBSERVE_AFTER = '10s'
+const OBSERVE_AFTER = '5s'
 
 export function readyPodsObservation(target: string): Record<string, unknown> {
   return {
