@@ -233,6 +233,32 @@ describe('chaosk8s documents against the fake Kubernetes API server', () => {
     expect(ctkJournal(r.dir).run[0]).toMatchObject({ activity: { name: 'terminate-one-web-pod' }, status: 'succeeded' })
   })
 
+  it('k8s-drain-deny.json: drain and NetworkPolicy stand through the after-check, then are undone; rollbacks recorded', async () => {
+    if (!fake.get('deployments', 'shop', 'db'))
+      fake.create(build.deployment({ name: 'db', namespace: 'shop', replicas: 1 }))
+    // Every pod of the namespace Running and Ready (the hypothesis checks all of them), none on its way out.
+    await fake.waitFor(() => {
+      const all = fake.list('pods', 'shop')
+      return all.length === 4 && all.every((p) => isPodReady(p) && !p.metadata.deletionTimestamp)
+    })
+    const r = await run('k8s-drain-deny.json')
+    expect(r.reason).toBeUndefined()
+    expect(r.journal.faults.map((f) => f.kind)).toEqual(['nodeDrain', 'networkPartition'])
+    const after = r.journal.checks['microservices-healthy']!.samples.find((s) => s.phase === 'after')!
+    for (const f of r.journal.faults) {
+      expect(f.error).toBeUndefined()
+      expect(f.appliedAt!).toBeLessThan(after.at)
+      expect(f.revertedAt!).toBeGreaterThan(after.at)
+    }
+    expect(fake.list('networkpolicies', 'shop')).toEqual([])
+    expect(fake.get('nodes', undefined, 'node-2')!.spec.unschedulable ?? false).toBe(false)
+    expect(r.verdict).toBe('pass')
+    const j = ctkJournal(r.dir)
+    expect(j).toMatchObject({ status: 'completed', deviated: false })
+    expect(j.run.map((x: { activity: { name: string } }) => x.activity.name)).toEqual(['drain-node-2', 'cut-off-db'])
+    expect(j.rollbacks.map((x: { status: string }) => x.status)).toEqual(['succeeded', 'succeeded'])
+  })
+
   it('k8s-scale-cordon.yaml: scale and cordon stand through the after-check, then are reverted; rollbacks recorded', async () => {
     const r = await run('k8s-scale-cordon.yaml')
     expect(r.journal.faults.map((f) => f.kind)).toEqual(['scale', 'nodeCordon'])
