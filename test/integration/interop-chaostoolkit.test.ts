@@ -17,6 +17,7 @@ import { FaultlineError } from '../../src/errors.ts'
 import { readAnyExperiment } from '../../src/interop/registry.ts'
 import { seededRandom } from '../../src/random.ts'
 import { dataDir } from '../helpers/experiment.ts'
+import { startWorld } from '../helpers/world.ts'
 import { build, type FakeKube, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
 
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/interop/chaostoolkit')
@@ -171,6 +172,29 @@ describe('Chaos Toolkit documents against local services and processes', () => {
     expect(existsSync(marker)).toBe(false)
     const j = ctkJournal(r.dir)
     expect(j.run[0]).toMatchObject({ activity: { name: 'write-the-marker' }, output: { status: 0 } })
+  })
+})
+
+describe('Chaos Toolkit driving a faultline sidecar in front of the sample app', () => {
+  it('sidecar-abort.yaml deviates (exit 1): the abort rule is seen by the second check, the rollback removes it', async () => {
+    const world = await startWorld()
+    try {
+      const t = read('sidecar-abort.yaml', { PROXY_URL: world.proxyUrl, ADMIN_URL: world.adminUrl })
+      const r = await runExperiment(t.experiment, { dataDir: dataDir() })
+      expect(r.verdict).toBe('fail')
+      expect(exitCodeOf(r)).toBe(1)
+      expect(r.journal.checks['front-page-ok']!.phases.map((p) => p.result)).toEqual(['pass', 'fail'])
+      expect(r.journal.calls!.map((c) => [c.step, c.status, (c.output as { status: number }).status])).toEqual([
+        ['abort-the-front-page', 'succeeded', 201],
+        ['remove-the-abort', 'succeeded', 200],
+      ])
+      expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
+      const j = ctkJournal(r.dir)
+      expect(j).toMatchObject({ status: 'completed', deviated: true })
+      expect(j.steady_states.after.probes).toHaveLength(1)
+    } finally {
+      await world.close()
+    }
   })
 })
 
