@@ -39,6 +39,10 @@ const COMMANDS: Record<string, { summary: string; start: Command }> = {
     summary: 'check an experiment document and print every problem with its path',
     start: async (argv) => (await import('./run.ts')).validateCommand(argv),
   },
+  import: {
+    summary: 'translate a Chaos Toolkit, Chaos Mesh or Litmus experiment into faultline/v1',
+    start: async (argv) => (await import('./import.ts')).importCommand(argv),
+  },
   demo: {
     summary: 'three sample services behind sidecars and the example experiments, on this machine',
     start: async (argv) => (await import('./demo.ts')).demoCommand(argv),

@@ -1,5 +1,4 @@
 /** `faultline run`, `faultline validate` and `faultline stress`. */
-import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { exitCodeOf, EXIT, type RunResult, runExperiment } from '../controller/experiments/runner.ts'
 import { parseSize, runStress } from '../controller/drivers/local/stress.ts'
@@ -11,7 +10,16 @@ import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import { createLogger, type Logger } from '../src/log.ts'
 import { seededRandom } from '../src/random.ts'
 import { abortOnSignals } from './interrupt.ts'
-import { defineCommand, displayPath, type Flag, OUTPUT_FLAG, parseCommandLine, printHelp, UsageError } from './usage.ts'
+import {
+  defineCommand,
+  displayPath,
+  type Flag,
+  OUTPUT_FLAG,
+  parseCommandLine,
+  printHelp,
+  readArgumentFile,
+  UsageError,
+} from './usage.ts'
 
 export const DEFAULT_DATA_DIR = '.faultline'
 
@@ -118,13 +126,6 @@ function varsFrom(list: string[], env: NodeJS.ProcessEnv, command: string): Reco
   return vars
 }
 
-/** What a failed read means, in a few words. */
-const READ_PROBLEM: Record<string, string> = {
-  ENOENT: 'no such file',
-  EISDIR: 'is a directory',
-  EACCES: 'permission denied',
-}
-
 /**
  * The seam between a file on disk and the experiment `run` and `validate` act on: every way of
  * reading an experiment goes through here. A file that cannot be read is a usage error (64, one
@@ -136,17 +137,7 @@ export function loadExperimentFile(
   vars: Record<string, string | undefined>,
   command = 'run',
 ): ExperimentDoc {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? ''
-    throw new UsageError(command, `cannot read ${file}: ${READ_PROBLEM[code] ?? (err as Error).message}`, {
-      cause: err,
-      issues: [{ path: file, message: 'not readable' }],
-    })
-  }
-  return parseExperiment(text, vars, file)
+  return parseExperiment(readArgumentFile(command, file), vars, file)
 }
 
 /** One JSON object on stdout, the whole of it in --output json. */

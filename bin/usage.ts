@@ -5,6 +5,7 @@
  * line is a `UsageError`: the CLI prints it as one line and exits 64 (EX_USAGE), apart from the
  * verdict codes 0-3 of `faultline run`.
  */
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseDuration } from '../src/duration.ts'
@@ -329,4 +330,27 @@ function valueName(flag: string): string {
  */
 export function helpOrShapeCheck(spec: CommandSpec, argv: readonly string[]): boolean {
   return parseCommandLine(spec, argv, {}).help
+}
+
+/** What a failed read means, in a few words. */
+const READ_PROBLEM: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'is a directory',
+  EACCES: 'permission denied',
+}
+
+/**
+ * A file named on the command line, as text. One that cannot be read is a usage error of the
+ * command: `faultline run: cannot read exp.yaml: no such file (see faultline run --help)`.
+ */
+export function readArgumentFile(command: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    throw new UsageError(command, `cannot read ${file}: ${READ_PROBLEM[code] ?? (err as Error).message}`, {
+      cause: err,
+      issues: [{ path: file, message: 'not readable' }],
+    })
+  }
 }
