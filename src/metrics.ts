@@ -114,6 +114,12 @@ export const FAULTLINE_VERSION: string = pkg.version
  * event-loop monitor when a test or the demo runs several services in one process.
  */
 let processRegistry: Registry | undefined
+/**
+ * The event-loop delay monitor wakes the process this often (prom-client's default is 10 ms):
+ * measured on an idle sidecar, 10 ms cost 60 ms of CPU per 20 s (0.3%, in every injected pod),
+ * 100 ms about 10 ms per 20 s. A blocked loop still shows in the lag figures.
+ */
+const EVENT_LOOP_SAMPLE_MS = 100
 const PROMTOOL_REFUSES = [
   'nodejs_active_handles_total',
   'nodejs_active_requests_total',
@@ -123,7 +129,7 @@ const PROMTOOL_REFUSES = [
 function shareProcessMetrics(registry: Registry): void {
   if (!processRegistry) {
     processRegistry = new Registry()
-    collectDefaultMetrics({ register: processRegistry })
+    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
     // Gauges named like counters: promtool's lint refuses them. The same figures stay, split by
     // type, in nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
     for (const name of PROMTOOL_REFUSES) processRegistry.removeSingleMetric(name)
