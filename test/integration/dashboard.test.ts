@@ -36,8 +36,12 @@ function dashboardQueries(): { where: string; expr: string }[] {
     (p.targets ?? []).map((t: Obj) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr as string })),
   )
   const annotations = DASHBOARD.annotations.list
-    .filter((a: Obj) => a.expr)
-    .map((a: Obj) => ({ where: `annotation "${a.name}"`, expr: a.expr as string }))
+    .filter((a: Obj) => a.target?.expr || a.expr)
+    .map((a: Obj) => {
+      // Grafana 9+ reads target.expr; older ones read expr: both must be the same query.
+      expect(a.expr, `annotation "${a.name}"`).toBe(a.target.expr)
+      return { where: `annotation "${a.name}"`, expr: a.target.expr as string }
+    })
   return [...panels, ...annotations]
 }
 
