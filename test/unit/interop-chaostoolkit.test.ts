@@ -303,6 +303,25 @@ describe('providers in the method', () => {
     expect(issues[2]!.message).toContain('chaosk8s.pod.actions.exec_in_pods')
   })
 
+  it('fields Chaos Toolkit does not read are listed as ignored; an argument a chaosk8s function does not take is refused', () => {
+    const t = translate(doc({ method: [action(procP({ retries: 3 }), { owner: 'me' })] }))
+    expect(paths(t)).toEqual(expect.arrayContaining(['/method/0/owner', '/method/0/provider/retries']))
+    const issues = refused(
+      doc({
+        method: [
+          action({
+            type: 'python',
+            module: 'chaosk8s.deployment.actions',
+            func: 'scale_deployment',
+            arguments: { name: 'w', replicas: 1, namespace: 'x' },
+          }),
+        ],
+      }),
+    )
+    expect(issues.map((i) => i.path)).toEqual(['/method/0/provider/arguments/namespace'])
+    expect(issues[0]!.message).toContain('name, replicas, ns')
+  })
+
   it('background activities are refused (faultline runs the method in order)', () => {
     expect(refused(doc({ method: [action(procP(), { background: true }), action(procP())] }))[0]!.path).toBe(
       '/method/0/background',

@@ -42,6 +42,48 @@ export const UNDO: Record<string, string[]> = {
 
 export const KNOWN_FUNCTIONS = [...Object.keys(ACTIONS), ...Object.keys(PROBES)]
 
+/** The arguments each function takes (chaosk8s's signatures; `secrets` is passed by Chaos Toolkit itself). */
+const ARGUMENTS: Record<string, string[]> = {
+  terminate_pods: ['label_selector', 'name_pattern', 'all', 'rand', 'mode', 'qty', 'grace_period', 'ns', 'order'],
+  scale_deployment: ['name', 'replicas', 'ns'],
+  cordon_node: ['name', 'label_selector'],
+  uncordon_node: ['name', 'label_selector'],
+  drain_nodes: [
+    'name',
+    'label_selector',
+    'delete_pods_with_local_storage',
+    'timeout',
+    'count',
+    'pod_label_selector',
+    'pod_namespace',
+  ],
+  deny_all_ingress: ['label_selectors', 'ns'],
+  remove_deny_all_ingress: ['ns'],
+  pods_in_phase: ['label_selector', 'phase', 'ns'],
+  pods_not_in_phase: ['label_selector', 'phase', 'ns'],
+  count_pods: ['label_selector', 'phase', 'ns'],
+  deployment_available_and_healthy: ['name', 'ns', 'label_selector', 'raise_on_unavailable'],
+  deployment_fully_available: ['name', 'ns', 'label_selector', 'timeout'],
+  all_microservices_healthy: ['ns'],
+}
+
+/**
+ * An argument the function does not take is refused, as Chaos Toolkit's own validation refuses
+ * it (it checks arguments against the Python signature); nothing is ignored.
+ */
+export function checkArguments(func: string, provider: Obj, path: string, notes: Notes): Obj | undefined {
+  const args = provider.arguments ?? {}
+  if (!isPlainObject(args)) return notes.refuse(at(path, 'arguments'), 'must be an object of keyword arguments')
+  const known = ARGUMENTS[func] ?? []
+  let ok = true
+  for (const k of Object.keys(args))
+    if (!known.includes(k)) {
+      ok = false
+      notes.refuse(at(path, 'arguments', k), `is not an argument of ${func} (it takes ${known.join(', ')})`)
+    }
+  return ok ? args : undefined
+}
+
 /** Checks module and function; refuses anything else by name. Returns the function name. */
 export function chaosk8sFunction(
   provider: Obj,

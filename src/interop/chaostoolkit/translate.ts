@@ -16,7 +16,7 @@ import {
 import { isPlainObject } from '../../schema.ts'
 import { CTK_ACTIVITIES, CTK_EXPERIMENT, type CtkActivityMap, SOURCE_FORMAT } from '../annotations.ts'
 import type { TranslateContext, Translation } from '../types.ts'
-import { chaosk8sAction, chaosk8sFunction, chaosk8sProbe, UNDO } from './chaosk8s.ts'
+import { chaosk8sAction, chaosk8sFunction, chaosk8sProbe, checkArguments, UNDO } from './chaosk8s.ts'
 import { at, dur, Notes } from './notes.ts'
 import { callStep, httpProbeCheck, processProbeCheck } from './providers.ts'
 import { configurationOf, secretsOf, substituteValues, type Values } from './values.ts'
@@ -39,6 +39,29 @@ const KNOWN = [
   'contributions',
   'runtime',
 ]
+
+const ACTIVITY_FIELDS = ['type', 'name', 'provider', 'tolerance', 'pauses', 'background', 'controls', 'ref']
+const PROVIDER_FIELDS: Record<string, string[]> = {
+  http: ['type', 'url', 'method', 'headers', 'arguments', 'timeout', 'expected_status', 'verify_tls', 'secrets'],
+  process: ['type', 'path', 'arguments', 'timeout', 'secrets'],
+  python: ['type', 'module', 'func', 'arguments', 'secrets'],
+}
+
+/** Fields an activity or provider has that Chaos Toolkit does not read: listed, never silently dropped. */
+function noteUnknown(notes: Notes, activity: Obj, path: string): void {
+  for (const k of Object.keys(activity))
+    if (!ACTIVITY_FIELDS.includes(k))
+      notes.approx(at(path, k), 'not a Chaos Toolkit activity field: ignored (as Chaos Toolkit does)')
+  const p = activity.provider
+  const known = isPlainObject(p) ? PROVIDER_FIELDS[String(p.type)] : undefined
+  if (known && isPlainObject(p))
+    for (const k of Object.keys(p))
+      if (!known.includes(k))
+        notes.approx(
+          at(path, 'provider', k),
+          `not a field of the ${String(p.type)} provider: ignored (as Chaos Toolkit does)`,
+        )
+}
 
 /** A faultline name (lower-case, digits, "-", <= 63) from free text. */
 export function nameOf(text: string, fallback: string): string {
@@ -129,6 +152,7 @@ function hypothesisCheck(b: Builder, raw: unknown, i: number): CheckSpec | undef
   const path = at('/steady-state-hypothesis/probes', i)
   const a0 = b.resolve(raw, path)
   if (!a0) return undefined
+  noteUnknown(b.notes, a0, path)
   const a = substituteValues(a0, b.values) as Obj
   const provider = a.provider
   if (!isPlainObject(provider)) return b.notes.refuse(at(path, 'provider'), 'is required')
@@ -152,8 +176,8 @@ function hypothesisCheck(b: Builder, raw: unknown, i: number): CheckSpec | undef
     check = command && { ...base, command }
   } else if (provider.type === 'python') {
     const func = chaosk8sFunction(provider, ppath, 'probe', b.notes)
-    const args = isPlainObject(provider.arguments) ? provider.arguments : {}
-    const k = func ? chaosk8sProbe(func, args, a.tolerance, at(ppath, 'arguments'), tpath, b) : undefined
+    const args = func ? checkArguments(func, provider, ppath, b.notes) : undefined
+    const k = func && args ? chaosk8sProbe(func, args, a.tolerance, at(ppath, 'arguments'), tpath, b) : undefined
     check = k && { ...base, ...k }
   } else
     return b.notes.refuse(
@@ -188,6 +212,7 @@ function methodSteps(
   const path = at(`/${section}`, i)
   const a0 = b.resolve(raw, path)
   if (!a0) return []
+  noteUnknown(b.notes, a0, path)
   const a = substituteValues(a0, b.values) as Obj
   const provider = a.provider
   if (!isPlainObject(provider)) return b.notes.refuse(at(path, 'provider'), 'is required') ?? []
@@ -205,7 +230,7 @@ function methodSteps(
     step = callStep(provider, rawPath, ppath, b.notes)
   } else if (provider.type === 'python') {
     const func = chaosk8sFunction(provider, ppath, a.type === 'probe' ? 'probe' : 'action', b.notes)
-    const args = isPlainObject(provider.arguments) ? provider.arguments : {}
+    const args = func ? checkArguments(func, provider, ppath, b.notes) : undefined
     if (func && a.type === 'probe')
       return (
         b.notes.refuse(
@@ -213,10 +238,11 @@ function methodSteps(
           `${func} in the ${section}: faultline judges chaosk8s probes in the steady-state hypothesis only`,
         ) ?? []
       )
-    if (func && section === 'rollbacks') {
+    if (!func || !args) return []
+    if (section === 'rollbacks') {
       revertOf = undoneBy(b, func, args, method, ppath)
       if (!revertOf) return []
-    } else if (func) step = chaosk8sAction(func, args, at(ppath, 'arguments'), plannedAfter(b, method, i + 1), b)
+    } else step = chaosk8sAction(func, args, at(ppath, 'arguments'), plannedAfter(b, method, i + 1), b)
   } else
     return (
       b.notes.refuse(
