@@ -44,6 +44,11 @@ export function timeTicks(spanMs: number, count = 6): number[] {
   return out
 }
 
+/** A time tick: seconds (`15s`), whole minutes once steps are minutes (`2m`, not `120s`). */
+export function timeLabel(ms: number, stepMs: number): string {
+  return stepMs >= 60_000 ? `${tickLabel(ms / 60_000)}m` : `${tickLabel(ms / 1000)}s`
+}
+
 /** Drops binary noise (0.1 + 0.2) so labels print as typed. */
 const clean = (v: number) => Number(v.toPrecision(12))
 
@@ -147,10 +152,12 @@ export function timeChart(c: TimeChart): string {
         `<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${f1(y(v))}" y2="${f1(y(v))}" stroke="#e5e7eb"/><text class="tick y" x="${pad.l - 6}" y="${f1(y(v) + 3)}" font-size="10" text-anchor="end" fill="#6b7280">${tickLabel(v)}</text>`,
     )
     .join('')
-  const xTicks = timeTicks(span)
+  const xOffsets = timeTicks(span)
+  const xStep = xOffsets[1] ?? span
+  const xTicks = xOffsets
     .map(
       (ms) =>
-        `<text class="tick x" x="${f1(x(c.start + ms))}" y="${H - 8}" font-size="10" text-anchor="middle" fill="#6b7280">${tickLabel(ms / 1000)}s</text>`,
+        `<text class="tick x" x="${f1(x(c.start + ms))}" y="${H - 8}" font-size="10" text-anchor="middle" fill="#6b7280">${timeLabel(ms, xStep)}</text>`,
     )
     .join('')
   const bands = (c.bands ?? [])

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { barChart, niceStep, niceTicks, tickLabel, timeChart, timeTicks } from '../../controller/experiments/charts.ts'
+import {
+  barChart,
+  niceStep,
+  niceTicks,
+  tickLabel,
+  timeChart,
+  timeLabel,
+  timeTicks,
+} from '../../controller/experiments/charts.ts'
 import { baselineText, boundText, measuredText, resolvedBounds } from '../../controller/experiments/check-figures.ts'
 import type { Journal } from '../../controller/experiments/journal.ts'
 import { recoveryBand, renderMarkdown } from '../../controller/experiments/report.ts'
@@ -21,6 +29,10 @@ describe('round axis ticks', () => {
     expect(timeTicks(70_000).map((ms) => ms / 1000)).toEqual([0, 15, 30, 45, 60])
     expect(timeTicks(6_100).map((ms) => ms / 1000)).toEqual([0, 2, 4, 6])
     expect(timeTicks(2_000).map((ms) => ms / 1000)).toEqual([0, 0.5, 1, 1.5, 2])
+  })
+  it('long runs are labelled in whole minutes', () => {
+    expect(timeTicks(11 * 60_000).map((ms) => timeLabel(ms, 120_000))).toEqual(['0m', '2m', '4m', '6m', '8m', '10m'])
+    expect(timeLabel(15_000, 5000)).toBe('15s')
   })
   it('labels print as typed (no binary noise, no trailing zeros)', () => {
     expect([0.1 + 0.2, 2.5, 25, 0.06].map(tickLabel)).toEqual(['0.3', '2.5', '25', '0.06'])
