@@ -1,16 +1,25 @@
 /**
  * The controller's GET /metrics with a real sidecar: what a run in progress shows (runs, faults
  * and targets under faults, the run window), what an ended run leaves (outcome, check results,
- * recovery time, blast radius), that dry runs are not counted, the halt gauge, and schedule
- * skips by reason.
+ * recovery time, blast radius), that dry runs are not counted, that a run a killed controller
+ * left behind counts as aborted once recovered, the halt gauge, and schedule skips by reason.
  */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
 import { afterEach, expect, it } from 'vitest'
 import { type ControllerWorld, startController, waitForRun } from '../helpers/controller.ts'
 import { startWorld, type World } from '../helpers/world.ts'
 
 let world: World | undefined
 let c: ControllerWorld | undefined
+const children: ChildProcess[] = []
+const dirs: string[] = []
 afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL')
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
   await c?.close()
   await world?.close()
 })
@@ -124,3 +133,44 @@ it('shows the halt, and schedule firings and skips by reason', async () => {
   expect(value(text, 'faultline_schedule_skips_total{schedule="nightly",reason="concurrency_forbid"}')).toBe(0)
   expect(text).toMatch(/^faultline_build_info\{version="[^"]+",node_version="v24[^"]*",component="controller"\} 1$/m)
 }, 30_000)
+
+/** `faultline controller` as a process (so it can be SIGKILLed); its URL from the "controller listening" line. */
+async function controllerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const bin = path.resolve(import.meta.dirname, '../../bin/faultline.js')
+  const child = spawn(process.execPath, [bin, 'controller', '--listen', '127.0.0.1:0', '--data', dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  children.push(child)
+  for await (const line of readline.createInterface({ input: child.stdout! })) {
+    const entry = JSON.parse(line)
+    if (entry.msg === 'controller listening') {
+      child.stdout!.resume()
+      return { child, url: entry.url }
+    }
+  }
+  throw new Error('controller exited before listening')
+}
+
+it('counts a run left running by a killed controller as aborted when the next one recovers it', async () => {
+  world = await startWorld()
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'faultline-metrics-crash-'))
+  dirs.push(dataDir)
+  const first = await controllerProcess(dataDir)
+  const post = async (url: string, body: unknown) =>
+    (
+      await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    ).json() as Promise<any>
+  const { runId } = await post(`${first.url}/runs`, { document: doc(world, 'long', '10m') })
+  await expect
+    .poll(async () => ((await (await fetch(`${first.url}/runs/${runId}`)).json()) as any).faults?.[0]?.appliedAt, {
+      timeout: 15_000,
+    })
+    .toBeGreaterThan(0)
+  first.child.kill('SIGKILL')
+  await new Promise((r) => first.child.once('exit', r))
+  const second = await controllerProcess(dataDir)
+  const text = await (await fetch(`${second.url}/metrics`)).text()
+  expect(value(text, 'faultline_runs_total{experiment="long",status="aborted",verdict="inconclusive"}')).toBe(1)
+  expect(value(text, 'faultline_runs_in_progress')).toBe(0)
+  expect(text).toMatch(/^faultline_build_info\{[^}]*component="controller"\} 1$/m)
+}, 60_000)
