@@ -348,6 +348,11 @@ export function translateChaosToolkit(doc: Obj, ctx: TranslateContext): Translat
     b.controls(hyp.controls, '/steady-state-hypothesis/controls')
     const probes = hyp.probes ?? []
     if (!Array.isArray(probes)) notes.refuse('/steady-state-hypothesis/probes', 'must be a list')
+    else if (!probes.length)
+      notes.approx(
+        '/steady-state-hypothesis/probes',
+        "none: nothing is judged, so faultline's verdict is inconclusive (Chaos Toolkit reports completed)",
+      )
     else
       probes.forEach((p, i) => {
         const c = hypothesisCheck(b, p, i)
