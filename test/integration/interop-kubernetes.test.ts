@@ -179,6 +179,47 @@ describe('Chaos Mesh documents, end to end', () => {
   })
 })
 
+describe('Chaos Mesh status checks, end to end', () => {
+  /** A health endpoint whose answer the test sets. */
+  async function health(): Promise<{ url: string; status: { code: number } }> {
+    const status = { code: 200 }
+    server = http.createServer((_req, res) => {
+      res.statusCode = status.code
+      res.end()
+    })
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/healthz`, status }
+  }
+
+  it('gate, guarded pod-failure and recovery check all pass: verdict pass', async () => {
+    const { url } = await health()
+    const r = await run('chaosmesh/workflow-status-check.yaml', { URL: url })
+    expect(r.status).toBe('completed')
+    expect(r.verdict).toBe('pass')
+    expect(Object.entries(r.journal.checks).map(([n, c]) => [n, c.result])).toEqual(
+      expect.arrayContaining([
+        ['gate', 'pass'],
+        ['recovered', 'pass'],
+        ['guard', 'pass'],
+      ]),
+    )
+    expect(r.journal.faults[0]).toMatchObject({ kind: 'podFailure' })
+    expect(images().every((i) => i === 'nginx:1.27')).toBe(true)
+  })
+
+  it('the guard (abortWithStatusCheck) breaches while the pod is failed: the run aborts and the images come back', async () => {
+    const { url, status } = await health()
+    const running = run('chaosmesh/workflow-status-check.yaml', { URL: url })
+    await fake.waitFor(() => images().some((i) => i.includes('pause')), { what: 'a paused pod' })
+    status.code = 503
+    const r = await running
+    expect(r.status).toBe('aborted')
+    expect(r.reason).toMatch(/^guardrail guard breached/)
+    expect(r.journal.faults[0]!.revertedAt).toBeGreaterThan(0)
+    expect(images().every((i) => i === 'nginx:1.27')).toBe(true)
+  })
+})
+
 describe('Litmus documents, end to end', () => {
   it('pod-delete with a Continuous httpProbe: two rounds of force-deletes, the probe passes, verdict pass', async () => {
     server = http.createServer((_req, res) => res.end('ok'))

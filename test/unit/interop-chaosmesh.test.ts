@@ -239,6 +239,9 @@ const TRANSLATED: Record<string, { method: StepSpec[]; approximated: string[]; t
   },
 }
 
+/** Fixtures with status checks: they judge, so they are not observation runs. */
+const JUDGED = ['workflow-status-check.yaml']
+
 const REFUSED: Record<string, string[]> = {
   'refused-network-delay.yaml': ['/spec/action'],
   'refused-time-chaos.yaml': ['/kind'],
@@ -256,7 +259,7 @@ const REFUSED: Record<string, string[]> = {
 
 describe('Chaos Mesh corpus', () => {
   it('lists every fixture in the folder', () => {
-    expect(readdirSync(DIR).sort()).toEqual([...Object.keys(TRANSLATED), ...Object.keys(REFUSED)].sort())
+    expect(readdirSync(DIR).sort()).toEqual([...Object.keys(TRANSLATED), ...JUDGED, ...Object.keys(REFUSED)].sort())
   })
 
   it.each(Object.entries(TRANSLATED))('%s becomes a valid faultline/v1 observation run', (file, want) => {
@@ -270,6 +273,51 @@ describe('Chaos Mesh corpus', () => {
     const observed = new Set((x.spec.observations ?? []).map((o) => o.kubernetes?.target ?? o.sidecar?.target))
     expect([...observed].sort()).toEqual(Object.keys(x.spec.targets).sort())
     if (want.target) expect(Object.values(x.spec.targets)[0]!.kubernetes).toEqual(want.target)
+  })
+
+  it('Workflow StatusCheck nodes become HTTP checks in the phase their place gives them', () => {
+    const t = read('workflow-status-check.yaml', { URL: 'http://127.0.0.1:9/healthz' })
+    const x = t.experiment
+    const http = (status: (number | string)[], extra: object = {}) => ({
+      url: 'http://127.0.0.1:9/healthz',
+      status,
+      timeout: 1000,
+      ...extra,
+    })
+    // The gate before any fault (its abort is the gate's own), the Continuous guard beside the fault
+    // as a guardrail, the check after every fault as recovery within its deadline.
+    expect(x.spec.hypothesis.checks).toEqual([
+      {
+        name: 'gate',
+        phases: ['before'],
+        interval: 1000,
+        failureThreshold: 3,
+        http: http([200], { headers: { Accept: 'text/plain' } }),
+      },
+      {
+        name: 'recovered',
+        phases: ['after'],
+        interval: 1000,
+        failureThreshold: 3,
+        recoverWithin: 10_000,
+        http: http([200]),
+      },
+    ])
+    expect(x.spec.guardrails).toEqual([
+      { name: 'guard', phases: ['during'], interval: 1000, failureThreshold: 2, http: http(['200-299']) },
+    ])
+    expect(x.spec.method).toEqual([
+      {
+        name: 'Serial the-entry',
+        serial: [
+          {
+            name: 'Parallel chaos',
+            parallel: [{ name: 'pod-failure fail-one', podFailure: { target: 'fail-one', duration: 3000 } }],
+          },
+        ],
+      },
+    ])
+    expect(paths(t.approximations)).toEqual(['/spec/templates/0/deadline'])
   })
 
   it('HTTPChaos targets reach the pods sidecars at --var SIDECAR_ADMIN_PORT with SIDECAR_TOKEN', () => {

@@ -9,6 +9,7 @@ import { pointer } from '../../schema.ts'
 import type { Notes, Obj } from '../kube/notes.ts'
 import { readyPodsObservation, sidecarObservations } from '../kube/observe.ts'
 import { httpChaosRule } from './http.ts'
+import type { PendingCheck } from './status-check.ts'
 import { podTarget, selectorFields } from './selector.ts'
 
 export interface Build {
@@ -19,6 +20,10 @@ export interface Build {
   observations: Obj[]
   /** Where the selected pods' sidecars answer (`--var SIDECAR_ADMIN_PORT`, `SIDECAR_TOKEN`). */
   sidecar: { adminPort?: number; adminToken?: string }
+  /** Workflow StatusCheck nodes, placed in phases once the whole workflow is walked. */
+  pending: PendingCheck[]
+  /** Chaos nodes translated so far (where a StatusCheck sits among them decides its phase). */
+  faults: number
 }
 
 const NODE_AGENT =

@@ -10,6 +10,7 @@ import type { InteropFormat, InteropSchedule, TranslateContext, Translation } fr
 import { robfigCron } from '../kube/cron.ts'
 import { faultlineName, finish, kindOf, Notes, type Obj, substituteVars } from '../kube/notes.ts'
 import { type Build, chaosSteps, embeddedKey, REFUSED_KINDS, SUPPORTED_KINDS } from './faults.ts'
+import { placeChecks } from './status-check.ts'
 import { workflowSteps } from './workflow.ts'
 
 const API_GROUP = 'chaos-mesh.org/'
@@ -143,6 +144,8 @@ function translate(source: unknown[], ctx: TranslateContext): Translation {
   const spec = notes.object(doc, 'spec', '') ?? notes.refuse('/spec', 'is required') ?? {}
   const b: Build = {
     notes,
+    pending: [],
+    faults: 0,
     defaultNamespace: meta.namespace,
     targets: {},
     observations: [],
@@ -159,17 +162,22 @@ function translate(source: unknown[], ctx: TranslateContext): Translation {
       '/kind',
       `${kind} is not a Chaos Mesh kind faultline runs (${[...SUPPORTED_KINDS, 'Workflow', 'Schedule'].join(', ')})`,
     )
+  const { checks, guardrails } = placeChecks(b.pending, b.faults, notes)
+  const judged = checks.length > 0
   const experiment: Obj = {
     apiVersion: 'faultline/v1',
     kind: 'Experiment',
     metadata: { name: meta.name, ...(meta.labels ? { labels: meta.labels } : {}) },
     spec: {
-      description: `Chaos Mesh ${kind} ${meta.name}, translated from ${ctx.file}: an observation run (Chaos Mesh objects state no hypothesis)`,
+      description: `Chaos Mesh ${kind} ${meta.name}, translated from ${ctx.file}${judged ? '' : ': an observation run (Chaos Mesh objects state no hypothesis)'}`,
       targets: b.targets,
       hypothesis: {
-        title: `Observe ${kind} ${meta.name}: no hypothesis (a Chaos Mesh object states none)`,
-        checks: [],
+        title: judged
+          ? `${kind} ${meta.name}: its status checks pass (${checks.map((c) => String(c.name)).join(', ')})`
+          : `Observe ${kind} ${meta.name}: no hypothesis (a Chaos Mesh object states none)`,
+        checks,
       },
+      ...(guardrails.length ? { guardrails } : {}),
       observations: b.observations,
       method: steps,
     },

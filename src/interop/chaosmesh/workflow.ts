@@ -1,12 +1,14 @@
 /**
  * A Chaos Mesh Workflow (api/v1alpha1/workflow_types.go) as a faultline method: Serial and
  * Parallel nodes are serial and parallel groups, Suspend is a wait, and a chaos node is its
- * fault held for the node's `deadline` (Chaos Mesh bounds chaos inside a workflow that way).
+ * fault held for the node's `deadline` (Chaos Mesh bounds chaos inside a workflow that way),
+ * and a StatusCheck an HTTP check placed in the phase its position gives it (status-check.ts).
  */
 import { parseDuration } from '../../duration.ts'
 import { isPlainObject, pointer } from '../../schema.ts'
 import { faultlineName, type Obj } from '../kube/notes.ts'
 import { type Build, chaosSteps, embeddedKey, REFUSED_KINDS, SUPPORTED_KINDS } from './faults.ts'
+import { statusCheck } from './status-check.ts'
 
 const TEMPLATE_FIELDS = [
   'name',
@@ -34,13 +36,13 @@ export function workflowSteps(spec: Obj, path: string, b: Build): Obj[] {
   const entry = notes.string(spec, 'entry', path)
   if (!entry || !byName.has(entry)) return notes.refuse(pointer(path, 'entry'), 'must name one of the templates') ?? []
   const used = new Set<string>()
-  const visit = (name: string, from: string, stack: string[]): Obj[] => {
+  const visit = (name: string, from: string, stack: string[], inParallel: boolean): Obj[] => {
     const found = byName.get(name)
     if (!found) return notes.refuse(from, `names no template "${name}"`) ?? []
     if (stack.includes(name)) return notes.refuse(from, `"${name}" contains itself`) ?? []
-    return node(found.t, found.path, [...stack, name])
+    return node(found.t, found.path, [...stack, name], inParallel)
   }
-  const node = (t: Obj, tpath: string, stack: string[]): Obj[] => {
+  const node = (t: Obj, tpath: string, stack: string[], inParallel: boolean): Obj[] => {
     const type = notes.string(t, 'templateType', tpath)
     const key = type ? embeddedKey(type) : ''
     notes.only(
@@ -58,11 +60,8 @@ export function workflowSteps(spec: Obj, path: string, b: Build): Obj[] {
           pointer(tpath, f),
           'Task nodes and conditional branches run containers of their own: faultline runs no workload in the cluster',
         )
-    if (t.statusCheck !== undefined || t.abortWithStatusCheck !== undefined)
-      notes.refuse(
-        pointer(tpath, t.statusCheck !== undefined ? 'statusCheck' : 'abortWithStatusCheck'),
-        'StatusCheck nodes are not translated yet: write the check as a faultline http check or guardrail',
-      )
+    if (type !== 'StatusCheck' && t.abortWithStatusCheck !== undefined)
+      notes.approx(pointer(tpath, 'abortWithStatusCheck'), 'ignored: it applies to StatusCheck nodes only')
     if (t.schedule !== undefined)
       notes.refuse(
         pointer(tpath, 'schedule'),
@@ -74,9 +73,9 @@ export function workflowSteps(spec: Obj, path: string, b: Build): Obj[] {
       notes.refuse(pointer(tpath, 'deadline'), 'must be a duration such as "30s"')
     const name = String(t.name)
     used.add(name)
-    const children = () =>
+    const children = (parallel: boolean) =>
       (notes.list(t, 'children', tpath) ?? []).flatMap((c, i) =>
-        visit(String(c), pointer(pointer(tpath, 'children'), i), stack),
+        visit(String(c), pointer(pointer(tpath, 'children'), i), stack, parallel),
       )
     switch (type) {
       case 'Serial':
@@ -86,10 +85,27 @@ export function workflowSteps(spec: Obj, path: string, b: Build): Obj[] {
             pointer(tpath, 'deadline'),
             `not enforced on a ${type} group: its children run to their own durations`,
           )
-        const steps = children()
+        const checksBefore = b.pending.length
+        const steps = children(inParallel || type === 'Parallel')
+        // A group of status checks alone runs no step: its checks are placed in phases.
+        if (!steps.length && b.pending.length > checksBefore) return []
         if (!steps.length)
           return notes.refuse(pointer(tpath, 'children'), 'needs at least one child faultline can run') ?? []
         return [{ name: `${type} ${name}`, [type === 'Serial' ? 'serial' : 'parallel']: steps }]
+      }
+      case 'StatusCheck': {
+        const sc = isPlainObject(t.statusCheck) ? t.statusCheck : undefined
+        if (!sc) return notes.refuse(pointer(tpath, 'statusCheck'), 'is required for a StatusCheck node') ?? []
+        const found = statusCheck(name, sc, pointer(tpath, 'statusCheck'), notes)
+        if (found)
+          b.pending.push({
+            ...found,
+            abort: t.abortWithStatusCheck === true,
+            faultsBefore: b.faults,
+            inParallel,
+            ...(deadlineMs !== undefined ? { deadline: { ms: deadlineMs, path: pointer(tpath, 'deadline') } } : {}),
+          })
+        return []
       }
       case 'Suspend':
         if (deadlineMs === undefined)
@@ -107,6 +123,7 @@ export function workflowSteps(spec: Obj, path: string, b: Build): Obj[] {
         const chaos = isPlainObject(t[key]) ? (t[key] as Obj) : undefined
         if (!chaos && !REFUSED_KINDS[type])
           return notes.refuse(pointer(tpath, key), `is required for a ${type} node`) ?? []
+        b.faults++
         return chaosSteps(
           type,
           chaos ?? {},
@@ -119,7 +136,7 @@ export function workflowSteps(spec: Obj, path: string, b: Build): Obj[] {
       }
     }
   }
-  const steps = visit(entry, pointer(path, 'entry'), [])
+  const steps = visit(entry, pointer(path, 'entry'), [], false)
   for (const [name, { path: tpath }] of byName)
     if (!used.has(name))
       notes.approx(tpath, `template "${name}" is not reachable from the entry: not run (nor by Chaos Mesh)`)
