@@ -318,19 +318,23 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   const revertedAt = Date.now()
 
   if (abort.signal.aborted && status === 'completed') status = 'aborted'
-  if (status === 'completed') {
-    live.phase('after')
-    jw.event({ type: 'phase', detail: 'after' }, revertedAt)
-    jw.save()
-    const after = hypothesis.filter((c) => phasesOf(c, false).includes('after'))
-    // A signal during recovery ends it too: an interrupted run must finish promptly, as aborted.
-    await Promise.all([
-      runPhase(phaseRun, after, 'after', abort.signal, { since: revertedAt }),
-      observePhase(phaseRun, observations, 'after', abort.signal, { since: revertedAt }),
-    ])
-    if (abort.signal.aborted) status = 'aborted'
+  // With revertAt after-phase the faults are still applied here: reverted whatever happens.
+  try {
+    if (status === 'completed') {
+      live.phase('after')
+      jw.event({ type: 'phase', detail: 'after' }, revertedAt)
+      jw.save()
+      const after = hypothesis.filter((c) => phasesOf(c, false).includes('after'))
+      // A signal during recovery ends it too: an interrupted run must finish promptly, as aborted.
+      await Promise.all([
+        runPhase(phaseRun, after, 'after', abort.signal, { since: revertedAt }),
+        observePhase(phaseRun, observations, 'after', abort.signal, { since: revertedAt }),
+      ])
+      if (abort.signal.aborted) status = 'aborted'
+    }
+  } finally {
+    if (deferRevert) await method.revertAll()
   }
-  if (deferRevert) await method.revertAll()
   // Rollbacks come last, whatever happened: they are the document's own clean-up.
   if (spec.rollbacks) await method.rollbacks(spec.rollbacks)
   live.stop()
