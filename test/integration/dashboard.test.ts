@@ -31,19 +31,34 @@ function fill(expr: string, rangeSeconds: number): string {
 }
 
 /** Every query the dashboard runs: panel targets and annotations, named for the failure message. */
-function dashboardQueries(): { where: string; expr: string }[] {
+function dashboardQueries(): { where: string; expr: string; labels: string[] }[] {
+  /** Labels a legend or an annotation's title, text and tags name: each series must carry them. */
+  const named = (...formats: (string | undefined)[]) =>
+    formats.flatMap((f) => [...(f ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]!))
   const panels = DASHBOARD.panels.flatMap((p: Obj) =>
-    (p.targets ?? []).map((t: Obj) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr as string })),
+    (p.targets ?? []).map((t: Obj) => ({
+      where: `panel "${p.title}" ${t.refId}`,
+      expr: t.expr as string,
+      labels: named(t.legendFormat),
+    })),
   )
   const annotations = DASHBOARD.annotations.list
     .filter((a: Obj) => a.target?.expr || a.expr)
     .map((a: Obj) => {
       // Grafana 9+ reads target.expr; older ones read expr: both must be the same query.
       expect(a.expr, `annotation "${a.name}"`).toBe(a.target.expr)
-      return { where: `annotation "${a.name}"`, expr: a.target.expr as string }
+      const tags = (a.tagKeys as string).split(',').filter(Boolean)
+      return {
+        where: `annotation "${a.name}"`,
+        expr: a.target.expr as string,
+        labels: [...named(a.titleFormat, a.textFormat), ...tags],
+      }
     })
   return [...panels, ...annotations]
 }
+
+/** Labels the PodMonitor's Kubernetes discovery adds to every series; this test's Prometheus scrapes static targets. */
+const KUBERNETES_TARGET_LABELS = new Set(['namespace', 'pod'])
 
 interface RangeResult {
   metric: Record<string, string>
@@ -165,12 +180,18 @@ describe('the Grafana dashboard on real data', () => {
     expect(queries.length).toBeGreaterThanOrEqual(40)
     const range = Math.ceil(endedAt - startedAt) + 5
     const empty: string[] = []
+    const unlabelled: string[] = []
     for (const q of queries) {
       const result = await queryRange(prom, fill(q.expr, range), Math.floor(startedAt) - 5, Math.ceil(endedAt) + 1)
       const values = result.flatMap((r) => r.values.map(([, v]) => Number(v)))
       if (!values.some(Number.isFinite)) empty.push(`${q.where}: ${q.expr}`)
+      for (const r of result)
+        for (const label of q.labels)
+          if (!(label in r.metric) && !KUBERNETES_TARGET_LABELS.has(label))
+            unlabelled.push(`${q.where}: {{${label}}} not in ${JSON.stringify(r.metric)}`)
     }
     expect(empty, 'queries that returned no data').toEqual([])
+    expect([...new Set(unlabelled)], 'legends and annotation texts naming labels the series lack').toEqual([])
   }, 120_000)
 
   it('splits latency and errors by fault, and shades the fault windows of both rules', async () => {
@@ -195,6 +216,22 @@ describe('the Grafana dashboard on real data', () => {
     const skips = await at(panel('Schedule firings and skips').targets[1].expr)
     expect(skips.map((r) => r.metric.reason).sort()).toEqual(['concurrency_forbid', 'halted'])
   }, 120_000)
+
+  it('lays the panels out on the 24-column grid without overlaps, each with a data source and a unique id', () => {
+    const boxes = DASHBOARD.panels.map((p: Obj) => ({ title: p.title as string, ...p.gridPos }))
+    for (const b of boxes) expect(b.x + b.w, b.title).toBeLessThanOrEqual(24)
+    const overlaps = boxes.flatMap((a: Obj, i: number) =>
+      boxes
+        .slice(i + 1)
+        .filter((b: Obj) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+        .map((b: Obj) => `${a.title} / ${b.title}`),
+    )
+    expect(overlaps).toEqual([])
+    const ids = DASHBOARD.panels.map((p: Obj) => p.id)
+    expect(new Set(ids).size).toBe(ids.length)
+    for (const p of DASHBOARD.panels.filter((p: Obj) => p.type !== 'row'))
+      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' })
+  })
 
   it('serves metrics promtool accepts, lint included, from both services', async () => {
     await happened()
