@@ -4,6 +4,7 @@
  * the experiment its method, and its probes the hypothesis. An engine without probes is an
  * observation run (Litmus 3 refuses one; Litmus 2 passes it), inconclusive by construction.
  */
+import { parseLabelSelector } from '../../kubernetes/label-selector.ts'
 import { isPlainObject, pointer } from '../../schema.ts'
 import { faultlineName, type Notes, type Obj } from '../kube/notes.ts'
 import { Env } from './env.ts'
@@ -50,6 +51,15 @@ export interface EngineContext {
   experimentEnvs: ExperimentEnvs
 }
 
+/** A label selector Litmus would pass to the API server: refused at its source path when it is not one. */
+function checkSelector(text: string, path: string, notes: Notes): void {
+  try {
+    parseLabelSelector(text)
+  } catch (err) {
+    notes.refuse(path, `is not a label selector: ${(err as Error).message}`)
+  }
+}
+
 /** `appinfo` or `selectors` as the pod-target fields (namespaces, labelSelector, pods). */
 function application(spec: Obj, path: string, c: EngineContext): { app?: Obj; appPath: string } {
   const { notes } = c
@@ -61,6 +71,7 @@ function application(spec: Obj, path: string, c: EngineContext): { app?: Obj; ap
     notes.only(appinfo, apath, ['appns', 'applabel', 'appkind'], 'appinfo')
     const ns = notes.string(appinfo, 'appns', apath) || c.namespace
     const label = notes.string(appinfo, 'applabel', apath)
+    if (label) checkSelector(label, pointer(apath, 'applabel'), notes)
     const kind = notes.string(appinfo, 'appkind', apath)
     if (kind)
       notes.approx(
@@ -108,6 +119,7 @@ function application(spec: Obj, path: string, c: EngineContext): { app?: Obj; ap
         if (w.names !== undefined)
           notes.refuse(pointer(wpath, 'names'), "faultline selects a workload's pods by their labels: give labels")
         const l = notes.string(w, 'labels', wpath)
+        if (l) checkSelector(l, pointer(wpath, 'labels'), notes)
         if (l) labels.add(l)
         else if (w.names === undefined) notes.refuse(pointer(wpath, 'labels'), 'is required')
         if (w.kind !== undefined)
