@@ -45,7 +45,9 @@ describe.each(runs)('$kind in the $phase phase', ({ kind, phase, c }) => {
     expect(stats.rules[id].injected).toBeGreaterThanOrEqual(1)
     expect(stats.cohorts.faulted.count).toBeGreaterThanOrEqual(1)
     const metrics = (await world.admin('GET', '/metrics')).body as string
-    expect(metrics).toMatch(new RegExp(`faultline_faults_injected_total\\{service="default",rule="${id}",kind="${kind}"\\} [1-9]`))
+    expect(metrics).toMatch(
+      new RegExp(`faultline_faults_injected_total\\{service="default",rule="${id}",kind="${kind}"\\} [1-9]`),
+    )
     expect(metrics).toMatch(new RegExp(`faultline_requests_total\\{[^}]*fault="${kind}"\\} [1-9]`))
   })
 
