@@ -7,7 +7,7 @@
  */
 import autocannon from 'autocannon'
 import type { BenchLoad } from '../../src/bench/plan.ts'
-import type { RoundFigures } from '../../src/bench/summary.ts'
+import type { RoundFigures, SecondPoint } from '../../src/bench/summary.ts'
 
 /** What the progress display shows while a round runs. */
 export interface LiveCounts {
@@ -47,6 +47,55 @@ class Latencies {
 
 const round3 = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000)
 
+/** Per-second figures of a round, each second closed as the next one begins. */
+class Seconds {
+  readonly points: SecondPoint[] = []
+  readonly #start: number
+  #second = 0
+  #latencies: number[] = []
+  #requests = 0
+  #errors = 0
+
+  constructor(start: number) {
+    this.#start = start
+  }
+
+  add(now: number, latency: number | undefined, error: boolean): void {
+    const second = Math.floor((now - this.#start) / 1000)
+    while (second > this.#second) this.#close()
+    this.#requests++
+    if (error) this.#errors++
+    if (latency !== undefined) this.#latencies.push(latency)
+  }
+
+  /** Closes the current second; an empty second is a gap, not zeros. */
+  #close(keep = true): void {
+    if (keep && this.#requests > 0) {
+      const sorted = Float64Array.from(this.#latencies).sort()
+      this.points.push({
+        t: this.#start + this.#second * 1000 + 500,
+        requests: this.#requests,
+        errors: this.#errors,
+        p50: round3(quantile(sorted, 0.5)),
+        p95: round3(quantile(sorted, 0.95)),
+      })
+    }
+    this.#second++
+    this.#latencies = []
+    this.#requests = 0
+    this.#errors = 0
+  }
+
+  /**
+   * Closes the last second at `end`; kept only if it covers at least half a second (the few
+   * requests of a sliver of a second would draw spikes that are only noise).
+   */
+  finish(end: number): SecondPoint[] {
+    this.#close(end - (this.#start + this.#second * 1000) >= 500)
+    return this.points
+  }
+}
+
 /** The last responses' latencies, for the live p95 (sorting a whole round every tick would cost). */
 const RECENT = 2000
 
@@ -66,6 +115,7 @@ export function runLoad(
   let socketErrors = 0
   const recent = new Float64Array(RECENT)
   const t0 = performance.now()
+  const seconds = new Seconds(Date.now())
   return new Promise((resolve, reject) => {
     let instance: autocannon.Instance
     let ticker: NodeJS.Timeout | undefined = undefined
@@ -73,8 +123,10 @@ export function runLoad(
     // Responses after the stop belong to no round: autocannon's clients run on until its next
     // sample tick, so the round's figures end here.
     let stoppedAt: number | undefined
+    let stoppedEpoch: number | undefined
     const stop = () => {
       stoppedAt ??= performance.now()
+      stoppedEpoch ??= Date.now()
       instance.stop()
     }
     const finish = (err: Error | null) => {
@@ -98,6 +150,7 @@ export function runLoad(
         p95: round3(quantile(sorted, 0.95)),
         p99: round3(quantile(sorted, 0.99)),
         max: round3(sorted.length ? sorted[sorted.length - 1]! : null),
+        series: seconds.finish(stoppedEpoch ?? Date.now()),
       })
     }
     try {
@@ -126,11 +179,13 @@ export function runLoad(
       if (status >= 500) errors5xx++
       latencies.push(ms)
       recent[responses % RECENT] = ms
+      seconds.add(Date.now(), ms, status >= 500)
     })
     instance.on('reqError', () => {
       if (stoppedAt !== undefined) return
       socketErrors++
       statusCounts.error = (statusCounts.error ?? 0) + 1
+      seconds.add(Date.now(), undefined, true)
     })
     if (opts.signal?.aborted) return stop()
     opts.signal?.addEventListener('abort', stop, { once: true })

@@ -7,9 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { BenchPlan } from '../../src/bench/plan.ts'
 import { BASELINE } from '../../src/bench/scenario.ts'
-import { type ScenarioSummary, type Spread, summarize } from '../../src/bench/summary.ts'
+import { type RoundFigures, type ScenarioSummary, type Spread, summarize } from '../../src/bench/summary.ts'
 import { FAULTLINE_VERSION } from '../../src/metrics.ts'
-import { barChart, esc } from '../experiments/charts.ts'
+import { type Band, barChart, esc, type LinePoint, timeChart } from '../experiments/charts.ts'
 import type { BenchRun } from './rounds.ts'
 
 export interface BenchResult {
@@ -144,6 +144,50 @@ function charts(result: BenchResult): string {
 </div>`
 }
 
+/**
+ * Per second over the whole bench, each faulted round shaded with its scenario: shows the
+ * interleaving, and drift or warm-up effects a summary would hide. Lines break between rounds.
+ */
+function overTime(result: BenchResult): string {
+  const rounds = result.results.filter((r) => r.figures.series?.length)
+  if (rounds.length === 0) return ''
+  const start = Math.min(...rounds.map((r) => r.startedAt))
+  const end = Math.max(...rounds.map((r) => r.startedAt + r.figures.elapsedMs))
+  const line = (f: (p: NonNullable<RoundFigures['series']>[number]) => number | null): LinePoint[] =>
+    rounds.flatMap((r) => [...r.figures.series!.map((p) => ({ x: p.t, y: f(p) })), { x: r.startedAt, y: null }])
+  const bands: Band[] = rounds
+    .filter((r) => r.scenario !== BASELINE)
+    .map((r) => ({
+      cls: 'scenario-window',
+      from: r.startedAt,
+      to: r.startedAt + r.figures.elapsedMs,
+      color: '#f59e0b',
+      label: r.scenario,
+      title: `round ${r.round}: ${r.scenario}`,
+      labelInside: true,
+    }))
+  const frame = { target: 'bench', start, end, bands, width: 940, height: 200 }
+  return `<figure><figcaption>Latency per second (ms): p50, p95; faulted rounds shaded</figcaption>${timeChart({
+    ...frame,
+    cls: 'latency-over-time',
+    ariaLabel: 'latency per second over the bench',
+    unit: 'ms',
+    series: [
+      { key: 'p50', color: COLORS.p50, points: line((p) => p.p50) },
+      { key: 'p95', color: COLORS.p95, width: 1.5, points: line((p) => p.p95) },
+    ],
+  })}</figure>
+<figure><figcaption>Error rate per second (%)</figcaption>${timeChart({
+    ...frame,
+    cls: 'error-rate-over-time',
+    ariaLabel: 'error rate per second over the bench',
+    unit: '%',
+    series: [
+      { key: 'errorRate', color: COLORS.errorRate, width: 1.5, points: line((p) => (p.errors / p.requests) * 100) },
+    ],
+  })}</figure>`
+}
+
 function roundsTable(result: BenchResult): string {
   const rows = result.results
     .map((r) => {
@@ -196,6 +240,8 @@ ${summaryRows}
 <p><small>Medians across rounds. Under each figure: the change against the baseline of the same round, median [lowest .. highest across rounds]; throughput in %, latency in ms, errors in percentage points. Latency is client side over every response; an error is a 5xx answer or a request without one (reset, closed, timed out). Bars show the median, the whisker the spread, the dots each round.</small></p>
 <h2>Charts</h2>
 ${charts(result)}
+<h2>Over time</h2>
+${overTime(result) || '<p>No per-second figures were recorded.</p>'}
 <h2>Scenarios</h2>
 <ul>${scenarios}</ul>
 <h2>Rounds</h2>

@@ -86,6 +86,8 @@ export interface Band {
   color: string
   label: string
   title?: string
+  /** Print the label only if it fits inside the band (many narrow bands side by side). */
+  labelInside?: boolean
 }
 
 export interface Mark {
@@ -164,7 +166,14 @@ export function timeChart(c: TimeChart): string {
     .map((b) => {
       const x0 = x(b.from)
       const x1 = Math.max(x0 + 2, x(b.to))
-      return `<rect class="${esc(b.cls)}" x="${f1(x0)}" y="${pad.t}" width="${f1(x1 - x0)}" height="${H - pad.t - pad.b}" fill="${b.color}" fill-opacity="0.2"><title>${esc(b.title ?? b.label)}</title></rect><text class="band-label" x="${f1(x0 + 3)}" y="${pad.t + 11}" font-size="10" fill="#374151">${esc(b.label)}</text>`
+      // A label wider than its band would run into the next one; the band's tooltip still names it.
+      const fits = b.label.length * 5.5 <= Math.max(x1 - x0, W - pad.r - x0) && !b.labelInside
+      const inside = b.labelInside && b.label.length * 5.5 <= x1 - x0 - 4
+      const label =
+        fits || inside
+          ? `<text class="band-label" x="${f1(x0 + 3)}" y="${pad.t + 11}" font-size="10" fill="#374151">${esc(b.label)}</text>`
+          : ''
+      return `<rect class="${esc(b.cls)}" x="${f1(x0)}" y="${pad.t}" width="${f1(x1 - x0)}" height="${H - pad.t - pad.b}" fill="${b.color}" fill-opacity="0.2"><title>${esc(b.title ?? b.label)}</title></rect>${label}`
     })
     .join('')
   const lines = c.series

@@ -22,6 +22,17 @@ export interface RoundFigures {
   p95: number | null
   p99: number | null
   max: number | null
+  /** Per second of the round (the last one may be partial): for the report's over-time chart. */
+  series?: SecondPoint[]
+}
+
+/** One second of a round: `t` is the middle of the second, epoch ms. */
+export interface SecondPoint {
+  t: number
+  requests: number
+  errors: number
+  p50: number | null
+  p95: number | null
 }
 
 export interface RoundResult {

@@ -92,7 +92,15 @@ it('benchmarks a real sidecar in front of a real app: a 503 scenario and a delay
   // Faults always revert.
   expect((await world.admin('GET', '/rules')).body.rules).toEqual([])
   const html = readFileSync(path.join(out, 'report.html'), 'utf8')
-  for (const cls of ['latency', 'throughput', 'error-rate']) expect(html).toContain(`<svg class="chart ${cls}"`)
+  for (const cls of ['latency', 'throughput', 'error-rate', 'latency-over-time', 'error-rate-over-time'])
+    expect(html).toContain(`<svg class="chart ${cls}"`)
+  // Four faulted rounds, shaded on both over-time charts.
+  expect(html.match(/<rect class="scenario-window"/g)).toHaveLength(8)
+  // Per second, whole seconds only: a 1 s round has one point, with the round's requests in it.
+  for (const r of result.results) {
+    expect(r.figures.series).toHaveLength(1)
+    expect(r.figures.series![0]!.requests).toBeGreaterThan(50)
+  }
   expect(html).toContain('data-scenario="slow"')
   expect(html).not.toMatch(/<script|<link|src="http/)
   const stdout = io.stdout.join('')
