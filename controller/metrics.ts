@@ -53,7 +53,7 @@ export const CONTROLLER_METRICS = {
     labels: ['experiment', 'check'],
   },
   faultsActive: {
-    name: 'faultline_faults_active',
+    name: 'faultline_run_faults_active',
     type: 'gauge',
     help: 'Faults applied and not yet reverted by runs in progress, by fault kind and experiment target.',
     labels: ['kind', 'target'],
@@ -65,7 +65,7 @@ export const CONTROLLER_METRICS = {
     labels: ['kind', 'target'],
   },
   faultsApplied: {
-    name: 'faultline_faults_applied_total',
+    name: 'faultline_run_faults_applied_total',
     type: 'counter',
     help: 'Faults applied by ended runs, by fault kind and experiment target.',
     labels: ['kind', 'target'],

@@ -67,7 +67,7 @@ it('shows a run in progress with its faults and blast radius, then its outcome, 
   expect(started.status).toBe(202)
   const runId: string = started.body.runId
   await expect
-    .poll(async () => value(await metrics(), 'faultline_faults_active{kind="sidecar",target="app"}'), {
+    .poll(async () => value(await metrics(), 'faultline_run_faults_active{kind="sidecar",target="app"}'), {
       timeout: 15_000,
       interval: 100,
     })
@@ -88,9 +88,9 @@ it('shows a run in progress with its faults and blast radius, then its outcome, 
   expect(value(after, 'faultline_recovery_seconds_count{experiment="m",check="p95"}')).toBe(1)
   const recovered = run.checks.p95.phases.find((p: { phase: string }) => p.phase === 'after').recoveredAfterMs
   expect(value(after, 'faultline_recovery_seconds_sum{experiment="m",check="p95"}')).toBeCloseTo(recovered / 1000, 6)
-  expect(value(after, 'faultline_faults_applied_total{kind="sidecar",target="app"}')).toBe(1)
+  expect(value(after, 'faultline_run_faults_applied_total{kind="sidecar",target="app"}')).toBe(1)
   expect(value(after, 'faultline_run_targets_affected_sum{experiment="m"}')).toBe(1)
-  expect(value(after, 'faultline_faults_active{kind="sidecar",target="app"}')).toBe(0)
+  expect(value(after, 'faultline_run_faults_active{kind="sidecar",target="app"}')).toBe(0)
   expect(value(after, 'faultline_fault_targets_affected{kind="sidecar",target="app"}')).toBe(0)
   expect(value(after, 'faultline_runs_in_progress')).toBe(0)
   expect(after).not.toContain('faultline_run_active{')
