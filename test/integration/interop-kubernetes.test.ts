@@ -292,6 +292,49 @@ describe('Litmus documents, end to end', () => {
     expect(results['<=']!.slowest).toBeGreaterThanOrEqual(190)
   }, 60_000)
 
+  it('pod-cpu-hog with an Edge k8sProbe: every web pod gets the stress container, the pods stay present, verdict pass', async () => {
+    const r = await run('litmus/pod-cpu-hog.yaml')
+    expect(r.status).toBe('completed')
+    expect(r.verdict).toBe('pass')
+    expect(r.journal.faults[0]).toMatchObject({ kind: 'podStress', selection: { matched: 3, mode: 'all' } })
+    for (const p of fake.list('pods', NS).filter((x) => x.metadata.labels?.app === 'web')) {
+      const eph = (p.spec as { ephemeralContainers?: { command: string[] }[] }).ephemeralContainers ?? []
+      expect(eph.map((e) => e.command.join(' '))).toEqual([expect.stringContaining('stress --cpu 1 --load 80')])
+    }
+    expect(r.journal.checks['web-pods-present']!.phases.map((p) => [p.phase, p.result])).toEqual([
+      ['before', 'pass'],
+      ['after', 'pass'],
+    ])
+  })
+
+  it('node-drain: the node is cordoned and emptied of web pods while it holds, uncordoned after; the app is observed', async () => {
+    const onNode = () =>
+      fake
+        .list('pods', NS)
+        .filter((p) => !p.metadata.deletionTimestamp && (p.spec as { nodeName?: string }).nodeName === 'node-1')
+    const drained = onNode().map((p) => p.metadata.uid)
+    expect(drained.length).toBeGreaterThan(0)
+    const running = run('litmus/node-drain.yaml')
+    await fake.waitFor(
+      () => (fake.get('nodes', undefined, 'node-1')!.spec as { unschedulable?: boolean }).unschedulable,
+      {
+        what: 'node-1 cordoned',
+      },
+    )
+    const r = await running
+    expect(r.status).toBe('completed')
+    expect(r.verdict).toBe('inconclusive')
+    expect(r.reason).toMatch(/^observation run/)
+    expect(r.journal.faults[0]).toMatchObject({ kind: 'nodeDrain' })
+    expect((fake.get('nodes', undefined, 'node-1')!.spec as { unschedulable?: boolean }).unschedulable).toBeFalsy()
+    const ready = r.journal.checks['app-ready-pods']!
+    expect(ready.observation).toBe(true)
+    expect(ready.samples.filter((s) => s.outcome === 'observed').length).toBeGreaterThan(2)
+    // The web pods that were on node-1 were evicted (their replacements ran elsewhere meanwhile).
+    const uids = fake.list('pods', NS).map((p) => p.metadata.uid)
+    expect(drained.filter((u) => uids.includes(u))).toEqual([])
+  })
+
   it('node-taint: the labelled node carries the taint while it holds, and only its own taints after', async () => {
     fake.put(build.node('node-9', { pool: 'batch' }))
     const taints = () => (fake.get('nodes', undefined, 'node-9')!.spec as { taints?: { key: string }[] }).taints ?? []
