@@ -8,7 +8,7 @@ import { Document } from 'yaml'
 import { errors, isFaultlineError } from '../src/errors.ts'
 import { experimentDocument } from '../src/interop/document.ts'
 import { interopFormats, readAnyExperiment } from '../src/interop/registry.ts'
-import type { InteropNote } from '../src/interop/types.ts'
+import type { InteropNote, InteropSchedule } from '../src/interop/types.ts'
 import { defineCommand, parseCommandLine, printHelp, UsageError } from './usage.ts'
 
 export const IMPORT = defineCommand({
@@ -46,8 +46,18 @@ function varsOf(list: string[]): Record<string, string> {
   return vars
 }
 
-/** The YAML text: a header naming the source and every approximation, then the document. */
-export function importYaml(file: string, format: string, doc: unknown, approximations: InteropNote[]): string {
+/**
+ * The YAML text: a header naming the source and every approximation, then the document; for a
+ * recurring source (a Chaos Mesh Schedule, a Litmus ChaosSchedule), the controller schedule that
+ * runs it as a second YAML document.
+ */
+export function importYaml(
+  file: string,
+  format: string,
+  doc: unknown,
+  approximations: InteropNote[],
+  schedule?: InteropSchedule,
+): string {
   const title = interopFormats.find((f) => f.name === format)?.title ?? format
   const header = [
     ` faultline/v1, translated from ${title}: ${file}`,
@@ -58,7 +68,10 @@ export function importYaml(file: string, format: string, doc: unknown, approxima
   ]
   const d = new Document(doc)
   d.commentBefore = header.join('\n')
-  return d.toString({ lineWidth: 0 })
+  if (!schedule) return d.toString({ lineWidth: 0 })
+  const s = new Document(schedule)
+  s.commentBefore = ` the controller schedule that runs it (POST /schedules, docs/controller.md)`
+  return `${d.toString({ lineWidth: 0 })}---\n${s.toString({ lineWidth: 0 })}`
 }
 
 export async function importCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -101,11 +114,12 @@ export async function importCommand(argv: string[], env: NodeJS.ProcessEnv = pro
           format: result.format,
           approximations: result.approximations,
           experiment: doc,
+          ...(result.schedule ? { schedule: result.schedule } : {}),
         },
         null,
         2,
       ) + '\n',
     )
-  else process.stdout.write(importYaml(file, result.format, doc, result.approximations))
+  else process.stdout.write(importYaml(file, result.format, doc, result.approximations, result.schedule))
   return 0
 }

@@ -45,6 +45,21 @@ describe('faultline import', () => {
     ])
   })
 
+  it('a recurring source prints the controller schedule as a second document (and in JSON)', async () => {
+    const file = path.join(FIXTURES, '../chaosmesh/schedule-pod-kill.yaml')
+    expect(await importCommand([file])).toBe(0)
+    const [experiment, schedule] = out.split(/^---$/m).map((t) => parse(t))
+    expect(experiment.apiVersion).toBe('faultline/v1')
+    expect(schedule).toMatchObject({
+      name: 'schedule-pod-kill',
+      experiment: experiment.metadata.name,
+      cron: expect.any(String),
+    })
+    out = ''
+    expect(await importCommand([file, '--output', 'json'])).toBe(0)
+    expect(JSON.parse(out).schedule).toEqual(schedule)
+  })
+
   it('refusals: every refused field with its path on stderr, exit 64', async () => {
     expect(await importCommand([path.join(FIXTURES, 'unknown-python.json')])).toBe(64)
     expect(err).toContain('/method/0/provider/module')
