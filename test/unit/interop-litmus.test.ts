@@ -109,6 +109,7 @@ describe('Litmus corpus', () => {
       '/spec/chaosServiceAccount',
       '/spec/experiments/0/spec/components/env/0/value',
       '/spec/experiments/0/spec/probe/0/mode',
+      '/spec/experiments/0/spec/probe/0/runProperties/probeTimeout',
       '/spec/jobCleanUpPolicy',
     ])
   })

@@ -235,7 +235,7 @@ function cmdProbe(inputs: Obj, path: string, notes: Notes, timeoutMs: number | u
   return { command: { ...spec, stdoutRegex: compared.regex } }
 }
 
-function promProbe(inputs: Obj, path: string, notes: Notes, timeoutMs: number | undefined): Obj | undefined {
+function promProbe(inputs: Obj, path: string, notes: Notes): Obj | undefined {
   notes.only(inputs, path, ['endpoint', 'query', 'queryPath', 'comparator'], 'promProbe inputs')
   const url = notes.string(inputs, 'endpoint', path)
   const query = notes.string(inputs, 'query', path)
@@ -246,7 +246,6 @@ function promProbe(inputs: Obj, path: string, notes: Notes, timeoutMs: number | 
   const c = notes.object(inputs, 'comparator', path)
   if (!c) return notes.refuse(pointer(path, 'comparator'), 'is required')
   const compared = comparator(c, pointer(path, 'comparator'), notes, false)
-  if (timeoutMs !== undefined) notes.approx(pointer(path, 'probeTimeout'), 'faultline bounds each PromQL query at 5s')
   if (!url || !query || !compared?.tolerance) return undefined
   return { promql: { url, query }, tolerance: compared.tolerance }
 }
@@ -330,10 +329,18 @@ export function probesToChecks(probes: unknown[], path: string, notes: Notes): P
     let kind: Obj | undefined
     if (type === 'httpProbe') kind = httpProbe(inputs, ipath, notes, timing.timeoutMs)
     else if (type === 'cmdProbe') kind = cmdProbe(inputs, ipath, notes, timing.timeoutMs)
-    else if (type === 'promProbe') kind = promProbe(inputs, ipath, notes, timing.timeoutMs)
+    else if (type === 'promProbe') kind = promProbe(inputs, ipath, notes)
     else if (type === 'k8sProbe') kind = k8sProbe(inputs, ipath, notes, name, out)
     else return void notes.refuse(pointer(ppath, 'type'), 'must be httpProbe, cmdProbe, promProbe or k8sProbe')
     if (!kind) return
+    const unusedTimeout: Record<string, string | undefined> = {
+      promProbe: 'faultline bounds each PromQL query at 5 s',
+      k8sProbe: "faultline's kubernetes checks read the pods without a timeout of their own",
+      httpProbe: inputs.responseTimeout !== undefined ? 'the request is bounded by responseTimeout' : undefined,
+    }
+    const why = unusedTimeout[type]
+    if (timing.timeoutMs !== undefined && why)
+      notes.approx(pointer(pointer(ppath, 'runProperties'), 'probeTimeout'), why)
     const check: Obj = { name, phases, ...timing.fields, ...kind }
     out.checks.push(check)
     if (timing.stopOnFailure) {
