@@ -47,6 +47,8 @@ function metadataOf(doc: Obj, notes: Notes): { name: string; namespace?: string;
     else notes.approx(path, 'ignored: annotations configure Chaos Mesh itself, not the fault')
   }
   const raw = notes.string(meta, 'name', '/metadata') ?? notes.string(meta, 'generateName', '/metadata')
+  if (meta.name !== undefined && meta.generateName !== undefined)
+    notes.approx('/metadata/generateName', 'ignored: the object has a name')
   if (!raw) notes.refuse('/metadata/name', 'is required')
   const name = faultlineName(raw ?? 'chaos')
   if (raw && name !== raw)
