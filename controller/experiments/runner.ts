@@ -111,6 +111,19 @@ export function plannedDuration(steps: StepSpec[]): number {
   return steps.reduce((sum, s) => sum + one(s), 0)
 }
 
+/**
+ * An observation run has nothing to judge: say so rather than "not enough data", and still say
+ * when a fault did not land (which a judged run reports only instead of a pass).
+ */
+function observationReason(count: number, judged: string | undefined, landed: ReturnType<typeof landing>): string {
+  const notes = [
+    ...(judged && !judged.startsWith('not enough data') ? [judged] : []),
+    ...(landed.notLanded.length ? [`the fault did not land: ${landed.notLanded.join('; ')}`] : []),
+    ...(landed.unproven.length ? [`could not show that the fault landed: ${landed.unproven.join('; ')}`] : []),
+  ]
+  return `observation run: no hypothesis to judge; ${count} observation(s) recorded${notes.length ? ` (${notes.join('; ')})` : ''}`
+}
+
 /** A fresh journal for one run of `experiment`. */
 function newJournal(experiment: ExperimentDoc, opts: RunOptions): Journal {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')
@@ -350,6 +363,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     const rec = journal.checks[c.name]!
     rec.result = worst(rec.phases.map((p) => p.result))
   }
+  const landed = landing(journal.faults)
   const judged = judgeRun({
     status,
     results: Object.fromEntries(hypothesis.map((c) => [c.name, journal.checks[c.name]!.result!])),
@@ -358,14 +372,12 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
     gateFailed,
     emptyTarget: resolution.empty,
     dryRun: journal.dryRun,
-    landing: landing(journal.faults),
+    landing: landed,
   })
   const { verdict } = judged
-  // An observation run has nothing to judge: say so rather than "not enough data".
-  const observationRun = hypothesis.length === 0 && observations.length > 0
   const reason =
-    observationRun && status === 'completed' && verdict === 'inconclusive'
-      ? `observation run: no hypothesis to judge; ${observations.length} observation(s) recorded${judged.reason && !judged.reason.startsWith('not enough data') ? ` (${judged.reason})` : ''}`
+    hypothesis.length === 0 && observations.length > 0 && status === 'completed' && verdict === 'inconclusive'
+      ? observationReason(observations.length, judged.reason, landed)
       : judged.reason
   if (status === 'errored' && fatalCode) journal.errorCode = fatalCode
   journal.status = status

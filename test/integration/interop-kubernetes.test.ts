@@ -167,6 +167,17 @@ describe('Chaos Mesh documents, end to end', () => {
     expect(errorRate.samples.some((s) => s.phase === 'during' && s.outcome === 'observed' && s.value! > 0.5)).toBe(true)
   })
 
+  it('HTTPChaos delay with no traffic: the observation run says the fault did not land', async () => {
+    const vars = await sidecarPods()
+    const r = await run('chaosmesh/http-delay.yaml', vars)
+    expect(r.status).toBe('completed')
+    expect(r.verdict).toBe('inconclusive')
+    expect(r.reason).toMatch(
+      /^observation run: no hypothesis to judge; 2 observation\(s\) recorded \(the fault did not land: /,
+    )
+    expect((await world!.admin('GET', '/rules')).body.rules).toEqual([])
+  })
+
   it('Workflow: pod-failure, suspend, then partition and pod-kill in parallel; everything reverted', async () => {
     const r = await run('chaosmesh/workflow-serial-parallel.yaml')
     expect(r.status).toBe('completed')
