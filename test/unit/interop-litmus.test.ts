@@ -264,6 +264,17 @@ describe('Litmus corpus', () => {
     expect(x.spec.method[1]!.podKill!.recoverWithin).toBe(90_000)
   })
 
+  it('TARGET_CONTAINER names the stressed container; STATUS_CHECK_TIMEOUT the replacement wait; NODE_LABEL on pods is refused', () => {
+    const engine = (experiment: string, env: Record<string, string>) =>
+      `apiVersion: litmuschaos.io/v1alpha1\nkind: ChaosEngine\nmetadata: { name: e, namespace: shop }\nspec:\n  appinfo: { appns: shop, applabel: app=web }\n  experiments:\n    - name: ${experiment}\n      spec:\n        components:\n          env: ${JSON.stringify(Object.entries(env).map(([name, value]) => ({ name, value })))}\n`
+    const ctx = { file: 'e.yaml', env: {}, vars: {} }
+    const hog = readAnyExperiment(engine('pod-cpu-hog', { TARGET_CONTAINER: 'app' }), ctx).experiment
+    expect(hog.spec.targets.app!.kubernetes).toMatchObject({ containers: ['app'] })
+    const del = readAnyExperiment(engine('pod-delete', { STATUS_CHECK_TIMEOUT: '60' }), ctx).experiment
+    expect(del.spec.method[0]!.podKill!.recoverWithin).toBe(60_000)
+    expect(() => readAnyExperiment(engine('pod-delete', { NODE_LABEL: 'zone=a' }), ctx)).toThrow(/cannot run/)
+  })
+
   it.each(Object.entries(REFUSED))('%s is refused with the paths of what faultline cannot run', (file, want) => {
     expect(paths(refusal(file))).toEqual([...want].sort())
   })

@@ -32,6 +32,7 @@ const RUNTIME_ONLY: Record<string, string> = {
   APP_KIND: 'ignored: set by the operator from appinfo',
   CHAOS_SERVICE_ACCOUNT: "ignored: faultline acts with its kubeconfig's identity",
   SET_HELPER_DATA: 'ignored: a Litmus helper-pod setting',
+  STATUS_CHECK_DELAY: 'ignored: faultline follows pods with a watch; it has no polling delay',
   INSTANCE_ID: 'ignored: a Litmus result-naming setting',
 }
 

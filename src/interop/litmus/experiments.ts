@@ -118,6 +118,11 @@ function podTarget(b: ExperimentBuild): Obj | undefined {
   if (!b.app)
     return notes.refuse(b.appPath, 'this experiment needs the application: give spec.appinfo or spec.selectors')
   const target: Obj = { ...b.app }
+  if (env.get('NODE_LABEL'))
+    notes.refuse(
+      env.path('NODE_LABEL', b.envPath),
+      "NODE_LABEL keeps pods on nodes with this label: faultline selects pods by their own labels and fields, not their node's",
+    )
   const pods = env.get('TARGET_PODS')
   if (pods) {
     const ns = (target.namespaces as string[] | undefined)?.[0]
@@ -201,6 +206,9 @@ function chaosSteps(name: string, b: ExperimentBuild): Obj[] | undefined {
   if (name === 'pod-cpu-hog' || name === 'pod-memory-hog') {
     sequence(b)
     if (!addPodTarget(b)) return undefined
+    // The stress shares the process namespace of this container (Litmus stresses its cgroup).
+    const container = env.get('TARGET_CONTAINER')
+    if (container) (b.targets[APP]!.kubernetes as Obj).containers = [container]
     const step: Obj = { target: APP, duration: formatDuration(total(b)) }
     if (name === 'pod-cpu-hog') {
       const cores = Number(env.get('CPU_CORES'))
@@ -282,6 +290,8 @@ function podDelete(b: ExperimentBuild): Obj[] | undefined {
       env.path('RANDOMNESS', b.envPath),
       'faultline waits exactly CHAOS_INTERVAL between rounds (Litmus draws a random interval up to it)',
     )
+  // Litmus 1.x/2.x wrote the replacement timeout as a variable; statusCheckTimeouts wins.
+  const statusTimeout = env.seconds('STATUS_CHECK_TIMEOUT', b.envPath)
   const rounds = intervalMs > 0 ? Math.max(1, Math.ceil(totalMs / intervalMs)) : 1
   notes.approx(
     env.path('TOTAL_CHAOS_DURATION', b.envPath),
@@ -290,7 +300,7 @@ function podDelete(b: ExperimentBuild): Obj[] | undefined {
   const kill: Obj = {
     target: APP,
     ...(force === 'false' ? {} : { gracePeriodSeconds: 0 }),
-    recoverWithin: formatDuration(b.statusTimeoutMs ?? 180_000),
+    recoverWithin: formatDuration(b.statusTimeoutMs ?? statusTimeout ?? 180_000),
   }
   const steps: Obj[] = []
   for (let i = 1; i <= rounds; i++) {
