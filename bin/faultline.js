@@ -29,10 +29,12 @@ if (
   const limitMb = Number(process.env.FAULTLINE_MEMORY_LIMIT_MB)
   const heapMb = process.env.FAULTLINE_HEAP_MB || (limitMb > 0 ? String(Math.max(64, Math.floor(limitMb * 0.75))) : '')
   if (heapMb) flags.push(`--max-old-space-size=${heapMb}`)
-  // glibc gives each thread that allocates its own arena; V8's worker threads would each keep a
-  // few MB of them resident for the life of the pod.
+  // glibc gives each thread that allocates its own arena, and raises its mmap threshold after
+  // large frees, so request buffers and zlib windows end up in arenas it rarely gives back:
+  // under load that held tens of MB. A fixed 128 KB threshold returns them to the kernel.
   process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], {
     MALLOC_ARENA_MAX: '2',
+    MALLOC_MMAP_THRESHOLD_: '131072',
     ...process.env,
   })
 }

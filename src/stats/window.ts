@@ -1,7 +1,9 @@
 /**
  * Exact latency statistics over a sliding window: one pair of HDR histograms (faulted,
- * unfaulted cohorts) per second, allocated on first use and recycled, merged on query.
- * Recording is HOT PATH (one array index and one recordValue); queries do the merging.
+ * unfaulted cohorts) per second, merged on query. Recording is HOT PATH (one array index and one
+ * recordValue) into dense histograms (95 KB each, recycled); once its second is over, a bucket is
+ * sealed into packed histograms (the same counts, a few KB), so 120 s of retention holds about
+ * 0.5 MB instead of 23 MB and queries stay exact.
  */
 import * as hdr from 'hdr-histogram-js'
 
@@ -10,9 +12,9 @@ export type Cohort = 'faulted' | 'unfaulted'
 /** Latencies are recorded in microseconds, 1 µs .. 1 h, three significant digits. */
 const HIGHEST_US = 3_600_000_000
 
-function newHistogram(): hdr.Histogram {
+function newHistogram(bitBucketSize: 32 | 'packed' = 32): hdr.Histogram {
   return hdr.build({
-    bitBucketSize: 32,
+    bitBucketSize,
     lowestDiscernibleValue: 1,
     highestTrackableValue: HIGHEST_US,
     numberOfSignificantValueDigits: 3,
@@ -32,6 +34,8 @@ interface Bucket {
   errorsFaulted: number
   errorsUnfaulted: number
   rules: Map<string, RuleCounts>
+  /** Its histograms are packed copies (the second is over); dense ones go back to the spares. */
+  sealed: boolean
 }
 
 /** Milliseconds; null when the window holds no request (no data is not 0 ms). */
@@ -73,6 +77,8 @@ export class StatsWindow {
   readonly #buckets: (Bucket | undefined)[]
   readonly #spare: hdr.Histogram[] = []
   readonly #now: () => number
+  /** The bucket being recorded into; sealed when another one takes its place. */
+  #current: Bucket | undefined
 
   constructor(opts: { retentionSeconds: number; now: () => number }) {
     this.retentionSeconds = opts.retentionSeconds
@@ -92,25 +98,49 @@ export class StatsWindow {
         errorsFaulted: 0,
         errorsUnfaulted: 0,
         rules: new Map(),
+        sealed: false,
       }
       this.#buckets[i] = b
     } else if (b.second !== second) {
       this.#recycle(b)
       b.second = second
     }
+    if (b !== this.#current) {
+      // Once a second: the finished bucket is packed (a fraction of a millisecond).
+      if (this.#current) this.#seal(this.#current)
+      this.#current = b
+    }
     return b
   }
 
+  #seal(b: Bucket): void {
+    if (b.sealed) return
+    b.faulted = this.#packed(b.faulted)
+    b.unfaulted = this.#packed(b.unfaulted)
+    b.sealed = true
+  }
+
+  #packed(dense: hdr.Histogram | undefined): hdr.Histogram | undefined {
+    if (!dense) return undefined
+    const packed = newHistogram('packed')
+    packed.add(dense)
+    dense.reset()
+    this.#spare.push(dense)
+    return packed
+  }
+
   #recycle(b: Bucket): void {
-    for (const h of [b.faulted, b.unfaulted]) {
-      if (h) {
-        h.reset()
-        this.#spare.push(h)
+    if (!b.sealed)
+      for (const h of [b.faulted, b.unfaulted]) {
+        if (h) {
+          h.reset()
+          this.#spare.push(h)
+        }
       }
-    }
     b.faulted = b.unfaulted = undefined
     b.errorsFaulted = b.errorsUnfaulted = 0
     b.rules.clear()
+    b.sealed = false
   }
 
   /** HOT PATH: one finished exchange. */

@@ -44,4 +44,41 @@ describe('stats window', () => {
     expect(merged.latencyMs.p50).toBeCloseTo(150, 0)
     expect(merged.cohorts.faulted.count).toBe(100)
   })
+
+  it('stays exact once finished seconds are sealed into packed histograms', () => {
+    // A clock that can also step back, as a wall clock may.
+    const start = Date.parse('2026-01-01T00:00:00Z')
+    let now = start
+    const spread = new StatsWindow({ retentionSeconds: 60, now: () => now })
+    const oneSecond = new StatsWindow({ retentionSeconds: 60, now: () => now })
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    const values: [number, boolean, boolean][] = []
+    for (let s = 0; s < 20; s++)
+      for (let i = 0; i < 200; i++)
+        values.push([1 + next() * (s % 5 === 0 ? 2_000_000 : 50_000), next() < 0.3, next() < 0.05])
+    values.forEach(([us, faulted, error], i) => {
+      if (i > 0 && i % 200 === 0) now += 1000
+      spread.record(us, faulted, error)
+    })
+    const spreadStats = spread.query(30_000)
+    const spreadEncoded = spread.encoded(30_000)
+    now = start + 40_000
+    for (const [us, faulted, error] of values) oneSecond.record(us, faulted, error)
+    const reference = oneSecond.query(1000)
+    const referenceEncoded = oneSecond.encoded(1000)
+    expect(spreadStats.count).toBe(4000)
+    expect({ ...spreadStats, window: '', windowMs: 0, throughput: 0 }).toEqual({
+      ...reference,
+      window: '',
+      windowMs: 0,
+      throughput: 0,
+    })
+    // A sealed second keeps taking late records (a clock that stepped back) without losing any.
+    now = start
+    spread.record(123, false, false)
+    now = start + 19_000
+    expect(spread.query(30_000).count).toBe(4001)
+    expect(mergeEncoded([spreadEncoded])).toEqual(mergeEncoded([referenceEncoded]))
+  })
 })
