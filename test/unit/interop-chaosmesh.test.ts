@@ -334,6 +334,22 @@ describe('Chaos Mesh corpus', () => {
     expect(t.experiment.spec.observations?.map((o) => o.sidecar?.stat)).toEqual(['p95', 'errorRate'])
   })
 
+  it('HTTPChaos abort wins over delay, replace and patch, as chaos-tproxy applies it first', () => {
+    const text = readFileSync(path.join(DIR, 'http-abort.yaml'), 'utf8').replace(
+      '  abort: true',
+      '  abort: true\n  delay: 1s\n  patch:\n    headers: [[x-a, b]]',
+    )
+    const t = readAnyExperiment(text, { file: 'x', env: {}, vars: {} })
+    const rule = t.experiment.spec.method[0]!.sidecarFault!.rules[0]!
+    expect(rule).toEqual({
+      id: 'test-http-chaos',
+      phase: 'request',
+      match: expect.any(Object),
+      abort: { mode: 'close' },
+    })
+    expect(paths(t.approximations)).toEqual(['/spec/delay', '/spec/patch', '/spec/port'])
+  })
+
   it('a Schedule carries the controller schedule it becomes', () => {
     expect(read('schedule-pod-kill.yaml').schedule).toEqual({
       name: 'schedule-pod-kill',

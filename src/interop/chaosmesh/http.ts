@@ -84,27 +84,41 @@ export function httpChaosRule(spec: Obj, path: string, notes: Notes, id: string)
     notes.refuse(pointer(path, 'remoteCluster'), 'faultline acts on the cluster of its kubeconfig only')
 
   let actions = 0
+  const abort = spec.abort === true
+  if (spec.abort !== undefined && typeof spec.abort !== 'boolean')
+    notes.refuse(pointer(path, 'abort'), 'must be true or false')
+  // chaos-tproxy applies abort first and returns (handler/http/action.rs): with abort, the other
+  // actions never run, so they are noted, not carried over.
+  const skipped = (key: string) =>
+    notes.approx(
+      pointer(path, key),
+      'no effect: Chaos Mesh aborts before it would apply it, and so does faultline here',
+    )
+  if (abort) {
+    // The proxy drops the connection without an answer.
+    rule.abort = { mode: 'close' }
+    actions++
+  }
   const delay = notes.string(spec, 'delay', path)
   if (delay !== undefined) {
     const ms = parseDuration(delay)
     if (ms === undefined) notes.refuse(pointer(path, 'delay'), 'must be a duration such as "10s" or "500ms"')
+    else if (abort) skipped('delay')
     else rule.delay = { ms }
     actions++
   }
-  if (spec.abort === true) {
-    // chaos-tproxy drops the connection without an answer.
-    rule.abort = { mode: 'close' }
-    actions++
-  } else if (spec.abort !== undefined && spec.abort !== false)
-    notes.refuse(pointer(path, 'abort'), 'must be true or false')
   const replace = notes.object(spec, 'replace', path)
   if (replace) {
-    rule.replace = replaceAction(replace, pointer(path, 'replace'), phase, notes)
+    const r = replaceAction(replace, pointer(path, 'replace'), phase, notes)
+    if (abort) skipped('replace')
+    else rule.replace = r
     actions++
   }
   const patch = notes.object(spec, 'patch', path)
   if (patch) {
-    rule.patch = patchAction(patch, pointer(path, 'patch'), phase, notes)
+    const r = patchAction(patch, pointer(path, 'patch'), phase, notes)
+    if (abort) skipped('patch')
+    else rule.patch = r
     actions++
   }
   if (actions === 0) notes.refuse(path, 'has no action: give abort, delay, replace or patch')
