@@ -5,8 +5,7 @@ import { parseSize, runStress } from '../controller/drivers/local/stress.ts'
 import { lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
 import { parseDuration } from '../src/duration.ts'
 import { isFaultlineError, type FieldIssue } from '../src/errors.ts'
-import { parseExperiment } from '../src/experiments/document.ts'
-import type { ExperimentDoc } from '../src/experiments/schema.ts'
+import { interopFormats, type ReadExperiment, readAnyExperiment } from '../src/interop/registry.ts'
 import { createLogger, type Logger } from '../src/log.ts'
 import { seededRandom } from '../src/random.ts'
 import { abortOnSignals } from './interrupt.ts'
@@ -113,8 +112,9 @@ export const VALIDATE = defineCommand({
   notes: 'exit codes: 0 valid, 64 invalid (every problem listed) or a usage error',
 })
 
-function varsFrom(list: string[], env: NodeJS.ProcessEnv, command: string): Record<string, string | undefined> {
-  const vars: Record<string, string | undefined> = { ...env }
+/** The `--var NAME=value` pairs (the environment is the fallback, applied by the reader). */
+function varsFrom(list: string[], command: string): Record<string, string> {
+  const vars: Record<string, string> = {}
   for (const kv of list) {
     const i = kv.indexOf('=')
     if (i < 1)
@@ -127,17 +127,29 @@ function varsFrom(list: string[], env: NodeJS.ProcessEnv, command: string): Reco
 }
 
 /**
- * The seam between a file on disk and the experiment `run` and `validate` act on: every way of
- * reading an experiment goes through here. A file that cannot be read is a usage error (64, one
- * line); one that can be read but is not a valid experiment is FL_ERR_EXPERIMENT_INVALID (64,
- * every problem listed).
+ * The one place a file becomes an experiment: faultline/v1, or a Chaos Toolkit, Chaos Mesh or
+ * Litmus document read as faultline/v1 (src/interop), with what was approximated on the way.
  */
 export function loadExperimentFile(
   file: string,
-  vars: Record<string, string | undefined>,
+  env: NodeJS.ProcessEnv,
+  varList: string[],
   command = 'run',
-): ExperimentDoc {
-  return parseExperiment(readArgumentFile(command, file), vars, file)
+): ReadExperiment {
+  return readAnyExperiment(readArgumentFile(command, file), { file, env, vars: varsFrom(varList, command) })
+}
+
+/** What a person should know before a translated document runs. */
+function translationNotes(read: ReadExperiment): string[] {
+  if (read.format === 'faultline') return []
+  const title = interopFormats.find((f) => f.name === read.format)?.title ?? read.format
+  return [
+    `read as ${title}; ${read.approximations.length} field(s) approximated${read.approximations.length ? ':' : ''}`,
+    ...read.approximations.map((a) => `  ${a.path}: ${a.message}`),
+    ...(read.schedule
+      ? ['  recurring in its own tool: this run is one occurrence (faultline import prints the controller schedule)']
+      : []),
+  ]
 }
 
 /** One JSON object on stdout, the whole of it in --output json. */
@@ -151,10 +163,12 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
   const { values } = parsed
   const file = parsed.args[0]!
   const json = values.output === 'json'
-  const experiment = loadExperimentFile(file, varsFrom(values.var, env, 'run'), 'run')
+  const read = loadExperimentFile(file, env, values.var, 'run')
+  const experiment = read.experiment
   // Human progress on stdout; in JSON mode stdout carries only the result, so progress moves to stderr.
   const progressStream = json ? process.stderr : process.stdout
   const say = (line: string) => progressStream.write(line + '\n')
+  for (const line of translationNotes(read)) say(line)
   // Listen before anything is applied; a signal from here on finishes the journal as aborted.
   const interrupt = abortOnSignals(say)
   try {
@@ -177,7 +191,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
       ownNamespace: ownNamespace(env),
     })
     await fleet?.close()
-    if (json) writeJson(runResultJson(file, result))
+    if (json) writeJson({ ...runResultJson(file, result), format: read.format, approximations: read.approximations })
     else reportText(result, (line) => process.stdout.write(line + '\n'))
     return exitCodeOf(result)
   } finally {
@@ -231,27 +245,31 @@ export function validateCommand(argv: string[], env: NodeJS.ProcessEnv = process
   if (parsed.help) return printHelp(VALIDATE)
   const file = parsed.args[0]!
   const json = parsed.values.output === 'json'
-  const vars = varsFrom(parsed.values.var, env, 'validate')
-  let x: ExperimentDoc
+  let read: ReadExperiment
   try {
-    x = loadExperimentFile(file, vars, 'validate')
+    read = loadExperimentFile(file, env, parsed.values.var, 'validate')
   } catch (err) {
     // An invalid document is validate's answer, not a crash: in JSON mode it is the object.
     if (!json || !isFaultlineError(err) || err.code !== 'FL_ERR_EXPERIMENT_INVALID') throw err
     writeJson(validateJson(file, err.issues ?? [{ path: '', message: err.message }]))
     return EXIT.invalid
   }
+  const x = read.experiment
   if (json)
     writeJson({
       ...validateJson(file, []),
+      format: read.format,
+      approximations: read.approximations,
       experiment: x.metadata.name,
       steps: x.spec.method.length,
       checks: x.spec.hypothesis.checks.length,
     })
-  else
+  else {
     process.stdout.write(
       `${file}: valid (${x.metadata.name}, ${x.spec.method.length} step(s), ${x.spec.hypothesis.checks.length} check(s))\n`,
     )
+    for (const line of translationNotes(read)) process.stdout.write(line + '\n')
+  }
   return 0
 }
 
