@@ -301,6 +301,18 @@ async function kubernetesSample(c: CheckSpec, ctx: CheckContext): Promise<Sample
 }
 
 /** One sample of any check kind; never throws (a broken check is an `error` sample). */
+/**
+ * In the before phase a bound relative to the before baseline compares the baseline with itself:
+ * the sample *is* the baseline, so only the check's absolute bounds judge it (without this, the
+ * gate would wait for a baseline it is there to take, and never pass).
+ */
+function baselineOf(c: CheckSpec): CheckSpec {
+  const tol = c.tolerance as Tolerance | undefined
+  if (tol?.relative?.to !== 'before') return c
+  const { relative: _relative, ...absolute } = tol
+  return { ...c, tolerance: absolute } as CheckSpec
+}
+
 export async function sampleCheck(
   c: CheckSpec,
   phase: Phase,
@@ -308,6 +320,7 @@ export async function sampleCheck(
   opts: SampleOptions = {},
 ): Promise<Sample> {
   const at = ctx.now()
+  c = phase === 'before' ? baselineOf(c) : c
   try {
     const r = c.sidecar
       ? await sidecarSample(c, ctx, opts)

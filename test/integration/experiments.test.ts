@@ -122,6 +122,36 @@ describe('running experiments against real sidecars', () => {
     expect(failing.value!).toBeGreaterThan(failing.baseline! * 3)
   })
 
+  it('a bound relative to the before baseline passes the gate it takes the baseline in, then judges against it', async () => {
+    world = await startWorld()
+    const x = experiment({
+      targets: { app: { sidecars: [world.adminUrl] } },
+      load: { url: `${world.proxyUrl}/echo/x`, rate: 200, connections: 4 },
+      hypothesis: {
+        title: 'p95 does not grow by 30 ms',
+        checks: [
+          {
+            name: 'p95',
+            sidecar: { target: 'app', stat: 'p95' },
+            tolerance: { relative: { to: 'before', maxIncrease: 30 } },
+            ...fast,
+          },
+        ],
+      },
+      method: [
+        { name: 'slow', sidecarFault: { target: 'app', duration: '2s', rules: [{ id: 'slow', delay: { ms: 100 } }] } },
+      ],
+    })
+    const r = await runExperiment(x, { dataDir: dataDir() })
+    const phases = r.journal.checks.p95!.phases
+    expect(phases[0]).toMatchObject({ phase: 'before', result: 'pass' })
+    expect(r).toMatchObject({ status: 'completed', verdict: 'fail' })
+    expect(phases.find((p) => p.phase === 'during')!.result).toBe('fail')
+    const failing = r.journal.checks.p95!.samples.find((s) => s.outcome === 'fail')!
+    expect(failing.baseline).toBeLessThan(30)
+    expect(failing.value! - failing.baseline!).toBeGreaterThan(30)
+  })
+
   it('a dry run resolves targets and runs checks but injects nothing', async () => {
     world = await startWorld()
     const x = experiment({
