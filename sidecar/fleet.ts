@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import { createRequire } from 'node:module'
-import type { Redis } from 'ioredis'
+import type { ChainableCommander, Redis } from 'ioredis'
 import { errors, type FaultlineError, isFaultlineError } from '../src/errors.ts'
 import {
   type Ack,
@@ -181,16 +181,20 @@ export class FleetSource {
   }
 
   async #beat(): Promise<void> {
-    const { service } = this.#opts
     if (!this.#info || this.#cmd.status !== 'ready') return
-    const now = Date.now()
-    const info = { ...this.#info, ...this.#applied }
-    await this.#cmd
-      .multi()
-      .set(fleetKeys.instance(service, this.id), JSON.stringify(info), 'PX', INSTANCE_TTL_MS)
-      .zadd(fleetKeys.instances(service), now, this.id)
+    await this.#withBeat(this.#cmd.multi())
       .exec()
       .catch(this.#commandFailed('heartbeat'))
+  }
+
+  /** Adds the heartbeat (this instance's info, with the generation it applied) to a transaction. */
+  #withBeat(multi: ChainableCommander): ChainableCommander {
+    const { service } = this.#opts
+    if (!this.#info) return multi
+    const info = { ...this.#info, ...this.#applied }
+    return multi
+      .set(fleetKeys.instance(service, this.id), JSON.stringify(info), 'PX', INSTANCE_TTL_MS)
+      .zadd(fleetKeys.instances(service), Date.now(), this.id)
   }
 
   /** Reads the desired state and applies it if it is new; coalesces concurrent calls. */
@@ -255,12 +259,13 @@ export class FleetSource {
       if (e.issues) ack.errors = e.issues
       log.error({ service, generation: desired.generation, error: ack.error }, 'fleet: desired rules rejected')
     }
-    await this.#cmd
-      .multi()
-      .hset(fleetKeys.acks(service), this.id, JSON.stringify(ack))
-      .publish(fleetKeys.acked(service), JSON.stringify(ack))
-      .exec()
-    void this.#beat()
+    // One transaction: whoever reads the acknowledgement also reads the instance at that generation.
+    await this.#withBeat(
+      this.#cmd
+        .multi()
+        .hset(fleetKeys.acks(service), this.id, JSON.stringify(ack))
+        .publish(fleetKeys.acked(service), JSON.stringify(ack)),
+    ).exec()
   }
 
   async close(): Promise<void> {
