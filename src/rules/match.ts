@@ -7,7 +7,14 @@ import type { CompiledRule, HeaderBag, RequestView, RuleSnapshot } from './compi
 import { rulesForPath } from './segment-index.ts'
 
 export type SkipReason =
-  'not_sampled' | 'max_active' | 'client_gone' | 'patch_not_json' | 'patch_too_large' | 'patch_failed'
+  | 'not_sampled'
+  | 'max_active'
+  | 'client_gone'
+  | 'patch_not_json'
+  | 'patch_too_large'
+  | 'patch_failed'
+  /** A body replace or JSON patch matched a gRPC call: protobuf passes unchanged. */
+  | 'grpc-body'
 
 /** Told about every match and skip, so per-rule figures need no second pass. */
 export interface MatchObserver {
