@@ -69,6 +69,7 @@ export const errors = {
   FL_ERR_TARGET_UNRESOLVED: define('FL_ERR_TARGET_UNRESOLVED', 'target could not be resolved', 422),
   FL_ERR_STORE_CORRUPT: define('FL_ERR_STORE_CORRUPT', 'stored record is unreadable', 503),
   FL_ERR_STORE_UNAVAILABLE: define('FL_ERR_STORE_UNAVAILABLE', 'cannot write to the store', 503),
+  FL_ERR_TOO_MANY_STREAMS: define('FL_ERR_TOO_MANY_STREAMS', 'too many open event streams', 503),
   /** Sidecars, as seen by the controller */
   FL_ERR_SIDECAR_UNREACHABLE: define('FL_ERR_SIDECAR_UNREACHABLE', 'sidecar unreachable', 502),
   FL_ERR_SIDECAR_REJECTED: define('FL_ERR_SIDECAR_REJECTED', 'sidecar refused the request', 502),
