@@ -38,8 +38,8 @@ export const SIDECAR_METRICS = {
   requests: {
     name: 'faultline_requests_total',
     type: 'counter',
-    help: 'Requests handled by the sidecar, by method, status code and the fault applied (none when unfaulted).',
-    labels: ['service', 'method', 'code', 'fault'],
+    help: 'Requests handled by the sidecar, by method, status code, the fault applied (none when unfaulted) and, for gRPC calls, the gRPC status (go-grpc-prometheus names; absent for other requests).',
+    labels: ['service', 'method', 'code', 'fault', 'grpc_code'],
   },
   duration: {
     name: 'faultline_request_duration_seconds',
@@ -150,8 +150,11 @@ export interface RuleShape {
 }
 
 export interface SidecarMetrics {
-  /** HOT PATH: one finished exchange. `code` is the status sent, or 0 when the connection was cut. */
-  observeRequest(method: string, code: number, fault: string, seconds: number): void
+  /**
+   * HOT PATH: one finished exchange. `code` is the status sent, or 0 when the connection was cut;
+   * `grpcCode` the gRPC status label (grpc.ts grpcCodeLabel) of a gRPC call, else undefined.
+   */
+  observeRequest(method: string, code: number, fault: string, seconds: number, grpcCode?: string): void
   observeUpstream(seconds: number): void
   faultInjected(rule: string, kind: string): void
   faultSkipped(rule: string, reason: string): void
@@ -166,6 +169,8 @@ export interface SidecarMetrics {
 interface FaultRow {
   duration: HistogramSeries
   codes: Map<number, Series>
+  /** gRPC calls, by `${code} ${grpc_code}`; created on the first gRPC call only. */
+  grpc?: Map<string, Series>
 }
 
 /** A rule's series, kept while the rule is loaded. */
@@ -246,13 +251,27 @@ export function createSidecarMetrics(registry: Registry, service: string): Sidec
   }
 
   return {
-    observeRequest(method, code, fault, seconds) {
+    observeRequest(method, code, fault, seconds, grpcCode) {
       const rows = byMethod.get(method) ?? methodRows(method)
       let row = rows.get(fault)
       if (row === undefined)
         rows.set(fault, (row = { duration: duration.series(service, methodLabel(method), fault), codes: new Map() }))
-      let c = row.codes.get(code)
-      if (c === undefined) row.codes.set(code, (c = requests.series(service, methodLabel(method), String(code), fault)))
+      let c: Series | undefined
+      if (grpcCode === undefined) {
+        c = row.codes.get(code)
+        if (c === undefined) {
+          c = requests.series(service, methodLabel(method), String(code), fault, '')
+          // An empty label is an absent one to Prometheus: the series reads exactly as before gRPC.
+          delete c.labels.grpc_code
+          row.codes.set(code, c)
+        }
+      } else {
+        const grpc = (row.grpc ??= new Map())
+        const key = `${code} ${grpcCode}`
+        c = grpc.get(key)
+        if (c === undefined)
+          grpc.set(key, (c = requests.series(service, methodLabel(method), String(code), fault, grpcCode)))
+      }
       c.value++
       row.duration.observe(seconds)
     },
