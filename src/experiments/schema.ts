@@ -236,6 +236,11 @@ const sampling = {
   minSamples: number({ integer: true, min: 1, description: 'requests a sidecar window needs to count; default 20' }),
 }
 
+const judgement = choice(
+  ['statistical', 'point'],
+  'statistical (default): a sidecar percentile or error-rate bound is judged on every request of the phase with exact confidence bounds; point: each sample\'s figure against the bound, as before',
+)
+
 const check = object(
   {
     ...sampling,
@@ -245,6 +250,7 @@ const check = object(
       description: 'consecutive failing samples that fail a phase; default 2',
     }),
     recoverWithin: duration({ min: 1, description: 'after phase: deadline to pass again; default 30s' }),
+    judgement,
     once: boolean(
       'one sample per phase decides it; once-checks run one after another in declared order and stop at the first that does not pass',
     ),
@@ -441,7 +447,16 @@ const experiment = object({
       targets: required(record(target, { key: NAME })),
       load,
       hypothesis: required(
-        object({ title: required(string({ minLength: 1, maxLength: 256 })), checks: required(array(check)) }),
+        object({
+          title: required(string({ minLength: 1, maxLength: 256 })),
+          checks: required(array(check)),
+          confidence: number({
+            min: 0.5,
+            max: 0.9999,
+            description: 'confidence of statistical verdicts (pass and fail each wrong at most 1 - confidence); default 0.95',
+          }),
+          judgement,
+        }),
       ),
       guardrails: array(check),
       observations: array(observation, {
