@@ -19,6 +19,7 @@ import { registerOperations } from './api/register.ts'
 import { operationOf, paramsOf, YAML_TYPES } from './api/routes.ts'
 import type { Cluster } from './drivers/kubernetes/cluster.ts'
 import type { FleetBus } from './bus/fleet.ts'
+import { EventHub } from './events.ts'
 import { createControllerMetrics } from './metrics.ts'
 import { RunManager } from './runs.ts'
 import { Scheduler } from './scheduler.ts'
@@ -40,6 +41,8 @@ export interface ControllerOptions {
   cluster?: () => Cluster
   /** The controller's own namespace, protected like kube-system. */
   ownNamespace?: string
+  /** Event streams: heartbeat interval (default 15 s) and cap on open streams (default 64). */
+  events?: { heartbeatMs?: number; maxSubscribers?: number }
 }
 
 export interface Controller {
@@ -48,6 +51,7 @@ export interface Controller {
   runs: RunManager
   shaping: ShapingManager
   scheduler: Scheduler
+  events: EventHub
   /** Crash recovery, shaping resume, schedules, then listen; resolves to the base URL. */
   start(): Promise<string>
   close(): Promise<void>
@@ -86,6 +90,13 @@ export function buildController(opts: ControllerOptions): Controller {
   const shaping = new ShapingManager({ store, log, fleet: opts.fleet })
   const scheduler = new Scheduler({ store, runs, log })
   const metrics = createControllerMetrics({ store, runs, scheduler, log })
+  const events = new EventHub({
+    store,
+    log,
+    liveJournal: (runId) => runs.liveJournals().find((j) => j.runId === runId),
+    ...opts.events,
+  })
+  runs.observe(events)
   const apiLog = log.child({ component: 'api' })
   // Long parameters reach the name check (and its FL_ERR_NAME_INVALID) instead of the router's bare 414.
   const app = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024, routerOptions: { maxParamLength: 2048 } })
@@ -152,7 +163,16 @@ export function buildController(opts: ControllerOptions): Controller {
   // Every route comes from the operation table, which the OpenAPI document is generated from.
   registerOperations(
     app,
-    controllerHandlers({ store, runs, shaping, scheduler, fleet: opts.fleet, log: apiLog, metricsText: metrics.text }),
+    controllerHandlers({
+      store,
+      runs,
+      shaping,
+      scheduler,
+      fleet: opts.fleet,
+      log: apiLog,
+      metricsText: metrics.text,
+      events,
+    }),
   )
 
   let closing: Promise<void> | undefined
@@ -162,6 +182,7 @@ export function buildController(opts: ControllerOptions): Controller {
     runs,
     shaping,
     scheduler,
+    events,
     async start() {
       const recovered = await runs.recoverCrashed()
       if (recovered.length) log.warn({ recovered }, 'crash recovery: runs left running by a previous controller')
@@ -179,6 +200,7 @@ export function buildController(opts: ControllerOptions): Controller {
         scheduler.close()
         await runs.abortAll()
         shaping.close()
+        events.close()
         await app.close()
         await store.close()
         await opts.fleet?.close()

@@ -7,12 +7,14 @@ import { errors, type FaultlineError } from '../../src/errors.ts'
 import type { ExperimentDoc } from '../../src/experiments/schema.ts'
 import { validateExperiment } from '../../src/experiments/schema.ts'
 import type { Logger } from '../../src/log.ts'
+import type { EventHub } from '../events.ts'
 import type { FleetBus } from '../bus/fleet.ts'
 import { renderHtml, renderMarkdown } from '../experiments/report.ts'
 import type { RunManager } from '../runs.ts'
 import type { Scheduler } from '../scheduler.ts'
 import type { ShapingManager } from '../shaping.ts'
 import { SidecarClient } from '../sidecar-client.ts'
+import { dashboardFiles } from '../ui/serve.ts'
 import type { Store, Unreadable } from '../store/types.ts'
 import { checkExperiment } from './bodies.ts'
 import { openApiDocument } from './openapi.ts'
@@ -27,6 +29,8 @@ export interface HandlerDeps {
   log: Logger
   /** The Prometheus text of the controller's metrics (controller/metrics.ts). */
   metricsText: () => Promise<string>
+  /** Live server-sent events (controller/events.ts). */
+  events: EventHub
 }
 
 export function controllerHandlers({
@@ -37,7 +41,9 @@ export function controllerHandlers({
   fleet,
   log,
   metricsText,
+  events,
 }: HandlerDeps): Handlers {
+  const dashboard = dashboardFiles()
   const journalOf = async (id: string) => {
     const j = await store.getJournal(id)
     if (!j) throw errors.FL_ERR_NOT_FOUND(`run ${id}`)
@@ -121,6 +127,8 @@ export function controllerHandlers({
       return { active: runs.active(), runs: items, unreadable }
     },
     getRun: async ({ params }) => journalOf(params.id),
+    streamRunEvents: async ({ params, request, reply }) => events.streamRun(params.id, request, reply),
+    streamEvents: async ({ request, reply }) => events.streamAll(request, reply),
     getRunReport: async ({ params }) => renderHtml(await journalOf(params.id)),
     getRunReportMarkdown: async ({ params }) => renderMarkdown(await journalOf(params.id)),
     abortRun: async ({ params }) => {
@@ -185,13 +193,16 @@ export function controllerHandlers({
     halt: async ({ body }) => {
       const reason = body?.reason ?? 'halted by an operator'
       // Refuse new work first, then stop what is running.
-      await store.setHalt({ reason, since: Date.now() })
+      const since = Date.now()
+      await store.setHalt({ reason, since })
+      events.haltChanged({ reason, since })
       const [aborted, reverted] = await Promise.all([runs.abortAll(), shaping.revertAll()])
       log.warn({ reason, aborted, reverted }, 'HALT: every run aborted and reverted, new runs refused')
       return { halted: true, reason, aborted, reverted }
     },
     liftHalt: async () => {
       await store.setHalt(undefined)
+      events.haltChanged(undefined)
       log.warn('halt lifted')
       return { halted: false }
     },
@@ -249,5 +260,9 @@ export function controllerHandlers({
       return { deleted: params.name }
     },
     triggerSchedule: async ({ params }) => scheduler.fire(params.name),
+
+    // ── the dashboard ──────────────────────────────────────────────────────────
+    getDashboard: async ({ request, reply }) => dashboard.index(request, reply),
+    getDashboardFile: async ({ params, request, reply }) => dashboard.file(params.file, request, reply),
   }
 }

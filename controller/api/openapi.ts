@@ -23,7 +23,7 @@ const ERRORS = {
   422: 'FL_ERR_TARGET_UNRESOLVED: a fleet service has no live sidecars; nothing was written',
   502: 'FL_ERR_SIDECAR_UNREACHABLE or FL_ERR_SIDECAR_REJECTED: a sidecar did not answer, or refused (`sidecar` has its answer); what was applied is removed again',
   '5XX':
-    'FL_ERR_REDIS or FL_ERR_STORE_CORRUPT / FL_ERR_STORE_UNAVAILABLE (503: Redis or the store is at fault); FL_ERR_INTERNAL (500) is a bug',
+    'FL_ERR_REDIS or FL_ERR_STORE_CORRUPT / FL_ERR_STORE_UNAVAILABLE (503: Redis or the store is at fault); FL_ERR_TOO_MANY_STREAMS (503: the cap of open event streams); FL_ERR_INTERNAL (500) is a bug',
 } as const
 
 function responsesOf(op: Operation): Record<string, ResponseSpec> {

@@ -4,7 +4,7 @@
  * handler table's type requires exactly one handler per operation, typed by its path parameters
  * and its checked body, so the routes and the OpenAPI document come from one declaration.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { BodyName, BodyOf } from './bodies.ts'
 import { fastifyPath, type Operation, OPERATIONS, type OperationId, type ParamsOf } from './routes.ts'
 
@@ -21,6 +21,8 @@ export interface Call<Id extends OperationId> {
   params: Record<ParamsOf<Op<Id>['path']>, string>
   body: BodyFor<Op<Id>>
   request: FastifyRequest
+  /** For the few operations that answer more than a body: event streams (hijacked), dashboard file headers. */
+  reply: FastifyReply
 }
 
 /** Answers the success body (JSON value or text); errors are thrown as catalogue errors. */
@@ -38,9 +40,11 @@ export function registerOperations(app: FastifyInstance, handlers: Handlers): vo
           params: request.params as Call<OperationId>['params'],
           body: request.body as Call<OperationId>['body'],
           request,
+          reply,
         })
+        if (reply.sent) return
         reply.code(op.ok ?? 200)
-        if ('text' in op.answer) reply.type(op.answer.text)
+        if ('text' in op.answer && !reply.hasHeader('content-type')) reply.type(op.answer.text)
         return result
       },
     })

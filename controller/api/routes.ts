@@ -46,6 +46,8 @@ export const TAGS = {
   halt: 'The halt switch',
   shaping: 'Traffic shaping without an experiment',
   schedules: 'Scheduled runs',
+  events: 'Live server-sent events (docs/dashboard.md)',
+  dashboard: 'The web dashboard (static files, no token; its data comes from this API)',
 } as const
 export type Tag = keyof typeof TAGS
 
@@ -177,6 +179,18 @@ export const OPERATIONS = {
     answer: { text: 'text/markdown; charset=utf-8', description: 'a Markdown document' },
     errors: [404],
   },
+  streamRunEvents: {
+    method: 'get',
+    path: '/runs/{id}/events',
+    tag: 'events',
+    summary:
+      'Server-sent events of one run: status, target, timeline, fault, sample, check, phase, end. Each id is its place in the run (send Last-Event-ID to resume with no gap); the first connection replays the run so far; a ": ping" comment every 15 s; closed after end. 503 FL_ERR_TOO_MANY_STREAMS at the cap',
+    answer: {
+      text: 'text/event-stream',
+      description: 'an event stream (`id`, `event`, `data` as JSON), closed after the `end` event',
+    },
+    errors: [404],
+  },
   abortRun: {
     method: 'post',
     path: '/runs/{id}/abort',
@@ -193,6 +207,14 @@ export const OPERATIONS = {
     summary:
       'Sidecars the controller knows (experiments, shaping, fleet), with reachability, generation and rule count',
     answer: json(R.Sidecars),
+  },
+  streamEvents: {
+    method: 'get',
+    path: '/events',
+    tag: 'events',
+    summary:
+      'Server-sent events of the controller: run-started, run-ended, halt, halt-lifted, sidecar-down, sidecar-up (reset when a Last-Event-ID is no longer kept); a ": ping" comment every 15 s. 503 FL_ERR_TOO_MANY_STREAMS at the cap',
+    answer: { text: 'text/event-stream', description: 'an event stream (`id`, `event`, `data` as JSON)' },
   },
   getHalt: {
     method: 'get',
@@ -293,6 +315,23 @@ export const OPERATIONS = {
     summary: 'Fire a schedule now (same policies as a cron firing): the run it started, or why it skipped',
     ...NONE,
     answer: json(R.ScheduleEvent),
+    errors: [404],
+  },
+  getDashboard: {
+    method: 'get',
+    path: '/ui/',
+    tag: 'dashboard',
+    summary: 'The dashboard page (no token needed: it carries no data)',
+    open: true,
+    answer: { text: 'text/html; charset=utf-8', description: 'the dashboard shell' },
+  },
+  getDashboardFile: {
+    method: 'get',
+    path: '/ui/{file}',
+    tag: 'dashboard',
+    summary: 'A file of the dashboard: its modules (text/javascript), stylesheet (text/css) (no token needed)',
+    open: true,
+    answer: { text: 'text/javascript; charset=utf-8', description: 'a module of the dashboard, or its stylesheet' },
     errors: [404],
   },
 } as const satisfies Record<string, Operation>
