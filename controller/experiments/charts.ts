@@ -131,8 +131,43 @@ const BOUND_REACH = 10
 
 const f1 = (n: number) => n.toFixed(1)
 
-/** A time-series chart (x in epoch ms) with round ticks, shaded bands, bounds and sample marks. */
-export function timeChart(c: TimeChart): string {
+/** A shaded window: a rect, its tooltip, and its label where it fits. */
+export interface BandShape {
+  cls: string
+  x: number
+  width: number
+  color: string
+  title: string
+  label?: { x: number; y: number; text: string }
+}
+
+/** A bound: a horizontal line, a step line (relative bounds), or a note that it is above the axis. */
+export type BoundShape =
+  | { shape: 'offscale'; label: string; x: number; y: number }
+  | { shape: 'line' | 'step'; kind: 'max' | 'min'; points: string; label: string; labelX: number; labelY: number }
+
+/**
+ * Where everything of a time chart goes, in SVG user units: the one geometry behind the HTML
+ * report's charts (timeChart, a string) and the dashboard's live ones (ui/chart.ts, Preact), so
+ * both show the same numbers the same way. Point lists are SVG `points` strings.
+ */
+export interface TimeChartGeometry {
+  width: number
+  height: number
+  plot: { left: number; right: number; top: number; bottom: number }
+  yTicks: { y: number; label: string }[]
+  xTicks: { x: number; label: string }[]
+  bands: BandShape[]
+  lines: { key: string; color: string; width: number; points: string }[]
+  bounds: BoundShape[]
+  marks: { outcome: string; cx: number; cy: number; fill: string; title: string }[]
+  unit: { x: number; y: number; text: string }
+  /** Data to SVG coordinates, for a cursor or a readout. */
+  x: (t: number) => number
+  y: (v: number) => number
+}
+
+export function timeChartGeometry(c: TimeChart): TimeChartGeometry {
   const W = c.width ?? 760
   const H = c.height ?? 220
   const pad = { l: 52, r: 12, t: 14, b: 28 }
@@ -148,61 +183,101 @@ export function timeChart(c: TimeChart): string {
   const x = (t: number) =>
     pad.l + ((Math.min(Math.max(t, c.start), c.start + span) - c.start) / span) * (W - pad.l - pad.r)
   const y = (v: number) => H - pad.b - ((Math.min(v, yHi) - yLo) / (yHi - yLo)) * (H - pad.t - pad.b)
-  const grid = yTicks
-    .map(
-      (v) =>
-        `<line class="grid" x1="${pad.l}" x2="${W - pad.r}" y1="${f1(y(v))}" y2="${f1(y(v))}" stroke="#e5e7eb"/><text class="tick y" x="${pad.l - 6}" y="${f1(y(v) + 3)}" font-size="10" text-anchor="end" fill="#6b7280">${tickLabel(v)}</text>`,
-    )
-    .join('')
   const xOffsets = timeTicks(span)
   const xStep = xOffsets[1] ?? span
-  const xTicks = xOffsets
-    .map(
-      (ms) =>
-        `<text class="tick x" x="${f1(x(c.start + ms))}" y="${H - 8}" font-size="10" text-anchor="middle" fill="#6b7280">${timeLabel(ms, xStep)}</text>`,
-    )
-    .join('')
-  const bands = (c.bands ?? [])
-    .map((b) => {
-      const x0 = x(b.from)
-      const x1 = Math.max(x0 + 2, x(b.to))
-      // A label wider than its band would run into the next one; the band's tooltip still names it.
-      const fits = b.label.length * 5.5 <= Math.max(x1 - x0, W - pad.r - x0) && !b.labelInside
-      const inside = b.labelInside && b.label.length * 5.5 <= x1 - x0 - 4
-      const label =
-        fits || inside
-          ? `<text class="band-label" x="${f1(x0 + 3)}" y="${pad.t + 11}" font-size="10" fill="#374151">${esc(b.label)}</text>`
-          : ''
-      return `<rect class="${esc(b.cls)}" x="${f1(x0)}" y="${pad.t}" width="${f1(x1 - x0)}" height="${H - pad.t - pad.b}" fill="${b.color}" fill-opacity="0.2"><title>${esc(b.title ?? b.label)}</title></rect>${label}`
-    })
-    .join('')
-  const lines = c.series
-    .flatMap((s) =>
-      runsOf(s.points).map(
-        (run) =>
-          `<polyline class="series ${esc(s.key)}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 1}" points="${run
-            .map((p) => `${f1(x(p.x))},${f1(y(p.y))}`)
-            .join(' ')}"/>`,
-      ),
-    )
-    .join('')
-  const bounds = (c.bounds ?? [])
-    .map((b) => boundSvg(b, { x, y, yHi, left: pad.l, right: W - pad.r, top: pad.t, end: c.end }))
-    .join('')
-  const marks = (c.marks ?? [])
-    .map(
-      (m) =>
-        `<circle class="check-sample ${esc(m.outcome)}" cx="${f1(x(m.x))}" cy="${f1(y(m.y))}" r="2.5" fill="${m.outcome === 'fail' ? '#b91c1c' : '#15803d'}"><title>${esc(m.title)}</title></circle>`,
-    )
-    .join('')
-  return `<svg class="chart ${esc(c.cls)}" data-target="${esc(c.target)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(c.ariaLabel)}">
-${grid}${bands}${lines}${bounds}${marks}${xTicks}
-<text x="${pad.l}" y="${pad.t - 3}" font-size="10" fill="#374151">${esc(c.unit)}</text></svg>`
+  const bands = (c.bands ?? []).map((b): BandShape => {
+    const x0 = x(b.from)
+    const x1 = Math.max(x0 + 2, x(b.to))
+    // A label wider than its band would run into the next one; the band's tooltip still names it.
+    const fits = b.label.length * 5.5 <= Math.max(x1 - x0, W - pad.r - x0) && !b.labelInside
+    const inside = b.labelInside && b.label.length * 5.5 <= x1 - x0 - 4
+    return {
+      cls: b.cls,
+      x: x0,
+      width: x1 - x0,
+      color: b.color,
+      title: b.title ?? b.label,
+      ...(fits || inside ? { label: { x: x0 + 3, y: pad.t + 11, text: b.label } } : {}),
+    }
+  })
+  const lines = c.series.flatMap((s) =>
+    runsOf(s.points).map((run) => ({
+      key: s.key,
+      color: s.color,
+      width: s.width ?? 1,
+      points: run.map((p) => `${f1(x(p.x))},${f1(y(p.y))}`).join(' '),
+    })),
+  )
+  const g = { x, y, yHi, left: pad.l, right: W - pad.r, top: pad.t, end: c.end }
+  return {
+    width: W,
+    height: H,
+    plot: { left: pad.l, right: W - pad.r, top: pad.t, bottom: H - pad.b },
+    yTicks: yTicks.map((v) => ({ y: y(v), label: tickLabel(v) })),
+    xTicks: xOffsets.map((ms) => ({ x: x(c.start + ms), label: timeLabel(ms, xStep) })),
+    bands,
+    lines,
+    bounds: (c.bounds ?? []).flatMap((b) => boundShape(b, g)),
+    marks: (c.marks ?? []).map((m) => ({
+      outcome: m.outcome,
+      cx: x(m.x),
+      cy: y(m.y),
+      fill: m.outcome === 'fail' ? '#b91c1c' : '#15803d',
+      title: m.title,
+    })),
+    unit: { x: pad.l, y: pad.t - 3, text: c.unit },
+    x,
+    y,
+  }
 }
 
-const BOUND_COLOR = '#dc2626'
+/** A time-series chart (x in epoch ms) with round ticks, shaded bands, bounds and sample marks. */
+export function timeChart(c: TimeChart): string {
+  const g = timeChartGeometry(c)
+  const { left, right } = g.plot
+  const grid = g.yTicks
+    .map(
+      (t) =>
+        `<line class="grid" x1="${left}" x2="${right}" y1="${f1(t.y)}" y2="${f1(t.y)}" stroke="#e5e7eb"/><text class="tick y" x="${left - 6}" y="${f1(t.y + 3)}" font-size="10" text-anchor="end" fill="#6b7280">${t.label}</text>`,
+    )
+    .join('')
+  const xTicks = g.xTicks
+    .map(
+      (t) =>
+        `<text class="tick x" x="${f1(t.x)}" y="${g.height - 8}" font-size="10" text-anchor="middle" fill="#6b7280">${t.label}</text>`,
+    )
+    .join('')
+  const bands = g.bands
+    .map((b) => {
+      const label = b.label
+        ? `<text class="band-label" x="${f1(b.label.x)}" y="${b.label.y}" font-size="10" fill="#374151">${esc(b.label.text)}</text>`
+        : ''
+      return `<rect class="${esc(b.cls)}" x="${f1(b.x)}" y="${g.plot.top}" width="${f1(b.width)}" height="${g.plot.bottom - g.plot.top}" fill="${b.color}" fill-opacity="0.2"><title>${esc(b.title)}</title></rect>${label}`
+    })
+    .join('')
+  const lines = g.lines
+    .map(
+      (l) =>
+        `<polyline class="series ${esc(l.key)}" fill="none" stroke="${l.color}" stroke-width="${l.width}" points="${l.points}"/>`,
+    )
+    .join('')
+  const bounds = g.bounds.map(boundSvg).join('')
+  const marks = g.marks
+    .map(
+      (m) =>
+        `<circle class="check-sample ${esc(m.outcome)}" cx="${f1(m.cx)}" cy="${f1(m.cy)}" r="2.5" fill="${m.fill}"><title>${esc(m.title)}</title></circle>`,
+    )
+    .join('')
+  return `<svg class="chart ${esc(c.cls)}" data-target="${esc(c.target)}" viewBox="0 0 ${g.width} ${g.height}" width="${g.width}" height="${g.height}" role="img" aria-label="${esc(c.ariaLabel)}">
+${grid}${bands}${lines}${bounds}${marks}${xTicks}
+<text x="${g.unit.x}" y="${g.unit.y}" font-size="10" fill="#374151">${esc(g.unit.text)}</text></svg>`
+}
 
-function boundSvg(
+export const BOUND_COLOR = '#dc2626'
+/** How a bound's line is drawn (dashed red), shared by both renderers. */
+export const BOUND_STROKE = { stroke: BOUND_COLOR, width: 1.5, dash: '6 3' } as const
+
+function boundShape(
   b: BoundLine,
   g: {
     x: (t: number) => number
@@ -213,17 +288,23 @@ function boundSvg(
     top: number
     end: number
   },
-): string {
-  const title = `<title>${esc(b.label)}</title>`
-  const style = `stroke="${BOUND_COLOR}" stroke-width="1.5" stroke-dasharray="6 3" fill="none"`
+): BoundShape[] {
   if (b.value !== undefined) {
-    if (b.value > g.yHi)
-      return `<text class="bound offscale" x="${g.right - 4}" y="${g.top + 24}" font-size="10" text-anchor="end" fill="${BOUND_COLOR}">${esc(b.label)} (above the axis) ↑${title}</text>`
+    if (b.value > g.yHi) return [{ shape: 'offscale', label: b.label, x: g.right - 4, y: g.top + 24 }]
     const yy = f1(g.y(b.value))
-    return `<g class="bound ${b.kind}"><line x1="${g.left}" x2="${g.right}" y1="${yy}" y2="${yy}" ${style}/><text x="${g.right - 4}" y="${f1(g.y(b.value) - 3)}" font-size="10" text-anchor="end" fill="${BOUND_COLOR}">${esc(b.label)}</text>${title}</g>`
+    return [
+      {
+        shape: 'line',
+        kind: b.kind,
+        points: `${g.left},${yy} ${g.right},${yy}`,
+        label: b.label,
+        labelX: g.right - 4,
+        labelY: g.y(b.value) - 3,
+      },
+    ]
   }
   const pts = b.points!
-  if (pts.length === 0) return ''
+  if (pts.length === 0) return []
   // A relative bound holds from each sample to the next (a step line), and to the end after the last.
   const steps: string[] = []
   pts.forEach((p, i) => {
@@ -231,7 +312,29 @@ function boundSvg(
     steps.push(`${f1(g.x(p.x))},${f1(g.y(p.y))}`, `${f1(g.x(next))},${f1(g.y(p.y))}`)
   })
   const last = pts.at(-1)!
-  return `<g class="bound ${b.kind} relative"><polyline points="${steps.join(' ')}" ${style}/><text x="${g.right - 4}" y="${f1(g.y(Math.min(last.y, g.yHi)) - 3)}" font-size="10" text-anchor="end" fill="${BOUND_COLOR}">${esc(b.label)}</text>${title}</g>`
+  return [
+    {
+      shape: 'step',
+      kind: b.kind,
+      points: steps.join(' '),
+      label: b.label,
+      labelX: g.right - 4,
+      labelY: g.y(Math.min(last.y, g.yHi)) - 3,
+    },
+  ]
+}
+
+function boundSvg(b: BoundShape): string {
+  const title = `<title>${esc(b.label)}</title>`
+  const style = `stroke="${BOUND_STROKE.stroke}" stroke-width="${BOUND_STROKE.width}" stroke-dasharray="${BOUND_STROKE.dash}" fill="none"`
+  if (b.shape === 'offscale')
+    return `<text class="bound offscale" x="${b.x}" y="${b.y}" font-size="10" text-anchor="end" fill="${BOUND_COLOR}">${esc(b.label)} (above the axis) ↑${title}</text>`
+  const label = `<text x="${b.labelX}" y="${f1(b.labelY)}" font-size="10" text-anchor="end" fill="${BOUND_COLOR}">${esc(b.label)}</text>`
+  if (b.shape === 'line') {
+    const [a, z] = b.points.split(' ').map((p) => p.split(','))
+    return `<g class="bound ${b.kind}"><line x1="${a![0]}" x2="${z![0]}" y1="${a![1]}" y2="${z![1]}" ${style}/>${label}${title}</g>`
+  }
+  return `<g class="bound ${b.kind} relative"><polyline points="${b.points}" ${style}/>${label}${title}</g>`
 }
 
 export interface BarGroup {
