@@ -299,7 +299,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
         ],
         'during',
         AbortSignal.any([methodDone.signal, abort.signal]),
-        { since: methodStartedAt },
+        { since: methodStartedAt, plannedMs: plannedDuration(spec.method) },
       )
       const observing = observePhase(
         phaseRun,
