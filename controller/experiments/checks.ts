@@ -12,6 +12,7 @@ import type { KubernetesTargetSpec } from '../../src/experiments/kubernetes-sche
 import type { Cluster } from '../drivers/kubernetes/cluster.ts'
 import { measure } from '../drivers/kubernetes/state.ts'
 import type { SidecarClient } from '../sidecar-client.ts'
+import { type LookPlan, statisticalSample } from './statistical-checks.ts'
 import { latencyOf, type Merged, rateOf, readWindows, secondsSince, type WindowRead } from './windows.ts'
 
 const DEFAULT_WINDOW_MS = 10_000
@@ -33,6 +34,8 @@ export interface SampleOptions {
    * method start, or the revert), so a window never mixes in data from before.
    */
   since?: number
+  /** A statistically judged sidecar check: the look's plan (statistical-checks.ts). */
+  statistical?: LookPlan
 }
 
 export type SampleResult = Omit<Sample, 'at' | 'phase'>
@@ -323,7 +326,9 @@ export async function sampleCheck(
   c = phase === 'before' ? baselineOf(c) : c
   try {
     const r = c.sidecar
-      ? await sidecarSample(c, ctx, opts)
+      ? opts.statistical
+        ? await statisticalSample(c, ctx, opts.statistical)
+        : await sidecarSample(c, ctx, opts)
       : c.http
         ? await httpSample(c)
         : c.promql

@@ -13,8 +13,13 @@
  *   inconclusive when there are none.
  */
 
-/** `observed`: an observation's figure, recorded and never judged. */
-export type Outcome = 'pass' | 'fail' | 'nodata' | 'error' | 'observed'
+import type { Statistics } from './statistics-clause.ts'
+
+/**
+ * `observed`: an observation's figure, recorded and never judged. `inconclusive`: a statistical
+ * look that decided nothing yet (bounds straddle the threshold, or not enough requests).
+ */
+export type Outcome = 'pass' | 'fail' | 'nodata' | 'error' | 'observed' | 'inconclusive'
 export type Phase = 'before' | 'during' | 'after'
 export type Verdict = 'pass' | 'fail' | 'inconclusive'
 
@@ -41,6 +46,10 @@ export interface Sample {
    * for point-in-time checks (HTTP, command, PromQL), whose data begins at `at`.
    */
   from?: number
+  /** A statistical look: the deciding clause's counts, bounds and words (see statistics-clause.ts). */
+  statistics?: Statistics
+  /** Every clause of the look, when the check has more than one. */
+  clauses?: Statistics[]
 }
 
 /** Judges one measured value. `baseline` is needed only for a relative tolerance. */
@@ -92,6 +101,8 @@ export interface PhaseResult {
   recoveredAfterMs?: number
   /** after phase: the data that first passed, epoch ms (sample `from` .. `at`). */
   recoveryWindow?: { from: number; to: number }
+  /** Statistical judgement: the look that decided the phase (its counts, bounds and words). */
+  statistics?: Statistics
 }
 
 /** Follows one check through one phase. */
@@ -117,6 +128,10 @@ export class PhaseTracker {
   /** Adds a sample; returns true when the phase is decided and needs no more samples. */
   add(s: Sample): boolean {
     this.#samples++
+    if (s.outcome === 'inconclusive') {
+      this.#lastProblem = s.detail ?? 'inconclusive'
+      return false
+    }
     if (s.outcome === 'nodata' || s.outcome === 'error' || s.outcome === 'observed') {
       this.#lastProblem = `${s.outcome}: ${s.detail ?? ''}`.trim()
       return false
