@@ -79,6 +79,8 @@ export function clausesOf(stat: string, tol: Tolerance | undefined): ClauseSpec[
 }
 
 const quantileOf = (stat: StatisticalStat) => Number(stat.slice(1)) / 100
+/** 1 - q without floating-point residue (1 - 0.95 is 0.050000000000000044). */
+const complement = (q: number) => Number((1 - q).toFixed(6))
 
 /** Bounds at a look: the upper bound (at aPass) must be below `passBelow`, the lower (at aFail) above `failAbove`. */
 export interface Bounds {
@@ -132,11 +134,11 @@ function absolute(spec: ClauseSpec & { kind: 'absolute' }, data: CohortData, aPa
   const q = latency ? quantileOf(spec.stat) : 0
   const share = latency
     ? spec.direction === 'max'
-      ? 1 - q
+      ? complement(q)
       : q
     : spec.direction === 'max'
       ? spec.limit
-      : 1 - spec.limit
+      : complement(spec.limit)
   const k = latency
     ? spec.direction === 'max'
       ? countAbove(data.dist, spec.limit)
@@ -176,7 +178,7 @@ function relativeLatency(
   aPass: number,
 ): Evaluated {
   const q = quantileOf(spec.stat)
-  const share = 1 - q
+  const share = complement(q)
   const n = subject.dist.total
   const nC = control.dist.total
   const resolve = (x: number) => (spec.kind === 'ratio' ? x * spec.limit : x + spec.limit)
