@@ -225,7 +225,12 @@ export function runResultJson(file: string, result: RunResult): Record<string, u
       name,
       guardrail: c.guardrail,
       result: c.result ?? null,
-      phases: c.phases.map((p) => ({ phase: p.phase, result: p.result, reason: p.reason })),
+      phases: c.phases.map((p) => ({
+        phase: p.phase,
+        result: p.result,
+        reason: p.reason,
+        ...(p.statistics ? { statistics: p.statistics } : {}),
+      })),
     })),
     journal: path.resolve(result.journalPath),
     report: path.resolve(result.reportPath),
@@ -235,6 +240,9 @@ export function runResultJson(file: string, result: RunResult): Record<string, u
 
 function reportText(result: RunResult, out: (line: string) => void): void {
   out(`${result.verdict.toUpperCase()} (${result.status})${result.reason ? `: ${result.reason}` : ''}`)
+  // Statistical verdicts say what they rest on, in words (docs/experiments.md).
+  for (const [name, c] of Object.entries(result.journal.checks))
+    for (const p of c.phases) if (p.statistics) out(`  ${name} (${p.phase}): ${p.result}: ${p.reason}`)
   out(`  journal  ${displayPath(result.journalPath)}`)
   out(`  report   ${displayPath(result.reportPath)}`)
   out(`  summary  ${displayPath(result.markdownPath)}`)

@@ -70,6 +70,15 @@ export const RECOVERY_NOTE =
   'and the recovery time is where the first passing data begins (1 s resolution, plus the check interval); ' +
   'an HTTP or command check times the first passing request or run. See docs/experiments.md.'
 
+/** Shown under the check table when a check was judged statistically. */
+export const STATISTICS_NOTE =
+  'Percentile and error-rate bounds are judged on every request of the phase as shares of requests ' +
+  '("p95 <= 150 ms" holds when at most 5% are slower), with exact Clopper-Pearson bounds at the hypothesis confidence, ' +
+  'Holm across its clauses and the error rate spent over the planned looks; a check without enough requests is ' +
+  'inconclusive, with the number needed. See docs/experiments.md.'
+
+const hasStatistics = (j: Journal) => Object.values(j.checks).some((c) => c.phases.some((p) => p.statistics))
+
 const hasRecovery = (j: Journal) => Object.values(j.checks).some((c) => c.phases.some((p) => p.phase === 'after'))
 
 const DEFAULT_RECOVER_WITHIN_MS = 30_000
@@ -283,6 +292,7 @@ ${charts ? charts + LEGEND : '<p>No sidecar statistics were collected.</p>'}
 ${checks}
 </table>
 ${hasRecovery(j) ? `<p class="note" id="recovery-method">${esc(RECOVERY_NOTE)}</p>` : ''}
+${hasStatistics(j) ? `<p class="note" id="statistics-method">${esc(STATISTICS_NOTE)}</p>` : ''}
 <h2>Faults and evidence</h2>
 <table id="faults"><tr><th>id</th><th>step</th><th>kind</th><th>target</th><th>intent</th><th>applied</th><th>reverted</th><th>evidence</th></tr>
 ${faults || '<tr><td colspan="8">none</td></tr>'}
@@ -315,6 +325,7 @@ export function renderMarkdown(j: Journal): string {
     }),
     '',
     ...(hasRecovery(j) ? [RECOVERY_NOTE, ''] : []),
+    ...(hasStatistics(j) ? [STATISTICS_NOTE, ''] : []),
     '## Faults',
     '',
     '| id | step | kind | target | applied | reverted | evidence |',
