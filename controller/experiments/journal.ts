@@ -85,6 +85,17 @@ export interface SeriesPoint {
   p50: number | null
   p95: number | null
   p99: number | null
+  /** The same figures for the requests a fault rule matched (faulted) and the others (unfaulted). */
+  cohorts?: Record<'faulted' | 'unfaulted', CohortPoint>
+}
+
+/** One cohort's figures in a series point (null when the cohort had no requests). */
+export interface CohortPoint {
+  count: number
+  errorRate: number | null
+  p50: number | null
+  p95: number | null
+  p99: number | null
 }
 
 /** An http or run step (method or rollback): what it did and what came back. */

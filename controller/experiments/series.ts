@@ -21,6 +21,16 @@ export async function seriesPoint(clients: SidecarClient[], now: () => number): 
   const [both, current] = await readWindows(clients, [SERIES_WINDOW_SECONDS, 1], now)
   const m = both!.merged
   const orNull = (v: number | undefined) => (v === undefined ? null : v)
+  const cohort = (c: 'faulted' | 'unfaulted') => {
+    const f = m.cohorts[c]
+    return {
+      count: f.count,
+      errorRate: f.count === 0 ? null : f.errorRate,
+      p50: orNull(latencyOf(f, 'p50')),
+      p95: orNull(latencyOf(f, 'p95')),
+      p99: orNull(latencyOf(f, 'p99')),
+    }
+  }
   return {
     t: both!.at,
     count: m.count,
@@ -29,6 +39,8 @@ export async function seriesPoint(clients: SidecarClient[], now: () => number): 
     p50: orNull(latencyOf(m, 'p50')),
     p95: orNull(latencyOf(m, 'p95')),
     p99: orNull(latencyOf(m, 'p99')),
+    // The dashboard's faulted/unfaulted switch.
+    cohorts: { faulted: cohort('faulted'), unfaulted: cohort('unfaulted') },
   }
 }
 
