@@ -2,6 +2,7 @@
  * buildSidecar(opts): the whole data plane, not yet listening. One factory so every test and
  * the CLI build the same thing; close() drains in-flight requests and releases every resource.
  */
+import { readFileSync } from 'node:fs'
 import { Registry } from 'prom-client'
 import { Pool } from 'undici'
 import { type Clock, systemClock } from '../src/clock.ts'
@@ -14,6 +15,7 @@ import {
   DEFAULT_UPSTREAM_TIMEOUT_MS,
 } from '../src/constants.ts'
 import { errors } from '../src/errors.ts'
+import { DEFAULT_GRPC_ERROR_CODES } from '../src/grpc.ts'
 import { createLogger, type Logger } from '../src/log.ts'
 import { createSidecarMetrics } from '../src/metrics.ts'
 import { type RandomSource, seededRandom } from '../src/random.ts'
@@ -27,6 +29,10 @@ import type { ProxyContext } from './proxy-context.ts'
 import { RuleStore } from './rule-store.ts'
 import { RulesFileSource } from './rules-file.ts'
 import { FleetSource } from './fleet.ts'
+import { H2UpstreamPool } from './h2/upstream-pool.ts'
+
+/** How requests go upstream: auto = each over the protocol it arrived in (h2c for http://, h2 for https://). */
+export type UpstreamProtocol = 'auto' | 'http1' | 'h2c' | 'h2'
 
 export interface SidecarOptions {
   /** The app behind the sidecar, e.g. http://127.0.0.1:8080 */
@@ -49,6 +55,14 @@ export interface SidecarOptions {
   upstreamTimeoutMs?: number
   upstreamConnections?: number
   statsRetentionSeconds?: number
+  /** PEM files: the proxy port serves TLS with ALPN h2 and http/1.1. */
+  tlsCert?: string
+  tlsKey?: string
+  upstreamProtocol?: UpstreamProtocol
+  /** gRPC statuses that count as errors in /stats (default UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS). */
+  grpcErrorCodes?: readonly number[]
+  /** Verify an https:// upstream's certificate (default true). */
+  upstreamTlsVerify?: boolean
   /** How long close() waits for in-flight requests before cutting them. */
   drainTimeoutMs?: number
   clock?: Clock
@@ -80,9 +94,13 @@ export function parseUpstream(text: string): URL {
       issues: [{ path: '/upstream', message: 'must be an http:// URL such as http://127.0.0.1:8080' }],
     })
   }
-  if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search)
+  if (
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    (url.pathname !== '/' && url.pathname !== '') ||
+    url.search
+  )
     throw errors.FL_ERR_CONFIG_INVALID(`upstream "${text}" must be http://host:port with no path`, {
-      issues: [{ path: '/upstream', message: 'must be http://host:port with no path or query' }],
+      issues: [{ path: '/upstream', message: 'must be http://host:port (or https://) with no path or query' }],
     })
   return url
 }
@@ -100,12 +118,19 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
   })
   const store = new RuleStore(clock)
   const timeout = opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS
+  const protocol = opts.upstreamProtocol ?? 'auto'
   const pool = new Pool(upstream.origin, {
     connections: opts.upstreamConnections ?? 256,
     headersTimeout: timeout,
     bodyTimeout: timeout,
     keepAliveTimeout: 30_000,
+    // HTTP/1.1 clients go upstream over HTTP/1.1 unless an HTTP/2 upstream protocol is forced.
+    allowH2: protocol === 'h2' || protocol === 'h2c',
+    ...(protocol === 'h2c' ? { useH2c: true } : {}),
+    connect: { rejectUnauthorized: opts.upstreamTlsVerify ?? true },
   })
+  const h2Pool = new H2UpstreamPool(upstream, log, { rejectUnauthorized: opts.upstreamTlsVerify ?? true })
+  const tls = readTls(opts)
   const logFault = faultLogger(log, clock)
   const logExchangeFailure = exchangeFailureLogger(log, clock)
 
@@ -161,7 +186,14 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
   else if (opts.rules !== undefined) store.replace(opts.rules)
   metrics.setRules(store.snapshot.rules, store.generation)
 
-  const proxy = buildProxyApp(ctx, upstream)
+  const proxy = buildProxyApp(ctx, upstream, {
+    h2: {
+      upstream: h2Pool,
+      upstreamScheme: upstream.protocol === 'https:' ? 'https' : 'http',
+      grpcErrorCodes: new Set(opts.grpcErrorCodes ?? DEFAULT_GRPC_ERROR_CODES),
+    },
+    tls,
+  })
   const admin = buildAdminApp({
     store,
     stats,
@@ -214,14 +246,36 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
         // whose request finishes during the drain would otherwise linger for its idle timeout.
         const sweep = setInterval(() => proxy.server.closeIdleConnections(), 50)
         drain.unref()
+        proxy.drainHttp2()
         await proxy.close()
         clearTimeout(drain)
         clearInterval(sweep)
         await admin.close()
         store.close()
         await pool.close()
+        await h2Pool.close()
       })()
       return closing
     },
   }
+}
+
+/** The PEM pair for the proxy port's TLS, read once at build time; a missing half or file is named. */
+function readTls(opts: SidecarOptions): { cert: Buffer; key: Buffer } | undefined {
+  if (opts.tlsCert === undefined && opts.tlsKey === undefined) return undefined
+  const read = (file: string | undefined, flag: string, other: string): Buffer => {
+    if (file === undefined)
+      throw errors.FL_ERR_CONFIG_INVALID(`${flag} is required with ${other}`, {
+        issues: [{ path: flag, message: `is required with ${other}` }],
+      })
+    try {
+      return readFileSync(file)
+    } catch (err) {
+      throw errors.FL_ERR_CONFIG_INVALID(`${flag} ${file} cannot be read`, {
+        cause: err,
+        issues: [{ path: flag, message: `cannot read ${file}: ${(err as Error).message}` }],
+      })
+    }
+  }
+  return { cert: read(opts.tlsCert, '--tls-cert', '--tls-key'), key: read(opts.tlsKey, '--tls-key', '--tls-cert') }
 }

@@ -11,6 +11,9 @@ import { PPM } from '../src/random.ts'
 import type { CompiledAction, CompiledRule, HeaderBag } from '../src/rules/compile.ts'
 import type { HeaderFaultRules } from './proxy-context.ts'
 
+/** A gRPC status 0-16 for a trailers-only abort (Envoy's x-envoy-fault-abort-grpc-request). */
+export const HEADER_ABORT_GRPC_STATUS = `${HEADER_FAULT_PREFIX}abort-grpc-status`
+
 export interface HeaderFaultLimits {
   /** Requested delays above this are cut to it. */
   maxDelayMs: number
@@ -72,6 +75,11 @@ export function headerFaultReader(limits: HeaderFaultLimits): (headers: HeaderBa
     const status = intHeader(headers, HEADER_ABORT_STATUS)
     if (status !== undefined && status >= 400 && status <= 599) {
       const a = action('abort', { status }, 'request')
+      if (a) request.push(a)
+    }
+    const grpcStatus = intHeader(headers, HEADER_ABORT_GRPC_STATUS)
+    if (grpcStatus !== undefined && grpcStatus <= 16 && request.every((a) => a.fault.kind !== 'abort')) {
+      const a = action('abort', { grpcStatus }, 'request')
       if (a) request.push(a)
     }
     const response: CompiledAction[] = []

@@ -1,4 +1,5 @@
-import { type Infer, object, string } from '../schema.ts'
+import { encodeGrpcMessage, GRPC_STATUS_NAMES, parseGrpcStatus } from '../grpc.ts'
+import { type Infer, number, object, oneOfTypes, string } from '../schema.ts'
 import { headerMap, headerPairs, ORIGIN_PATH, queryMap, statusCode, TOKEN } from './shared.ts'
 import { type FaultKind, phaseOnly, type TargetRewrite } from './types.ts'
 
@@ -23,6 +24,20 @@ const schema = object(
       description: 'request phase: forward with this method',
     }),
     query: queryMap,
+    grpcStatus: oneOfTypes<number | string>(
+      [
+        number({ integer: true, min: 0, max: 16 }),
+        string({
+          maxLength: 32,
+          refine: (v) =>
+            parseGrpcStatus(v) === undefined
+              ? `must be a gRPC status code 0-16 or its name (${GRPC_STATUS_NAMES.join(', ')})`
+              : undefined,
+        }),
+      ],
+      'response phase, gRPC: rewrite grpc-status in the trailers (a "late" status, never retried by clients)',
+    ),
+    grpcMessage: string({ maxLength: 8192, description: 'response phase, gRPC: rewrite grpc-message in the trailers' }),
   },
   {
     description:
@@ -40,6 +55,7 @@ interface CompiledReplace {
   headers: [string, string][]
   body?: Buffer
   target?: TargetRewrite
+  trailers: [string, string][]
 }
 
 export const replace: FaultKind<Infer<typeof schema>, CompiledReplace> = {
@@ -50,6 +66,18 @@ export const replace: FaultKind<Infer<typeof schema>, CompiledReplace> = {
   compile(spec, phase, path, issues) {
     phaseOnly(spec, ['path', 'method', 'query'], 'request', phase, path, issues)
     phaseOnly(spec, ['status'], 'response', phase, path, issues, '; use abort to answer without forwarding')
+    phaseOnly(
+      spec,
+      ['grpcStatus', 'grpcMessage'],
+      'response',
+      phase,
+      path,
+      issues,
+      '; use abort.grpcStatus to answer without forwarding',
+    )
+    const trailers: [string, string][] = []
+    if (spec.grpcStatus !== undefined) trailers.push(['grpc-status', String(parseGrpcStatus(spec.grpcStatus))])
+    if (spec.grpcMessage !== undefined) trailers.push(['grpc-message', encodeGrpcMessage(spec.grpcMessage)])
     const hasTarget = spec.path !== undefined || spec.method !== undefined || spec.query !== undefined
     return {
       status: spec.status,
@@ -61,6 +89,7 @@ export const replace: FaultKind<Infer<typeof schema>, CompiledReplace> = {
             ? Buffer.from(spec.bodyBase64, 'base64')
             : undefined,
       target: hasTarget ? { path: spec.path, method: spec.method?.toUpperCase(), query: spec.query } : undefined,
+      trailers,
     }
   },
   apply(c, ops) {
@@ -68,5 +97,7 @@ export const replace: FaultKind<Infer<typeof schema>, CompiledReplace> = {
     if (c.status !== undefined) ops.setStatus(c.status)
     for (const [k, v] of c.headers) ops.setHeader(k, v)
     if (c.body) ops.setBody(c.body)
+    // Trailers exist on HTTP/2 only; an HTTP/1.1 response has no gRPC status to rewrite.
+    if (ops.setTrailer) for (const [k, v] of c.trailers) ops.setTrailer(k, v)
   },
 }

@@ -41,6 +41,19 @@ export interface FaultOps {
   setTarget(rewrite: TargetRewrite): void
   appendQuery(name: string, value: string): void
   throttle(bytesPerSecond: number): void
+  /**
+   * Present on HTTP/2 exchanges only (the HTTP/1.1 exchange has none of the members below, and
+   * faults fall back to what HTTP/1.1 can do). `grpc` is true for a gRPC call.
+   */
+  readonly grpc?: boolean
+  /** Ends a gRPC call with a trailers-only response (one HEADERS frame with END_STREAM). */
+  respondGrpc?(status: number, message: string | undefined, detailsBin: string | undefined): void
+  /** RST_STREAM with this RFC 9113 code, now or once the upstream's response headers are out. */
+  resetStream?(code: number, afterHeaders: boolean): void
+  /** GOAWAY with this code on the client's connection; this stream is then cancelled. */
+  goaway?(code: number): void
+  /** Response phase: sets a trailer (gRPC status rewrites). */
+  setTrailer?(name: string, value: string): void
 }
 
 export interface FaultKind<Spec = unknown, Compiled = unknown> {
