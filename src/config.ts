@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util'
 import { DEFAULT_ADMIN_LISTEN, DEFAULT_PROXY_LISTEN } from './constants.ts'
 import { parseDuration } from './duration.ts'
 import { errors, type FieldIssue } from './errors.ts'
+import { GRPC_STATUS_NAMES, parseGrpcStatus } from './grpc.ts'
 
 export interface HostPort {
   host: string
@@ -27,6 +28,10 @@ export interface SidecarConfig {
   logLevel?: string
   redisUrl?: string
   advertiseAdmin?: string
+  tlsCert?: string
+  tlsKey?: string
+  upstreamProtocol?: 'auto' | 'http1' | 'h2c' | 'h2'
+  grpcErrorCodes?: number[]
 }
 
 /** flag -> [environment variable, description]; the CLI help is generated from this. */
@@ -53,6 +58,19 @@ export const SIDECAR_FLAGS = {
     'largest body a patch buffers; larger ones pass unchanged (default 1048576)',
   ],
   'upstream-timeout': ['FAULTLINE_UPSTREAM_TIMEOUT', 'upstream headers/body timeout (default 60s)'],
+  'tls-cert': [
+    'FAULTLINE_TLS_CERT',
+    'PEM certificate: the proxy port serves TLS with ALPN h2 and http/1.1 (with --tls-key)',
+  ],
+  'tls-key': ['FAULTLINE_TLS_KEY', 'PEM private key for --tls-cert'],
+  'upstream-protocol': [
+    'FAULTLINE_UPSTREAM_PROTOCOL',
+    'auto|http1|h2c|h2: how requests go upstream (default auto: HTTP/2 requests over h2c for http://, h2 for https://)',
+  ],
+  'grpc-error-codes': [
+    'FAULTLINE_GRPC_ERROR_CODES',
+    'gRPC statuses counted as errors, codes or names (default UNKNOWN,DEADLINE_EXCEEDED,UNIMPLEMENTED,INTERNAL,UNAVAILABLE,DATA_LOSS)',
+  ],
   seed: ['FAULTLINE_SEED', 'seed for the sampling random source (reproducible runs)'],
   'log-level': ['FAULTLINE_LOG_LEVEL', 'trace|debug|info|warn|error (default info)'],
 } as const
@@ -103,6 +121,28 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   }
   const headerFaultsOn = ['1', 'true', 'yes', 'on'].includes((get('header-faults') ?? '').toLowerCase())
   const maxDelay = duration('header-fault-max-delay')
+  const protocol = get('upstream-protocol')
+  if (protocol !== undefined && !['auto', 'http1', 'h2c', 'h2'].includes(protocol))
+    issues.push({ path: '--upstream-protocol', message: `must be auto, http1, h2c or h2, got "${protocol}"` })
+  const grpcCodes = get('grpc-error-codes')
+    ?.split(',')
+    .map((c) => c.trim())
+    .filter(Boolean)
+  const grpcErrorCodes = grpcCodes?.map((c) => parseGrpcStatus(c) ?? -1)
+  grpcCodes?.forEach((c, i) => {
+    if (grpcErrorCodes![i] === -1)
+      issues.push({
+        path: '--grpc-error-codes',
+        message: `"${c}" is not a gRPC status (0-16 or ${GRPC_STATUS_NAMES.join(', ')})`,
+      })
+  })
+  const tlsCert = get('tls-cert')
+  const tlsKey = get('tls-key')
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    issues.push({
+      path: tlsCert ? '--tls-key' : '--tls-cert',
+      message: `is required with ${tlsCert ? '--tls-cert' : '--tls-key'}`,
+    })
   const config: SidecarConfig = {
     upstream: upstream ?? '',
     listen: listen!,
@@ -121,6 +161,10 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     logLevel: get('log-level'),
     redisUrl: get('redis'),
     advertiseAdmin: get('advertise-admin'),
+    tlsCert,
+    tlsKey,
+    upstreamProtocol: protocol as SidecarConfig['upstreamProtocol'],
+    grpcErrorCodes,
   }
   if (config.redisUrl && !/^rediss?:\/\//.test(config.redisUrl))
     issues.push({ path: '--redis', message: 'must be a redis:// URL' })
