@@ -29,6 +29,7 @@ import type { ProxyContext } from './proxy-context.ts'
 import { RuleStore } from './rule-store.ts'
 import { RulesFileSource } from './rules-file.ts'
 import { FleetSource } from './fleet.ts'
+import { h1Upstream } from './h2/h1-upstream.ts'
 import { H2UpstreamPool } from './h2/upstream-pool.ts'
 
 /** How requests go upstream: auto = each over the protocol it arrived in (h2c for http://, h2 for https://). */
@@ -119,6 +120,18 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
   const store = new RuleStore(clock)
   const timeout = opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS
   const protocol = opts.upstreamProtocol ?? 'auto'
+  if ((protocol === 'h2' && upstream.protocol === 'http:') || (protocol === 'h2c' && upstream.protocol === 'https:'))
+    throw errors.FL_ERR_CONFIG_INVALID(`--upstream-protocol ${protocol} does not fit ${upstream.origin}`, {
+      issues: [
+        {
+          path: '--upstream-protocol',
+          message:
+            protocol === 'h2'
+              ? 'h2 needs an https:// upstream (use h2c for http://)'
+              : 'h2c needs an http:// upstream (use h2 for https://)',
+        },
+      ],
+    })
   const pool = new Pool(upstream.origin, {
     connections: opts.upstreamConnections ?? 256,
     headersTimeout: timeout,
@@ -188,7 +201,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
 
   const proxy = buildProxyApp(ctx, upstream, {
     h2: {
-      upstream: h2Pool,
+      upstream: protocol === 'http1' ? h1Upstream(pool) : h2Pool,
       upstreamScheme: upstream.protocol === 'https:' ? 'https' : 'http',
       grpcErrorCodes: new Set(opts.grpcErrorCodes ?? DEFAULT_GRPC_ERROR_CODES),
     },

@@ -37,7 +37,7 @@ import {
 import { matchPath } from '../../src/rules/request-path.ts'
 import { upstreamError } from '../exchange.ts'
 import type { ProxyContext } from '../proxy-context.ts'
-import type { H2UpstreamPool } from './upstream-pool.ts'
+import type { H2Upstream } from './h1-upstream.ts'
 
 const {
   NGHTTP2_NO_ERROR,
@@ -51,7 +51,8 @@ const {
 /** What the HTTP/2 side needs beyond the shared ProxyContext. */
 export interface H2Context {
   proxy: ProxyContext
-  upstream: H2UpstreamPool
+  /** Pooled HTTP/2 sessions, or HTTP/1.1 with --upstream-protocol http1. */
+  upstream: H2Upstream
   /** `:scheme` sent upstream. */
   upstreamScheme: 'http' | 'https'
   /** gRPC statuses counted as errors in /stats (--grpc-error-codes). */

@@ -270,6 +270,27 @@ describe('one port, every protocol', () => {
     agent.destroy()
   })
 
+  it('--upstream-protocol h2c sends HTTP/1.1 requests upstream over h2c; http1 sends HTTP/2 requests over HTTP/1.1', async () => {
+    await startSidecar({ upstreamProtocol: 'h2c' })
+    const viaH2c = await fetch(`${proxyUrl}/up-h2c`, { method: 'POST', body: 'h1 in, h2c out' })
+    expect(await viaH2c.text()).toBe('h1 in, h2c out')
+    expect(up.seen.protocols).toEqual(['2'])
+    await sidecar!.close()
+
+    up.seen.protocols = []
+    await startSidecar({ upstreamProtocol: 'http1' })
+    const s = http2.connect(proxyUrl)
+    const r = await h2request(s, { ':path': '/up-h1', 'content-type': 'text/plain' }, 'h2 in, h1 out')
+    s.close()
+    expect(r.headers?.[':status']).toBe(200)
+    expect(r.body).toBe('h2 in, h1 out')
+    expect(up.seen.protocols).toEqual(['1.1'])
+  })
+
+  it('an upstream protocol that cannot fit the upstream URL is refused by name', () => {
+    expect(() => buildSidecar({ upstream: up.url, upstreamProtocol: 'h2' })).toThrow(/--upstream-protocol h2/)
+  })
+
   describe('TLS with ALPN', () => {
     let dir: string
     beforeAll(() => {
