@@ -97,7 +97,7 @@ export async function runPhase(
       .filter((c) => !c.once)
       .map(async (c) => {
         const clauses = clausesByCheck.get(c.name)
-        if (clauses?.length) return statisticalPhase(run, c, clauses, board, phase, until, { ...opts, startedAt })
+        if (clauses) return statisticalPhase(run, c, clauses, board, phase, until, { ...opts, startedAt })
         const record = run.journal.checks[c.name]!
         const tracker = new PhaseTracker(phase, c.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD, startedAt)
         const interval = c.interval ?? DEFAULT_INTERVAL_MS
@@ -133,9 +133,10 @@ export async function runPhase(
 /**
  * A statistically judged check through one phase: every look judges all the phase's requests so
  * far (PhaseAccumulator), spending the error rate over the planned looks. before: the first
- * decided look settles the gate. during: a fail at any look is final; a pass only at the last
- * look, taken when the method ends. after: the first passing look is the recovery; a failing look
- * restarts the data from the next second (what came before is known not recovered).
+ * passing look (or `failureThreshold` consecutive failing ones) settles the gate. during: a fail at
+ * any look is final; a pass only at the last look, taken when the method ends. after: the first
+ * passing look is the recovery. In before and after a failing look restarts the data from the
+ * next second (what came before is known not steady, or not recovered).
  */
 async function statisticalPhase(
   run: PhaseRun,
@@ -175,7 +176,13 @@ async function statisticalPhase(
     gates: phase === 'during',
     rulePercents: rulePercents(experiment.method, c.sidecar!.target),
   }
-  const tracker = new PhaseTracker(phase, 1, startedAt)
+  // A significant failure fails during and after at once; the gate, as documented, waits for
+  // `failureThreshold` consecutive failing looks (a slow start on a busy machine is not a steady state yet).
+  const tracker = new PhaseTracker(
+    phase,
+    phase === 'before' ? (c.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD) : 1,
+    startedAt,
+  )
   const samples: Sample[] = []
   for (;;) {
     const final = phase === 'during' && until.aborted
@@ -185,7 +192,8 @@ async function statisticalPhase(
     record.samples.push(sample)
     samples.push(sample)
     const decided = tracker.add(sample)
-    if (phase === 'after' && sample.outcome === 'fail') plan.acc.restart(Math.floor(sample.at / 1000) + 1)
+    // Requests up to a failing look are known not (yet) steady or recovered: judge later ones only.
+    if (phase !== 'during' && sample.outcome === 'fail') plan.acc.restart(Math.floor(sample.at / 1000) + 1)
     if (phase === 'before' && sample.outcome === 'pass') {
       if (sample.value !== undefined) run.baselines.set(c.name, sample.value)
       if (plan.judged) (run.statisticalBaselines ??= new Map()).set(c.name, plan.judged)

@@ -116,6 +116,20 @@ export async function statisticalSample(c: CheckSpec, ctx: CheckContext, plan: L
         ? ctx.baseline(c.name)
         : undefined
   const from = look.from
+  if (subject.dist.total === 0)
+    return {
+      outcome: 'nodata',
+      from,
+      detail: `no ${cohort} requests since ${new Date(from).toISOString().slice(11, 19)}`,
+    }
+  // A gate whose only bound is relative to itself takes its requests as the baseline.
+  if (plan.clauses.length === 0)
+    return {
+      outcome: 'pass',
+      value,
+      from,
+      detail: `baseline taken: ${subject.dist.total.toLocaleString('en-US')} requests`,
+    }
   const alpha = 1 - plan.confidence
   const aLook = lookLevel(alpha, plan.look, plan.looks)
   // The final look of the during phase is the only one that may pass there: it spends the whole alpha.

@@ -118,7 +118,8 @@ describe('running experiments against real sidecars', () => {
     const r = await runExperiment(x, { dataDir: dataDir() })
     expect(r.verdict).toBe('fail')
     const failing = r.journal.checks.cohorts!.samples.find((s) => s.outcome === 'fail')!
-    expect(failing.detail).toMatch(/unfaulted baseline/)
+    // Judged statistically: the faulted requests' share slower than 3x the unfaulted p50.
+    expect(failing.detail).toMatch(/^p50 <= 3x the unfaulted p50 broken with 95% confidence: /)
     expect(failing.value!).toBeGreaterThan(failing.baseline! * 3)
   })
 
