@@ -204,6 +204,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
       upstream: protocol === 'http1' ? h1Upstream(pool) : h2Pool,
       upstreamScheme: upstream.protocol === 'https:' ? 'https' : 'http',
       grpcErrorCodes: new Set(opts.grpcErrorCodes ?? DEFAULT_GRPC_ERROR_CODES),
+      upstreamTimeoutMs: timeout,
     },
     tls,
   })

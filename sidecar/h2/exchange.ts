@@ -57,6 +57,8 @@ export interface H2Context {
   upstreamScheme: 'http' | 'https'
   /** gRPC statuses counted as errors in /stats (--grpc-error-codes). */
   grpcErrorCodes: ReadonlySet<number>
+  /** How long the upstream may take to send response headers (--upstream-timeout). */
+  upstreamTimeoutMs: number
 }
 
 /** Request headers never forwarded: pseudo-headers are rebuilt, connection-specific ones are illegal in h2. */
@@ -146,6 +148,7 @@ export class H2Exchange implements FaultOps, RequestView {
   #upEnded = false
   #pumpTimer: NodeJS.Timeout | undefined
   #nextWriteAt = 0
+  #headersTimer: NodeJS.Timeout | undefined
 
   constructor(h2: H2Context, stream: Stream, headers: http2.IncomingHttpHeaders, flags: number) {
     this.#h2 = h2
@@ -487,10 +490,24 @@ export class H2Exchange implements FaultOps, RequestView {
     })
     up.on('error', (err: Error) => this.#guard(() => this.#onUpstreamError(err)))
     up.once('close', () => this.#guard(this.#onUpstreamClose))
+    this.#headersTimer = setTimeout(() => this.#guard(this.#headersTimedOut), this.#h2.upstreamTimeoutMs)
     return up
   }
 
+  /** No response headers within --upstream-timeout: the upstream call is cancelled and answered 504 / UNAVAILABLE. */
+  #headersTimedOut = (): void => {
+    this.#headersTimer = undefined
+    if (this.#terminal || this.#clientGone || this.#status !== 0) return
+    this.#up?.close(NGHTTP2_CANCEL)
+    this.#upstreamFailed(
+      Object.assign(new Error(`no response headers within ${this.#h2.upstreamTimeoutMs} ms`), {
+        code: 'UND_ERR_HEADERS_TIMEOUT',
+      }),
+    )
+  }
+
   #onResponse(headers: http2.IncomingHttpHeaders, flags: number): void {
+    clearTimeout(this.#headersTimer)
     this.#ctx.metrics.observeUpstream((performance.now() - this.#upstreamStart) / 1000)
     const status = Number(headers[':status'] ?? 0)
     // 1xx informational responses are not relayed (gRPC never sends them).
@@ -611,7 +628,9 @@ export class H2Exchange implements FaultOps, RequestView {
     if (this.#terminal || this.#clientGone) return
     // An RST_STREAM from the upstream: the same code goes to the client, unchanged.
     if (err.code === 'ERR_HTTP2_STREAM_ERROR') return this.#passReset()
-    this.#upstreamFailed(err)
+    // A stream cancelled because its session failed (connect refused, TLS): the session's error says why.
+    const cause = (err as { cause?: Error & { code?: string } }).cause
+    this.#upstreamFailed(err.code === 'ERR_HTTP2_STREAM_CANCEL' && cause ? cause : err)
   }
 
   #onUpstreamClose = (): void => {
@@ -645,8 +664,8 @@ export class H2Exchange implements FaultOps, RequestView {
       return
     }
     const e = upstreamError(err)
-    // Envoy's mapping for a gRPC client: an unreachable upstream is UNAVAILABLE (503 -> 14).
-    if (this.grpc) this.respondGrpc(e.statusCode === 504 ? 4 : 14, e.message, undefined)
+    // Envoy's mapping for a gRPC client: an unreachable or timed-out upstream (503/504) is UNAVAILABLE.
+    if (this.grpc) this.respondGrpc(14, e.message, undefined)
     else this.#sendError(e)
   }
 
@@ -732,6 +751,7 @@ export class H2Exchange implements FaultOps, RequestView {
     const stream = this.#stream
     if (!this.#terminal && !this.#clientGone && !stream.writableFinished) this.#onAborted()
     if (this.#pumpTimer) clearTimeout(this.#pumpTimer)
+    clearTimeout(this.#headersTimer)
     this.#cancelWait?.()
     this.#cancelUpstream()
     const ctx = this.#ctx

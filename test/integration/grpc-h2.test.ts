@@ -239,6 +239,43 @@ describe('frame shapes', () => {
   })
 })
 
+describe('upstream failures', () => {
+  it('no upstream headers within --upstream-timeout: 504 for plain HTTP/2, trailers-only UNAVAILABLE for gRPC; the upstream call is cancelled', async () => {
+    await startSidecar({ upstreamTimeoutMs: 200 })
+    const s = http2.connect(proxyUrl)
+    const plain = await h2request(s, { ':path': '/hang', 'content-type': 'text/plain' })
+    expect(plain.headers?.[':status']).toBe(504)
+    expect(JSON.parse(plain.body).code).toBe('FL_ERR_UPSTREAM_TIMEOUT')
+    const g = await h2request(s, { ':path': '/hang' })
+    expect(g.flags & NGHTTP2_FLAG_END_STREAM).toBeTruthy()
+    expect(g.headers?.['grpc-status']).toBe('14')
+    s.close()
+    await expect.poll(() => up.seen.resets.filter((c) => c === http2.constants.NGHTTP2_CANCEL).length).toBe(2)
+  })
+
+  it('an unreachable upstream: trailers-only UNAVAILABLE for gRPC, 502/503 JSON for plain HTTP/2', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port
+        srv.close(() => resolve(p))
+      })
+    })
+    sidecar = buildSidecar({
+      upstream: `http://127.0.0.1:${port}`,
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      logger: silentLogger(),
+    })
+    ;({ proxyUrl, adminUrl } = await sidecar.listen())
+    const s = http2.connect(proxyUrl)
+    const g = await h2request(s, { ':path': '/x' })
+    expect(g.headers?.['grpc-status']).toBe('14')
+    const plain = await h2request(s, { ':path': '/x', 'content-type': 'text/plain' })
+    expect(JSON.parse(plain.body).code).toBe('FL_ERR_UPSTREAM_UNAVAILABLE')
+    s.close()
+  })
+})
+
 describe('one port, every protocol', () => {
   it('HTTP/1.1 and h2c requests at once, under concurrent load, each served in its own protocol', async () => {
     await startSidecar()
