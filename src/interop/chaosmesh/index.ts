@@ -8,26 +8,12 @@
 import { pointer } from '../../schema.ts'
 import type { InteropFormat, InteropSchedule, TranslateContext, Translation } from '../types.ts'
 import { robfigCron } from '../kube/cron.ts'
-import { faultlineName, finish, kindOf, Notes, type Obj, substituteVars } from '../kube/notes.ts'
+import { faultlineName, finish, kindOf, Notes, type Obj, SERVER_METADATA, substituteVars } from '../kube/notes.ts'
 import { type Build, chaosSteps, embeddedKey, REFUSED_KINDS, SUPPORTED_KINDS } from './faults.ts'
 import { placeChecks } from './status-check.ts'
 import { workflowSteps } from './workflow.ts'
 
 const API_GROUP = 'chaos-mesh.org/'
-
-/** Metadata the API server sets: meaningless for a run, noted so nothing is dropped unsaid. */
-const SERVER_METADATA = [
-  'uid',
-  'resourceVersion',
-  'generation',
-  'creationTimestamp',
-  'managedFields',
-  'finalizers',
-  'selfLink',
-  'deletionTimestamp',
-  'deletionGracePeriodSeconds',
-  'ownerReferences',
-]
 
 function metadataOf(doc: Obj, notes: Notes): { name: string; namespace?: string; labels?: Record<string, string> } {
   const meta = notes.object(doc, 'metadata', '') ?? {}
@@ -37,8 +23,7 @@ function metadataOf(doc: Obj, notes: Notes): { name: string; namespace?: string;
     ['name', 'generateName', 'namespace', 'labels', 'annotations', ...SERVER_METADATA],
     'metadata',
   )
-  for (const k of SERVER_METADATA)
-    if (meta[k] !== undefined) notes.approx(pointer('/metadata', k), 'ignored: set by the API server')
+  notes.serverMetadata(meta, '/metadata')
   const annotations = notes.stringMap(meta, 'annotations', '/metadata')
   for (const [k, v] of Object.entries(annotations ?? {})) {
     const path = pointer(pointer('/metadata', 'annotations'), k)

@@ -174,17 +174,19 @@ export function httpProbeCheck(
         return notes.refuse(at(tpath, 'range'), 'must be [low, high] status codes')
       return { ...base, status: [`${statusCode(r[0], tpath, notes)}-${statusCode(r[1], tpath, notes)}`] }
     }
-    case 'probe':
-      return notes.refuse(
-        at(tpath, 'type'),
-        'is probe: a tolerance probe is handed the output as Python data; faultline has no Python runtime to call it with',
-      )
     default:
-      return notes.refuse(
-        at(tpath, 'type'),
-        `is ${JSON.stringify(tolerance.type)}: not a tolerance type faultline maps`,
-      )
+      return refuseToleranceType(tolerance.type, tpath, notes)
   }
+}
+
+/** A tolerance type neither probe kind maps; a `probe` tolerance needs Python, which faultline lacks. */
+function refuseToleranceType(type: unknown, tpath: string, notes: Notes): undefined {
+  if (type === 'probe')
+    return notes.refuse(
+      at(tpath, 'type'),
+      'is probe: a tolerance probe is handed the output as Python data; faultline has no Python runtime to call it with',
+    )
+  return notes.refuse(at(tpath, 'type'), `is ${JSON.stringify(type)}: not a tolerance type faultline maps`)
 }
 
 function statusCode(n: number, tpath: string, notes: Notes): number {
@@ -275,15 +277,7 @@ export function processProbeCheck(
     }
     case 'jsonpath':
       return notes.refuse(at(tpath, 'type'), "is jsonpath: faultline does not parse a process's output as JSON")
-    case 'probe':
-      return notes.refuse(
-        at(tpath, 'type'),
-        'is probe: a tolerance probe is handed the output as Python data; faultline has no Python runtime to call it with',
-      )
     default:
-      return notes.refuse(
-        at(tpath, 'type'),
-        `is ${JSON.stringify(tolerance.type)}: not a tolerance type faultline maps`,
-      )
+      return refuseToleranceType(tolerance.type, tpath, notes)
   }
 }

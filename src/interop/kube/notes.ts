@@ -10,6 +10,20 @@ import type { InteropNote, InteropSchedule, Translation } from '../types.ts'
 
 export type Obj = Record<string, unknown>
 
+/** Metadata the API server sets: meaningless for a run, noted so nothing is dropped unsaid. */
+export const SERVER_METADATA = [
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'managedFields',
+  'finalizers',
+  'selfLink',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'ownerReferences',
+]
+
 export class Notes {
   readonly refusals: FieldIssue[] = []
   readonly approximations: InteropNote[] = []
@@ -23,6 +37,12 @@ export class Notes {
 
   approx(path: string, message: string): void {
     this.approximations.push({ path, message })
+  }
+
+  /** Notes each field of `meta` (at `mpath`) that the API server set, as ignored. */
+  serverMetadata(meta: Obj, mpath: string): void {
+    for (const k of SERVER_METADATA)
+      if (meta[k] !== undefined) this.approx(pointer(mpath, k), 'ignored: set by the API server')
   }
 
   /**

@@ -6,21 +6,12 @@
  */
 import { isPlainObject, pointer } from '../../schema.ts'
 import type { InteropFormat, InteropSchedule, TranslateContext, Translation } from '../types.ts'
-import { faultlineName, finish, kindOf, Notes, type Obj, substituteVars } from '../kube/notes.ts'
+import { faultlineName, finish, kindOf, Notes, type Obj, SERVER_METADATA, substituteVars } from '../kube/notes.ts'
 import { engineDocument, type ExperimentEnvs } from './engine.ts'
 import { chaosSchedule } from './schedule.ts'
 
 const API = 'litmuschaos.io/'
 const RBAC_KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']
-const SERVER_METADATA = [
-  'uid',
-  'resourceVersion',
-  'generation',
-  'creationTimestamp',
-  'managedFields',
-  'finalizers',
-  'selfLink',
-]
 
 function metadata(
   doc: Obj,
@@ -30,8 +21,7 @@ function metadata(
   const mpath = `${base}/metadata`
   const meta = notes.object(doc, 'metadata', base) ?? {}
   notes.only(meta, mpath, ['name', 'namespace', 'labels', 'annotations', ...SERVER_METADATA], 'metadata')
-  for (const k of SERVER_METADATA)
-    if (meta[k] !== undefined) notes.approx(pointer(mpath, k), 'ignored: set by the API server')
+  notes.serverMetadata(meta, mpath)
   const annotations = notes.stringMap(meta, 'annotations', mpath)
   for (const k of Object.keys(annotations ?? {}))
     notes.approx(
