@@ -37,4 +37,6 @@ export default tseslint.config(
     },
   },
   { files: ['test/**', 'benchmarks/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  // The dashboard runs in the browser: browser globals, not Node's.
+  { files: ['ui/**'], languageOptions: { globals: { ...globals.browser } } },
 )

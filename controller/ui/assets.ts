@@ -1,11 +1,12 @@
 /**
  * The dashboard's files, served by the controller under /ui/ with no build step. The browser
  * code is TypeScript in ui/ (type-checked with the rest); it is served as JavaScript by
- * stripping its types with Node's own `module.stripTypeScriptTypes`, once, on the first request
- * for a dashboard file, and kept in memory (with its gzip) for the controller's life. No bundler:
+ * stripping its types with Node's own `module.stripTypeScriptTypes` and its comments and runs of
+ * whitespace (compact.ts), once, on the first request for a dashboard file, kept in memory (with
+ * its gzip) for the controller's life. No bundler:
  * every import is rewritten to a file of the same flat /ui/ directory (relative URLs, so the
  * dashboard works under any path prefix), bare names to the vendored Preact and htm ESM builds
- * from node_modules, and `../controller/experiments/charts.ts` to the chart geometry the HTML
+ * from node_modules, and `../controller/experiments/chart-geometry.ts` to the chart geometry the HTML
  * report draws with. An import that is not one of these is a bug: the whole set fails to build.
  */
 import { createHash } from 'node:crypto'
@@ -13,6 +14,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { stripTypeScriptTypes } from 'node:module'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
+import { compact } from './compact.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
@@ -24,7 +26,7 @@ const VENDOR: Record<string, { file: string; name: string }> = {
 }
 
 /** Repository modules outside ui/ that the browser code shares with the server. */
-const SHARED: Record<string, string> = { 'controller/experiments/charts.ts': 'charts.ts' }
+const SHARED: Record<string, string> = { 'controller/experiments/chart-geometry.ts': 'chart-geometry.ts' }
 
 /**
  * The policy of every /ui/ answer: scripts and styles from these files only (no inline script,
@@ -81,7 +83,8 @@ function asset(file: string, text: string): Asset {
 
 /** Every dashboard file by its served name (`index.html`, `main.ts`, `preact.mjs`, ...). */
 export function buildAssets(root = ROOT): Map<string, Asset> {
-  const uiFiles = readdirSync(path.join(root, 'ui')).filter((f) => /\.(ts|css|html)$/.test(f) && !f.endsWith('.d.ts'))
+  // types.ts holds types only: nothing imports it at run time once types are stripped.
+  const uiFiles = readdirSync(path.join(root, 'ui')).filter((f) => /\.(ts|css|html)$/.test(f) && f !== 'types.ts')
   // Repository path -> served name, for the import rewriting.
   const served = new Map<string, string>()
   for (const f of uiFiles) served.set(`ui/${f}`, f)
@@ -93,7 +96,7 @@ export function buildAssets(root = ROOT): Map<string, Asset> {
   for (const [file, name] of served) {
     const text = readFileSync(path.join(root, file), 'utf8')
     const code = file.endsWith('.ts')
-      ? rewriteImports(stripTypeScriptTypes(text, { mode: 'strip' }), file, served)
+      ? rewriteImports(compact(stripTypeScriptTypes(text, { mode: 'strip' })), file, served)
       : text
     out.set(name, asset(name, code))
   }
