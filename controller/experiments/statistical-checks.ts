@@ -167,6 +167,8 @@ export async function statisticalSample(c: CheckSpec, ctx: CheckContext, plan: L
   }
   if (look.lostSeconds > 0)
     detail += ` (${look.lostSeconds} s of requests could not be read: looks more than 120 s apart)`
+  if (look.uncertain > 0)
+    detail += ` (up to ${look.uncertain} requests may be counted twice: a sidecar too busy for an exact commit)`
   const outcome = statistics.decision === 'pass' ? 'pass' : statistics.decision === 'fail' ? 'fail' : 'inconclusive'
   return {
     outcome,

@@ -137,40 +137,55 @@ export interface Look {
   at: number
   /** Whole seconds that could not be read (looks more than 120 s apart lose the oldest). */
   lostSeconds: number
+  /** Requests that may be counted twice (a commit that could not be made exact; see PhaseAccumulator). */
+  uncertain: number
 }
 
-/** Seconds kept uncommitted: a look re-reads them whole, exactly. */
-const KEEP_SECONDS = 60
-/** Past this many seconds since the last commit, the oldest are committed (below the 120 s a sidecar keeps). */
-const COMMIT_AFTER_SECONDS = 100
+/** Past this many seconds since the last commit, a look commits the whole ones (windows stay small and cheap). */
+const COMMIT_AFTER_SECONDS = 4
+/** A commit that cannot be made exact waits for a later look, up to this span; then it is made anyway. */
+const FORCE_COMMIT_SECONDS = 60
+const EXACT_COMMIT_TRIES = 5
 
-const readAll = (clients: SidecarClient[], seconds: number) =>
-  Promise.all(clients.map((c) => c.statsEncoded(seconds * 1000)))
+const countOf = (w: EncodedWindow) => {
+  let n = 0
+  for (const c of COHORTS) n += hdr.decodeFromCompressedBase64(w.histograms[c], 32, false).totalCount
+  return n
+}
 
 /**
  * All the requests of a phase from a first statistics second on, across any number of looks and
- * past the sidecars' 120 s of retention. A look re-reads every second since the last commit in
- * one window (exact: the sidecar merges whole seconds and the current one). When that span nears
- * the retention, the seconds older than the last 60 are committed: the 60-second window is read,
- * then the whole span, and their difference added up. Nothing is counted twice, except requests
- * completed in the current second between those two reads (milliseconds apart, once every 40 s
- * or so); a window cannot exclude its current second, so that much is approximate.
+ * past the sidecars' 120 s of retention, counted once. A look reads every second since the last
+ * commit in one window (exact: a sidecar merges whole seconds plus its current one), and keeps
+ * that window small by committing the whole seconds into the controller's own histograms once
+ * it spans more than 4 s (a sidecar merges a 100 s window in about half a second of CPU; a few
+ * seconds take a millisecond).
+ *
+ * A window cannot leave out the sidecar's current second, so a commit is the span's window minus
+ * the current second's, read just after it. That is exact when no request completes in between:
+ * each sidecar is read current / span / current, and the commit is kept only when both reads of
+ * the current second agree (tried five times, a few milliseconds each). A sidecar too busy for
+ * that waits for a later look; past 60 s its commit is made anyway (span minus the first read
+ * of the current second), and the requests that came in between, which the next look reads
+ * again, are reported as `uncertain`.
  */
 export class PhaseAccumulator {
   #next: number
   #from: number
   #committed = emptyCohorts()
   #lost = 0
+  #uncertain = 0
 
   /** `firstSecond`: epoch seconds of the first statistics second that belongs to the phase. */
   constructor(firstSecond: number) {
     this.#next = this.#from = firstSecond
   }
 
-  /** Starts again from `firstSecond` (recovery: what came before a failing look is known not recovered). */
+  /** Starts again from `firstSecond` (what came before a failing look is known not steady, or not recovered). */
   restart(firstSecond: number): void {
     this.#next = this.#from = firstSecond
     this.#committed = emptyCohorts()
+    this.#uncertain = 0
   }
 
   /** Undefined while no statistics second of the phase has begun. */
@@ -178,23 +193,49 @@ export class PhaseAccumulator {
     for (let attempt = 0; ; attempt++) {
       const second = Math.floor(now() / 1000)
       if (second < this.#next) return undefined
-      let span = second - this.#next + 1
-      const lost = Math.max(0, span - RETENTION_SECONDS)
-      span -= lost
-      const commit = span > COMMIT_AFTER_SECONDS
-      const recent = commit ? await readAll(clients, KEEP_SECONDS) : undefined
-      const whole = await readAll(clients, span)
-      // The second turned while reading: the windows no longer line up with the plan; read again.
+      const lost = Math.max(0, second - this.#next + 1 - RETENTION_SECONDS)
+      if (lost > 0) {
+        this.#lost += lost
+        this.#next += lost
+      }
+      if (second - this.#next + 1 > COMMIT_AFTER_SECONDS) await this.#commit(clients, second, now)
+      const span = second - this.#next + 1
+      const whole = await Promise.all(clients.map((c) => c.statsEncoded(span * 1000)))
+      // The second turned while reading: the window no longer lines up with the plan; read again.
       if (Math.floor(now() / 1000) !== second && attempt < 2) continue
-      this.#lost += lost
       const data = copyOf(this.#committed)
       addEncoded(data, whole, 1)
-      if (recent) {
-        addEncoded(this.#committed, whole, 1)
-        addEncoded(this.#committed, recent, -1)
-        this.#next = second - KEEP_SECONDS + 1
-      } else this.#next = second - span + 1
-      return { data, from: this.#from * 1000, at: now(), lostSeconds: this.#lost }
+      return { data, from: this.#from * 1000, at: now(), lostSeconds: this.#lost, uncertain: this.#uncertain }
     }
+  }
+
+  /** Commits the whole seconds from #next to `second` - 1 of every sidecar (all or none, one second). */
+  async #commit(clients: SidecarClient[], second: number, now: () => number): Promise<void> {
+    const span = second - this.#next + 1
+    const force = span > FORCE_COMMIT_SECONDS
+    const parts = await Promise.all(clients.map((c) => this.#wholeSeconds(c, span, second, now, force)))
+    if (parts.some((p) => p === undefined) || Math.floor(now() / 1000) !== second) return
+    for (const p of parts) {
+      addEncoded(this.#committed, [p!.span], 1)
+      addEncoded(this.#committed, [p!.current], -1)
+      this.#uncertain += p!.uncertain
+    }
+    this.#next = second
+  }
+
+  /** One sidecar's span and current-second windows whose difference is its whole seconds. */
+  async #wholeSeconds(c: SidecarClient, span: number, second: number, now: () => number, force: boolean) {
+    for (let i = 0; i < EXACT_COMMIT_TRIES; i++) {
+      const before = await c.statsEncoded(1000)
+      const whole = await c.statsEncoded(span * 1000)
+      const after = await c.statsEncoded(1000)
+      if (Math.floor(now() / 1000) !== second) return undefined
+      const a = countOf(before)
+      const b = countOf(after)
+      if (a === b) return { span: whole, current: after, uncertain: 0 }
+      // The current second only grows: the earlier read is inside the span's, so the difference is never negative.
+      if (force && i === EXACT_COMMIT_TRIES - 1) return { span: whole, current: before, uncertain: b - a }
+    }
+    return undefined
   }
 }

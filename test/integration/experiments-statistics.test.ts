@@ -6,6 +6,7 @@
  * (20%), cannot be decided (exactly 5%, on the boundary), or has too few requests to judge (30).
  * The traffic runs for 3 s inside the method's 5 s, so every request completes within the phase.
  */
+import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runExperiment } from '../../controller/experiments/runner.ts'
 import { runResultJson } from '../../bin/run.ts'
@@ -91,6 +92,11 @@ describe('statistical verdicts from a real sidecar', () => {
     expect(phase.reason).toMatch(
       /^p95 <= 500 ms held with 95% confidence: [\d.]+% of [\d,]+ requests were slower \(at most [\d.]+%\)$/,
     )
+    // The reports say it in words too, and how the judgement works.
+    const markdown = readFileSync(r.markdownPath, 'utf8')
+    expect(markdown).toContain(phase.reason)
+    expect(markdown).toContain('Clopper-Pearson')
+    expect(readFileSync(r.reportPath, 'utf8')).toContain('held with 95% confidence')
     const json = runResultJson('x.yaml', r) as { checks: { phases: { statistics?: unknown }[] }[] }
     expect(json.checks[0]!.phases[0]!.statistics).toMatchObject({ decision: 'pass' })
   })
