@@ -188,7 +188,7 @@ describe('GET /runs/:id/events', () => {
   it('answers 404 for a run that does not exist, and 401 without the token', async () => {
     const missing = await fetch(`${c.url}/runs/nope-1/events`, { headers: auth })
     expect(missing.status).toBe(404)
-    expect((await missing.json()).code).toBe('FL_ERR_NOT_FOUND')
+    expect(((await missing.json()) as any).code).toBe('FL_ERR_NOT_FOUND')
     const anon = await fetch(`${c.url}/events`)
     expect(anon.status).toBe(401)
     const bad = await fetch(`${c.url}/events`, { headers: { ...auth, 'last-event-id': 'x' } })
@@ -222,7 +222,7 @@ describe('GET /events', () => {
     for (const s of open) await s.until((f) => f.some((x) => x.comment === 'connected'))
     const refused = await fetch(`${c.url}/events`, { headers: auth })
     expect(refused.status).toBe(503)
-    expect((await refused.json()).code).toBe('FL_ERR_TOO_MANY_STREAMS')
+    expect(((await refused.json()) as any).code).toBe('FL_ERR_TOO_MANY_STREAMS')
     open[0]!.close()
     const deadline = Date.now() + 5000
     while (c.controller.events.subscribers > 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
