@@ -173,6 +173,14 @@ const faultRecord = object({
   error: string(),
 })
 
+const cohortPoint = object({
+  count: required(number({ integer: true, min: 0 })),
+  errorRate: required(nullableNumber),
+  p50: required(nullableNumber),
+  p95: required(nullableNumber),
+  p99: required(nullableNumber),
+})
+
 const seriesPoint = object({
   t: required(ms('second')),
   count: required(number({ integer: true, min: 0 })),
@@ -181,6 +189,10 @@ const seriesPoint = object({
   p50: required(nullableNumber),
   p95: required(nullableNumber),
   p99: required(nullableNumber),
+  cohorts: object(
+    { faulted: required(cohortPoint), unfaulted: required(cohortPoint) },
+    { description: 'the same figures for requests a fault rule matched, and for the others' },
+  ),
 })
 
 const checkRecord = object({

@@ -167,6 +167,12 @@ describe('the controller answers as its OpenAPI document says', () => {
     expect((await call('GET', `/runs/${started.body.runId}/report`)).type).toMatch(/^text\/html/)
     expect((await call('GET', `/runs/${started.body.runId}/report.md`)).type).toMatch(/^text\/markdown/)
     expect((await call('POST', `/runs/${started.body.runId}/abort`)).body.note).toBe('was not running')
+    // A finished run's event stream replays it and closes; the dashboard's files need no token.
+    expect((await call('GET', `/runs/${started.body.runId}/events`)).type).toMatch(/^text\/event-stream/)
+    expect((await call('GET', '/runs/no-such-run/events')).status).toBe(404)
+    expect((await call('GET', '/ui/', undefined, { token: null })).type).toMatch(/^text\/html/)
+    expect((await call('GET', '/ui/main.ts', undefined, { token: null })).type).toMatch(/^text\/javascript/)
+    expect((await call('GET', '/ui/nope.ts', undefined, { token: null })).status).toBe(404)
     expect((await call('GET', '/runs/no-such-run')).status).toBe(404)
     expect((await call('POST', '/runs', { experiment: 'missing' })).status).toBe(404)
 
@@ -208,7 +214,8 @@ describe('the controller answers as its OpenAPI document says', () => {
 
     expect((await call('DELETE', '/experiments/contract')).status).toBe(200)
     expect((await call('DELETE', '/experiments/contract')).status).toBe(404)
-    expect(api.missing()).toEqual([])
+    // GET /events never ends by itself: events-sse.test.ts reads it.
+    expect(api.missing()).toEqual(['streamEvents'])
   }, 60_000)
 })
 
