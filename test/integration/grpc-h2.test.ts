@@ -239,6 +239,34 @@ describe('frame shapes', () => {
   })
 })
 
+describe('delay on HTTP/2', () => {
+  it('holds the HEADERS without reading the body: the client is pushed back by flow control, then everything arrives', async () => {
+    await startSidecar()
+    await putRules([{ id: 'hold', match: { path: '/echo' }, delay: { ms: 400 } }])
+    const s = http2.connect(proxyUrl)
+    const payload = Buffer.alloc(1 << 20, 97)
+    const t0 = performance.now()
+    const done = new Promise<{ body: Buffer; finishedAt: number }>((resolve, reject) => {
+      const req = s.request({ ':method': 'POST', ':path': '/echo', 'content-type': 'application/octet-stream' })
+      const chunks: Buffer[] = []
+      let finishedAt = 0
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => resolve({ body: Buffer.concat(chunks), finishedAt }))
+      req.on('error', reject)
+      // 1 MiB against a 64 KiB stream window: the write cannot complete until the sidecar reads.
+      expect(req.write(payload)).toBe(false)
+      req.end()
+      req.once('finish', () => (finishedAt = performance.now() - t0))
+    })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(up.seen.requests).toBe(0)
+    const { body, finishedAt } = await done
+    s.close()
+    expect(body.equals(payload)).toBe(true)
+    expect(finishedAt).toBeGreaterThan(350)
+  })
+})
+
 describe('upstream failures', () => {
   it('no upstream headers within --upstream-timeout: 504 for plain HTTP/2, trailers-only UNAVAILABLE for gRPC; the upstream call is cancelled', async () => {
     await startSidecar({ upstreamTimeoutMs: 200 })
