@@ -17,6 +17,10 @@ interface Halted {
   reverted: string[]
 }
 
+/** "Aborted 2 run(s): a, b." as one string (template text split over lines loses its spaces). */
+const listed = (verb: string, ids: string[], what: string) =>
+  `${verb} ${ids.length} ${what}${ids.length ? `: ${ids.join(', ')}` : ''}.`
+
 export function HaltButton() {
   const shared = useContext(SharedContext)
   const [open, setOpen] = useState(false)
@@ -63,14 +67,8 @@ export function HaltButton() {
             result
               ? html`<div class="halt-result" role="status">
                   <p>Halted. New runs and shaping are refused until the halt is lifted.</p>
-                  <p>
-                    Aborted ${result.aborted.length}
-                    run(s)${result.aborted.length ? ': ' : ''}${result.aborted.join(', ')}.
-                  </p>
-                  <p>
-                    Reverted ${result.reverted.length} shaping
-                    entr${result.reverted.length === 1 ? 'y' : 'ies'}${result.reverted.length ? ': ' : ''}${result.reverted.join(', ')}.
-                  </p>
+                  <p class="aborted">${listed('Aborted', result.aborted, 'run(s)')}</p>
+                  <p class="reverted">${listed('Reverted', result.reverted, 'shaping entr(y/ies)')}</p>
                   <button type="button" onClick=${close} autofocus>Close</button>
                 </div>`
               : html`<form onSubmit=${confirm}>

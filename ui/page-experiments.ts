@@ -149,7 +149,7 @@ export function ExperimentPage({ name }: { name: string }) {
   const why = halted ? 'halted: lift the halt to run' : undefined
   return html`<article class="experiment" data-experiment=${name}>
     <h1>${x.metadata.name}</h1>
-    ${x.metadata.description && html`<p class="description">${x.metadata.description}</p>`}
+    ${x.spec.description && html`<p class="description">${x.spec.description}</p>`}
     <p class="title">${x.spec.hypothesis?.title}</p>
     <div class="actions">
       <button type="button" onClick=${() => start(false)} disabled=${halted} title=${why}>

@@ -92,8 +92,9 @@ export interface CheckSpec {
 export interface ExperimentDoc {
   apiVersion: string
   kind: string
-  metadata: { name: string; description?: string; [k: string]: unknown }
+  metadata: { name: string; [k: string]: unknown }
   spec: {
+    description?: string
     targets: Record<string, unknown>
     hypothesis: { title: string; checks: CheckSpec[] }
     guardrails?: CheckSpec[]
