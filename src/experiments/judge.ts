@@ -11,6 +11,10 @@
  * - A phase with no conclusive sample is inconclusive. A check is the worst of its phases
  *   (fail > inconclusive > pass); the verdict is the worst of the hypothesis checks, and
  *   inconclusive when there are none.
+ *
+ * That is the point judgement. Sidecar percentile and error-rate bounds of the hypothesis are
+ * judged statistically by default (statistics-clause.ts, statistics-looks.ts): their looks are
+ * samples with outcome pass, fail or inconclusive, fed to the same tracker.
  */
 
 import type { Statistics } from './statistics-clause.ts'
