@@ -20,6 +20,12 @@ interface RunList {
   runs: RunSummary[]
 }
 
+/** Sparklines: the fault windows stay shaded, without their labels (no room). */
+const sparks = (c: ReturnType<typeof chartsOf>) => {
+  for (const chart of Object.values(c)) chart.bands = chart.bands?.map((b) => ({ ...b, label: '' }))
+  return c
+}
+
 function ActiveRunCard({ runId }: { runId: string }) {
   const live = useRun(runId)
   const now = useNow(true)
@@ -35,14 +41,16 @@ function ActiveRunCard({ runId }: { runId: string }) {
   }
   const target = j ? Object.keys(j.series)[0] : undefined
   const charts =
-    j && target ? chartsOf(j, target, { end: Math.max(now, j.startedAt + 1000), width: 280, height: 90 }) : undefined
+    j && target
+      ? sparks(chartsOf(j, target, { end: Math.max(now, j.startedAt + 1000), width: 280, height: 90 }))
+      : undefined
   const points = j && target ? j.series[target]!.filter(Boolean).length : 0
   const phase = j?.timeline.filter((e) => e && e.type === 'phase').at(-1)?.detail ?? 'setup'
   return html`<li class="card active-run" data-run=${runId}>
     <h3><a href=${`#/runs/${encodeURIComponent(runId)}`}>${j?.experiment.metadata.name ?? runId}</a></h3>
     <p>
-      ${j && html`<${StatusChip} status=${j.status} /> <${VerdictChip} verdict=${j.verdict} />`} ${phase} ·
-      ${j ? duration(now - j.startedAt) : ''}
+      ${j && html`<${StatusChip} status=${j.status} /> <${VerdictChip} verdict=${j.verdict} />`}
+      ${j ? `${phase} · ${duration(now - j.startedAt)}` : phase}
     </p>
     ${
       charts
@@ -144,8 +152,7 @@ export function OverviewPage() {
           ${(sidecars.data?.sidecars ?? []).map(
             (s) =>
               html`<li class=${s.reachable && !s.error ? 'ok' : 'down'}>
-                ${s.adminUrl}:
-                ${s.reachable && !s.error ? `reachable, generation ${s.generation}, ${s.rules} rule(s)` : `not usable: ${s.error?.code ?? 'unreachable'}`}
+                ${`${s.adminUrl}: ${s.reachable && !s.error ? `reachable, generation ${s.generation}, ${s.rules} rule(s)` : `not usable: ${s.error?.code ?? 'unreachable'}`}`}
               </li>`,
           )}
         </ul>

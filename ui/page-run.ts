@@ -124,15 +124,29 @@ const valueOf = (spec: CheckSpec | undefined, s: Sample | undefined) =>
       ? `${(s.value * 100).toFixed(2)}%`
       : figure(s.value)
 
-/** Confidence bounds or other statistics a judgement attached (shown as they come). */
+/**
+ * What a statistical judgement attached (journal `statistics`): the estimate with its confidence
+ * bounds and the decision so far; other fields as they come.
+ */
 function statisticsOf(...from: (Record<string, unknown> | undefined)[]): string {
   for (const o of from) {
-    const st = o?.statistics
-    if (st && typeof st === 'object')
-      return Object.entries(st as Record<string, unknown>)
-        .filter(([, v]) => typeof v === 'number' || typeof v === 'string')
-        .map(([k, v]) => `${k} ${typeof v === 'number' ? figure(v) : v}`)
-        .join(', ')
+    const st = o?.statistics as Record<string, unknown> | undefined
+    if (!st || typeof st !== 'object') continue
+    const num = (k: string) => (typeof st[k] === 'number' ? (st[k] as number) : undefined)
+    const lower = num('lower')
+    const upper = num('upper')
+    const confidence = num('confidence')
+    if (lower !== undefined && upper !== undefined) {
+      const est = num('estimate')
+      const level = confidence !== undefined ? ` at ${+(confidence * 100).toFixed(1)}%` : ''
+      const decision = typeof st.decision === 'string' ? `${st.decision}: ` : ''
+      return `${decision}${est !== undefined ? `${figure(est)} ` : ''}[${figure(lower)}, ${figure(upper)}]${level}${num('n') !== undefined ? `, n ${num('n')}` : ''}`
+    }
+    return Object.entries(st)
+      .filter(([, v]) => typeof v === 'number' || typeof v === 'string')
+      .slice(0, 6)
+      .map(([k, v]) => `${k} ${typeof v === 'number' ? figure(v) : v}`)
+      .join(', ')
   }
   return ''
 }
