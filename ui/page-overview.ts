@@ -48,9 +48,9 @@ function ActiveRunCard({ runId }: { runId: string }) {
   const phase = j?.timeline.filter((e) => e && e.type === 'phase').at(-1)?.detail ?? 'setup'
   return html`<li class="card active-run" data-run=${runId}>
     <h3><a href=${`#/runs/${encodeURIComponent(runId)}`}>${j?.experiment.metadata.name ?? runId}</a></h3>
-    <p>
+    <p class="chips">
       ${j && html`<${StatusChip} status=${j.status} /> <${VerdictChip} verdict=${j.verdict} />`}
-      ${j ? `${phase} · ${duration(now - j.startedAt)}` : phase}
+      <span>${j ? `${phase} · ${duration(now - j.startedAt)}` : phase}</span>
     </p>
     ${
       charts

@@ -75,7 +75,14 @@ export function SchedulesPage() {
               ${lastRun ? html`<a href=${`#/runs/${encodeURIComponent(lastRun.runId!)}`}><${VerdictChip} verdict=${verdictOf(lastRun.runId)} /></a>` : '—'}
             </td>
             <td>
-              <button type="button" onClick=${() => trigger(s.name)} disabled=${shared.halt.halted}>Trigger now</button>
+              <button
+                type="button"
+                onClick=${() => trigger(s.name)}
+                disabled=${shared.halt.halted}
+                title=${shared.halt.halted ? 'halted: lift the halt to run' : undefined}
+              >
+                Trigger now
+              </button>
               <button type="button" onClick=${() => suspend(s, !s.suspended)}>
                 ${s.suspended ? 'Resume' : 'Suspend'}
               </button>

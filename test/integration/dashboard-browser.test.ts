@@ -193,7 +193,7 @@ it('signs in with the token, which stays in the tab: a wrong one is refused', as
 }, 30_000)
 
 it('shows a run live: the chart grows without a reload, and a dropped stream resumes without losing a sample', async () => {
-  await store(experiment('checkout-latency', 7000))
+  await store(experiment('checkout-latency', 9000))
   const runId = await startRun('checkout-latency')
   await page.goto(`${proxy.url}/ui/#/runs/${runId}`)
   await page.evaluate(() => ((globalThis as any).__sameDocument = true))
@@ -202,6 +202,8 @@ it('shows a run live: the chart grows without a reload, and a dropped stream res
   // The threshold line and, once the fault is applied, its window.
   await page.locator('svg.chart.latency g.bound.max').first().waitFor()
   await page.locator('svg.chart.latency rect.fault-window').first().waitFor({ timeout: 15_000 })
+  // Well into the fault window, for the picture.
+  await expect.poll(drawnPoints, { timeout: 15_000 }).toBeGreaterThanOrEqual(early + 5)
   await shot('dashboard-run.png')
   await page.goto(`${proxy.url}/ui/#/`)
   await page.locator('li.active-run svg.chart.spark').first().waitFor({ timeout: 10_000 })
