@@ -255,7 +255,10 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
       closing ??= (async () => {
         file?.close()
         await fleet?.close()
-        const drain = setTimeout(() => proxy.server.closeAllConnections(), opts.drainTimeoutMs ?? 30_000)
+        const drain = setTimeout(() => {
+          proxy.server.closeAllConnections()
+          proxy.destroyHttp2()
+        }, opts.drainTimeoutMs ?? 30_000)
         // Node closes only the connections idle when close() is called; a keep-alive connection
         // whose request finishes during the drain would otherwise linger for its idle timeout.
         const sweep = setInterval(() => proxy.server.closeIdleConnections(), 50)

@@ -24,6 +24,8 @@ export interface ProxyPortOptions {
 export interface ProxyListener extends HttpListener {
   /** Sends GOAWAY on every HTTP/2 connection, so clients finish and move on (drain). */
   drainHttp2(): void
+  /** Cuts every HTTP/2 connection (the drain timed out). */
+  destroyHttp2(): void
 }
 
 export function buildProxyApp(ctx: ProxyContext, upstream: URL, opts: ProxyPortOptions): ProxyListener {
@@ -51,5 +53,11 @@ export function buildProxyApp(ctx: ProxyContext, upstream: URL, opts: ProxyPortO
   server.on('upgrade', (req, socket, head) => tunnelUpgrade(req, socket, head, tunnels))
   const h2 = createH2Server({ ...opts.h2, proxy: ctx }, ctx.log)
   const listener = proxyPortListener({ h1: server, h2: h2.server, tls: opts.tls, log: ctx.log })
-  return { ...listener, drainHttp2: () => drainSessions(h2.sessions) }
+  return {
+    ...listener,
+    drainHttp2: () => drainSessions(h2.sessions),
+    destroyHttp2: () => {
+      for (const s of h2.sessions) s.destroy()
+    },
+  }
 }

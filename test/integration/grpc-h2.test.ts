@@ -267,6 +267,27 @@ describe('delay on HTTP/2', () => {
   })
 })
 
+describe('shutdown', () => {
+  it('close() sends GOAWAY, lets a streaming call finish, and cuts what is still open after the drain timeout', async () => {
+    await startSidecar({ drainTimeoutMs: 300 })
+    const s = http2.connect(proxyUrl)
+    s.on('error', () => undefined)
+    const goaway = new Promise<void>((resolve) => s.once('goaway', () => resolve()))
+    const endless = s.request({ ':method': 'POST', ':path': '/hang', 'content-type': 'application/grpc' })
+    endless.on('error', () => undefined)
+    endless.write('x')
+    await expect.poll(() => up.seen.requests).toBe(1)
+    const t0 = performance.now()
+    await sidecar!.close()
+    sidecar = undefined
+    await goaway
+    // The endless stream held the drain until the timeout cut it.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250)
+    expect(performance.now() - t0).toBeLessThan(5000)
+    s.destroy()
+  })
+})
+
 describe('upstream failures', () => {
   it('no upstream headers within --upstream-timeout: 504 for plain HTTP/2, trailers-only UNAVAILABLE for gRPC; the upstream call is cancelled', async () => {
     await startSidecar({ upstreamTimeoutMs: 200 })
