@@ -1,7 +1,7 @@
 /** Sidecars: reachable or not, generation, rules, who uses them; traffic shaping with revert. */
 import { useState } from 'preact/hooks'
 import { api, describeError } from './api.ts'
-import { clock, duration } from './format.ts'
+import { clock, duration, figure, percent } from './format.ts'
 import { html } from './html.ts'
 import { useApi } from './use-api.ts'
 
@@ -11,8 +11,21 @@ interface SidecarView {
   generation?: number
   rules?: number
   usedBy: string[]
+  activeRules?: { id: string; source?: string; expiresAt?: number }[]
+  stats?: { windowSeconds: number; count?: number; p95?: number | null; errorRate?: number | null; error?: string }
   error?: { code: string; error: string }
 }
+
+/** Time left before a rule's ttl ends on the sidecar. */
+const left = (expiresAt: number | undefined, now: number) =>
+  expiresAt === undefined ? 'no ttl' : duration(expiresAt - now)
+
+const statsText = (s: SidecarView['stats']) =>
+  !s
+    ? '—'
+    : s.error
+      ? `figures unreadable: ${s.error}`
+      : `p95 ${figure(s.p95)} ms, errors ${percent(s.errorRate)}, ${s.count ?? 0} requests in ${s.windowSeconds}s`
 
 interface Shaping {
   id: string
@@ -47,7 +60,8 @@ export function SidecarsPage() {
           <th scope="col">admin URL</th>
           <th scope="col">state</th>
           <th scope="col">generation</th>
-          <th scope="col">rules</th>
+          <th scope="col">rules (owner, TTL left)</th>
+          <th scope="col">last seconds</th>
           <th scope="col">used by</th>
         </tr>
       </thead>
@@ -60,7 +74,21 @@ export function SidecarsPage() {
                 ${s.reachable && !s.error ? 'reachable' : s.reachable ? `refused: ${s.error?.code}` : `unreachable (${s.error?.code ?? ''})`}
               </td>
               <td>${s.generation ?? '—'}</td>
-              <td>${s.rules ?? '—'}</td>
+              <td>
+                ${
+                  s.activeRules?.length
+                    ? html`<ul class="rules">
+                        ${s.activeRules.map(
+                          (r) =>
+                            html`<li data-rule=${r.id}>
+                              ${`${r.id} (${r.source ?? 'no source'}, ${left(r.expiresAt, now)})`}
+                            </li>`,
+                        )}
+                      </ul>`
+                    : (s.rules ?? '—')
+                }
+              </td>
+              <td class="stats">${statsText(s.stats)}</td>
               <td>${s.usedBy.join(', ')}</td>
             </tr>`,
         )}

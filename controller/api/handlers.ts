@@ -10,6 +10,7 @@ import type { Logger } from '../../src/log.ts'
 import type { EventHub } from '../events.ts'
 import type { FleetBus } from '../bus/fleet.ts'
 import { renderHtml, renderMarkdown } from '../experiments/report.ts'
+import { latencyOf, readWindow } from '../experiments/windows.ts'
 import type { RunManager } from '../runs.ts'
 import type { Scheduler } from '../scheduler.ts'
 import type { ShapingManager } from '../shaping.ts'
@@ -31,6 +32,29 @@ export interface HandlerDeps {
   metricsText: () => Promise<string>
   /** Live server-sent events (controller/events.ts). */
   events: EventHub
+}
+
+/** When a sidecar rule's ttl ends, epoch ms (the sidecar may show it as an ISO time); undefined: none. */
+function epochMs(rule: object): number | undefined {
+  const at = (rule as { expiresAt?: unknown }).expiresAt
+  const ms = typeof at === 'string' ? Date.parse(at) : at
+  return typeof ms === 'number' && Number.isFinite(ms) ? ms : undefined
+}
+
+/** A sidecar's last 10 s (p95, error rate, requests), for the dashboard; undefined if unreadable. */
+async function recentStats(client: SidecarClient) {
+  try {
+    const m = (await readWindow([client], 10, Date.now)).merged
+    return {
+      windowSeconds: 10,
+      count: m.count,
+      p95: m.count ? (latencyOf(m, 'p95') ?? null) : null,
+      errorRate: m.count ? (m.errorRate ?? null) : null,
+    }
+  } catch (err) {
+    // Its rules were read: it is reachable; the figures are only missing (the field says so).
+    return { windowSeconds: 10, error: (err as Error).message }
+  }
 }
 
 export function controllerHandlers({
@@ -162,13 +186,16 @@ export function controllerHandlers({
       const sidecars = await Promise.all(
         [...known].map(async ([url, e]) => {
           try {
-            const rules = await new SidecarClient(url, e.token).rules()
+            const client = new SidecarClient(url, e.token)
+            const rules = await client.rules()
             return {
               adminUrl: url,
               reachable: true,
               generation: rules.generation,
               rules: rules.rules.length,
               usedBy: [...e.usedBy],
+              activeRules: rules.rules.map((r) => ({ id: r.id, source: r.source, expiresAt: epochMs(r) })),
+              stats: await recentStats(client),
             }
           } catch (err) {
             // Listed, not thrown: one bad sidecar must not hide the others.

@@ -264,6 +264,23 @@ export const Sidecars = named(
           generation: number({ integer: true }),
           rules: number({ integer: true, min: 0, description: 'how many rules it holds' }),
           usedBy: required(array(string({ description: 'experiment:<name>, shaping:<id> or service:<name>' }))),
+          activeRules: array(
+            object({
+              id: required(string()),
+              source: string({ description: 'the owner: a run fault, a shaping, or an operator' }),
+              expiresAt: ms('its ttl end'),
+            }),
+          ),
+          stats: object(
+            {
+              windowSeconds: required(number({ integer: true })),
+              count: number({ integer: true, min: 0 }),
+              p95: nullableNumber,
+              errorRate: nullableNumber,
+              error: string({ description: 'why the figures could not be read' }),
+            },
+            { description: 'its last seconds of traffic' },
+          ),
           error: raw(errorBody('why it could not be asked (it is listed, not thrown)')),
         }),
       ),
