@@ -214,25 +214,39 @@ describe('gRPC faults', () => {
     expect(r.metadata?.get('x-echo')).toEqual(['1'])
   })
 
-  it('goaway NO_ERROR: the client reconnects and retries the call transparently; later calls work', async () => {
+  it('goaway NO_ERROR: the refused call is retried transparently once (two attempts counted); ENHANCE_YOUR_CALM is not retried; later calls work', async () => {
     world = await startGrpcWorld()
-    await world.putRules([
-      {
-        id: 'goaway',
-        match: { path: '/faultline.echo.Echo/Unary', headers: [{ name: 'x-goaway', present: true }] },
-        maxActive: 1,
-        abort: { mode: 'goaway' },
-      },
-    ])
-    const client = world.client()
+    const rule = (http2Code: string) => ({
+      id: 'goaway',
+      match: { path: '/faultline.echo.Echo/Unary', headers: [{ name: 'x-goaway', present: true }] },
+      abort: { mode: 'goaway', http2Code },
+    })
+    const injected = async () =>
+      Number(
+        /faultline_faults_injected_total\{[^}]*rule="goaway",kind="abort"\} (\d+)/.exec(await metrics(world!))?.[1] ??
+          0,
+      )
     const md = new grpc.Metadata()
     md.set('x-goaway', '1')
+
+    await world.putRules([rule('NO_ERROR')])
+    const client = world.client()
+    expect((await unary(client, { text: 'warm' })).err).toBeNull()
     const r = await unary(client, { text: 'x' }, { metadata: md })
-    // The call sits above the GOAWAY's last stream id: unprocessed, so the client may retry it;
-    // a retry hits the rule again (it matches every attempt), so the client sees UNAVAILABLE.
+    // The call sits above the GOAWAY's last stream id: unprocessed, so grpc-js retries it on a
+    // new connection; the retry hits the rule again, so the client sees UNAVAILABLE.
     expect(r.err?.code).toBe(grpc.status.UNAVAILABLE)
-    const after = await unary(client, { text: 'fine' })
-    expect(after.err).toBeNull()
+    expect(await injected()).toBe(2)
+    expect((await unary(client, { text: 'fine' })).err).toBeNull()
+
+    await world.putRules([rule('ENHANCE_YOUR_CALM')])
+    const before = await injected()
+    const calm = await unary(client, { text: 'x' }, { metadata: md })
+    // An error code makes Node's client destroy the session: the call fails with the code's mapping, once.
+    expect(calm.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED)
+    // (A rule replaced under the same id keeps its counter.)
+    expect(await injected()).toBe(before + 1)
+    expect(world.echo.calls.Unary).toBe(2)
   })
 
   it('replace.grpcStatus in the response phase: headers and messages pass, the trailers carry the new status', async () => {
