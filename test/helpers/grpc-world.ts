@@ -19,8 +19,8 @@ export interface GrpcWorld {
   target: string
   admin: JsonCall
   putRules(rules: unknown[]): Promise<{ status: number; body: any }>
-  /** A new client (its own channel); closed with the world. */
-  client(options?: grpc.ChannelOptions): EchoClient
+  /** A new client (its own channel); closed with the world. Insecure (h2c) unless `credentials` are given. */
+  client(options?: grpc.ChannelOptions, credentials?: grpc.ChannelCredentials): EchoClient
   close(): Promise<void>
 }
 
@@ -45,8 +45,8 @@ export async function startGrpcWorld(opts: Partial<SidecarOptions> = {}): Promis
     target,
     admin,
     putRules: (rules) => admin('PUT', '/rules', { rules }),
-    client(options = {}) {
-      const c = new Echo(target, grpc.credentials.createInsecure(), options) as unknown as EchoClient
+    client(options = {}, credentials = grpc.credentials.createInsecure()) {
+      const c = new Echo(target, credentials, options) as unknown as EchoClient
       clients.push(c)
       return c
     },

@@ -3,6 +3,10 @@
  * every call shape, metadata and trailers, and each gRPC-aware fault with what the client
  * really sees (status, details, retries).
  */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { EchoReply } from '../../examples/grpc/echo-service.ts'
@@ -101,6 +105,50 @@ describe('gRPC pass-through', () => {
     expect(status.code).toBe(grpc.status.CANCELLED)
     // The sidecar stops being sent data: the app's stream was cancelled (its cancelled handler ran).
     await expect.poll(async () => metrics(world!)).toMatch(/grpc_code="Canceled"/)
+  })
+})
+
+describe('gRPC over TLS', () => {
+  it('a grpc-js client with TLS credentials reaches the app through the sidecar (ALPN h2), faults included', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'faultline-grpc-tls-'))
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1,DNS:localhost',
+          '-keyout',
+          'key.pem',
+          '-out',
+          'cert.pem',
+        ],
+        { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+      )
+      world = await startGrpcWorld({ tlsCert: path.join(dir, 'cert.pem'), tlsKey: path.join(dir, 'key.pem') })
+      const creds = grpc.credentials.createSsl(readFileSync(path.join(dir, 'cert.pem')))
+      const client = world.client({}, creds)
+      const ok = await unary(client, { text: 'secure' })
+      expect(ok.err).toBeNull()
+      expect(ok.reply?.text).toBe('secure')
+      expect(ok.trailers?.get('x-echo-trailer-bin')).toEqual([Buffer.from([0, 1, 2, 255])])
+      await world.putRules([
+        { id: 'tls-abort', match: { path: '/faultline.echo.Echo/Unary' }, abort: { grpcStatus: 7 } },
+      ])
+      expect((await unary(client, { text: 'x' })).err?.code).toBe(grpc.status.PERMISSION_DENIED)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 
