@@ -342,6 +342,20 @@ describe('gRPC faults', () => {
     expect(timeout === '' || /^\d+[mu]$/.test(timeout)).toBe(true)
   })
 
+  it('response-phase delay holds the app headers: the app has answered, the client waits', async () => {
+    world = await startGrpcWorld()
+    await world.putRules([
+      { id: 'late-headers', phase: 'response', match: { path: '/faultline.echo.Echo/Unary' }, delay: { ms: 250 } },
+    ])
+    const t0 = performance.now()
+    const r = await unary(world.client(), { text: 'x' })
+    expect(r.err).toBeNull()
+    expect(world.echo.calls.Unary).toBe(1)
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(240)
+    expect(r.metadata?.get('x-faultline-fault')).toEqual(['late-headers'])
+    expect(r.trailers?.get('x-echo-trailer-bin')).toHaveLength(1)
+  })
+
   it('throttle limits the response body per stream and the trailers come after it', async () => {
     world = await startGrpcWorld()
     await world.putRules([
