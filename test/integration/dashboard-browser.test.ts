@@ -31,12 +31,18 @@ async function startProxy(target: string) {
   const seen: Seen[] = []
   const outside: string[] = []
   const streams = new Set<http.ServerResponse>()
+  const state = { refuseStreams: false }
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/'
     seen.push({ url, lastEventId: req.headers['last-event-id'] as string | undefined })
     if (!url.startsWith(`${PREFIX}/`)) {
       outside.push(url)
       res.writeHead(404).end('outside the prefix')
+      return
+    }
+    // A proxy that cannot stream (or buffers until it gives up): the page must fall back to polling.
+    if (state.refuseStreams && /\/events$/.test(url.split('?')[0]!)) {
+      res.writeHead(502).end('no streaming here')
       return
     }
     const upstream = http.request(
@@ -58,6 +64,7 @@ async function startProxy(target: string) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${PREFIX}`,
+    state,
     seen,
     outside,
     /** Cuts every open run event stream (as a proxy restart or a network blip would). */
@@ -301,6 +308,29 @@ it('validates the editor as you type, with the error at its path, and renders ho
   await editor.fill(text)
   await page.locator('.validation.valid').waitFor({ timeout: 10_000 })
 }, 60_000)
+
+it('falls back to polling when event streams cannot be read, says so, and stays readable in a narrow window', async () => {
+  proxy.state.refuseStreams = true
+  try {
+    await page.setViewportSize({ width: 400, height: 800 })
+    await store(experiment('polled', 3000))
+    const runId = await startRun('polled')
+    await page.goto(`${proxy.url}/ui/#/runs/${runId}`)
+    await expect.poll(() => page.locator('.run .stream-note').textContent(), { timeout: 15_000 }).toContain('polling')
+    const first = await drawnPoints()
+    await expect.poll(drawnPoints, { timeout: 15_000 }).toBeGreaterThan(first)
+    const journal = await runEnded(runId)
+    await page.locator('section.verdict-box').waitFor({ timeout: 15_000 })
+    await expect.poll(drawnPoints).toBe(journal.series.app.length)
+    // Nothing wider than the window but the tables, which scroll inside themselves.
+    const overflow = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)
+    expect(overflow).toBeLessThanOrEqual(400)
+    await shot('dashboard-run-narrow.png')
+  } finally {
+    proxy.state.refuseStreams = false
+    await page.setViewportSize({ width: 1200, height: 900 })
+  }
+}, 90_000)
 
 it('never puts the token in a URL or a cookie, stays under its prefix, and breaks no policy', async () => {
   expect(requested.length).toBeGreaterThan(20)
