@@ -224,6 +224,8 @@ describe('validate --output json', () => {
       exitCode: 0,
       file: path.join(dir, 'good.yaml'),
       issues: [],
+      format: 'faultline',
+      approximations: [],
       experiment: 'good',
       steps: 2,
       checks: 0,
