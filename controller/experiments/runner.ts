@@ -250,7 +250,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   /** The before phase failed: the method never ran, so the hypothesis was not tested. */
   let gateFailed = false
   /** spec.revertAt after-phase: what the method left applied stands through the after phase. */
-  let deferRevert = false
+  let deferRevert: boolean
 
   try {
     resolution = await resolveTargets(spec, journal, {
