@@ -217,6 +217,35 @@ describe('GET /events', () => {
     stale.close()
   })
 
+  it("says when a running target's sidecar stops answering (sidecar-down)", async () => {
+    const lost = await startWorld()
+    const doc = {
+      apiVersion: 'faultline/v1',
+      kind: 'Experiment',
+      metadata: { name: 'sse-lost' },
+      spec: {
+        targets: { app: { sidecars: [lost.adminUrl] } },
+        load: { url: `${lost.proxyUrl}/echo/x`, rate: 20, connections: 1 },
+        hypothesis: { title: 'observed', checks: [] },
+        method: [{ wait: '60s' }],
+      },
+    }
+    expect((await c.api('PUT', '/experiments/sse-lost', doc, auth)).status).toBe(200)
+    const s = openStream(c.url, '/events')
+    const { body } = await c.api('POST', '/runs', { experiment: 'sse-lost' }, auth)
+    const runId = body.runId as string
+    const run = openStream(c.url, `/runs/${runId}/events`)
+    await run.until((f) => f.filter((x) => x.event === 'sample').length >= 2)
+    await lost.close()
+    await s.until((f) => f.some((x) => x.event === 'sidecar-down' && x.data.runId === runId), 15_000)
+    const down = s.events().find((e) => e.event === 'sidecar-down')!
+    expect(down.data).toMatchObject({ runId, target: 'app', sidecars: [lost.adminUrl] })
+    expect(typeof down.data.lastSampleAt).toBe('number')
+    await c.api('POST', `/runs/${runId}/abort`, undefined, auth)
+    s.close()
+    run.close()
+  }, 60_000)
+
   it('refuses a stream beyond the cap (503 FL_ERR_TOO_MANY_STREAMS) and forgets a client that went', async () => {
     const open = [0, 1, 2, 3].map(() => openStream(c.url, '/events'))
     for (const s of open) await s.until((f) => f.some((x) => x.comment === 'connected'))
