@@ -332,6 +332,33 @@ it('falls back to polling when event streams cannot be read, says so, and stays 
   }
 }, 90_000)
 
+it('filters runs, starts a dry run from an experiment, and suspends and resumes a schedule', async () => {
+  await page.goto(`${proxy.url}/ui/#/runs`)
+  await expect.poll(() => page.locator('.strips li').count()).toBeGreaterThanOrEqual(3)
+  await page.selectOption('label:has-text("Status") select', 'aborted')
+  const rows = page.locator('table.runs tbody tr')
+  await expect.poll(() => rows.count()).toBe(1)
+  expect(await rows.first().locator('.chip.status-aborted').count()).toBe(1)
+  // A dry run, from the experiment's page, opens its run page.
+  await page.goto(`${proxy.url}/ui/#/experiments/polled`)
+  await page.click('button:has-text("Dry run")')
+  await page.locator('article.run .chip', { hasText: 'dry run' }).waitFor({ timeout: 15_000 })
+  const dry = decodeURIComponent(page.url().split('#/runs/')[1] ?? '')
+  expect(dry).toMatch(/^polled-/)
+  expect((await runEnded(dry)).dryRun).toBe(true)
+  const schedule = { name: 'nightly', experiment: 'polled', cron: '0 3 * * *', timezone: 'UTC' }
+  expect((await c.api('POST', '/schedules', schedule, auth)).status).toBe(201)
+  await page.goto(`${proxy.url}/ui/#/schedules`)
+  const row = page.locator('tr[data-schedule="nightly"]')
+  await row.locator('button', { hasText: 'Suspend' }).click()
+  await row.locator('button', { hasText: 'Resume' }).waitFor()
+  expect((await c.api('GET', '/schedules/nightly', undefined, auth)).body.suspended).toBe(true)
+  expect(await row.locator('td').nth(2).textContent()).toBe('suspended')
+  await row.locator('button', { hasText: 'Resume' }).click()
+  await row.locator('button', { hasText: 'Suspend' }).waitFor()
+  expect((await c.api('GET', '/schedules/nightly', undefined, auth)).body.suspended).toBe(false)
+}, 60_000)
+
 it('never puts the token in a URL or a cookie, stays under its prefix, and breaks no policy', async () => {
   expect(requested.length).toBeGreaterThan(20)
   for (const u of [...requested, ...proxy.seen.map((s) => s.url)]) expect(u).not.toContain(TOKEN)
