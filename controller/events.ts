@@ -87,7 +87,12 @@ export class EventHub implements RunObserver {
   // ── RunObserver: the run manager says when runs start and end ───────────────
   started(experiment: ExperimentDoc, runId: string): void {
     const journal = this.#opts.liveJournal(runId)
-    if (journal) this.#runs.set(runId, this.#channel(journal, false))
+    const early = this.#runs.get(runId)
+    if (journal && early) {
+      // A reader came before this notice and was given the stored journal: its channel goes live.
+      early.journal = journal
+      early.remote = false
+    } else if (journal) this.#runs.set(runId, this.#channel(journal, false))
     this.#publish('run-started', { runId, experiment: experiment.metadata.name, startedAt: journal?.startedAt })
   }
 
