@@ -5,21 +5,27 @@
  * sealed into packed histograms (the same counts, a few KB), so 120 s of retention holds about
  * 0.5 MB instead of 23 MB and queries stay exact.
  */
-import * as hdr from 'hdr-histogram-js'
+import { createRequire } from 'node:module'
+import type * as Hdr from 'hdr-histogram-js'
+
+type Histogram = Hdr.Histogram
+type HistogramClass = new (lowest: number, highest: number, digits: number) => Histogram
+const require = createRequire(import.meta.url)
+// Recording needs only the JS histogram classes. The package's index also loads its WebAssembly
+// build and pako (about 300 KB of source, kept by every sidecar); encoding loads it on first use.
+const Int32Histogram = (require('hdr-histogram-js/dist/Int32Histogram.js') as { default: HistogramClass }).default
+const PackedHistogram = (require('hdr-histogram-js/dist/PackedHistogram.js') as { default: HistogramClass }).default
+let codec: typeof Hdr | undefined
+const hdr = (): typeof Hdr => (codec ??= require('hdr-histogram-js') as typeof Hdr)
 
 export type Cohort = 'faulted' | 'unfaulted'
 
 /** Latencies are recorded in microseconds, 1 µs .. 1 h, three significant digits. */
 const HIGHEST_US = 3_600_000_000
 
-function newHistogram(bitBucketSize: 32 | 'packed' = 32): hdr.Histogram {
-  return hdr.build({
-    bitBucketSize,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_US,
-    numberOfSignificantValueDigits: 3,
-    autoResize: false,
-  })
+/** What hdr-histogram-js's build() makes for these settings (autoResize is off by default). */
+function newHistogram(bitBucketSize: 32 | 'packed' = 32): Histogram {
+  return new (bitBucketSize === 32 ? Int32Histogram : PackedHistogram)(1, HIGHEST_US, 3)
 }
 
 interface RuleCounts {
@@ -29,8 +35,8 @@ interface RuleCounts {
 
 interface Bucket {
   second: number
-  faulted: hdr.Histogram | undefined
-  unfaulted: hdr.Histogram | undefined
+  faulted: Histogram | undefined
+  unfaulted: Histogram | undefined
   errorsFaulted: number
   errorsUnfaulted: number
   rules: Map<string, RuleCounts>
@@ -75,7 +81,7 @@ export interface EncodedWindow {
 export class StatsWindow {
   readonly retentionSeconds: number
   readonly #buckets: (Bucket | undefined)[]
-  readonly #spare: hdr.Histogram[] = []
+  readonly #spare: Histogram[] = []
   readonly #now: () => number
   /** The bucket being recorded into; sealed when another one takes its place. */
   #current: Bucket | undefined
@@ -120,7 +126,7 @@ export class StatsWindow {
     b.sealed = true
   }
 
-  #packed(dense: hdr.Histogram | undefined): hdr.Histogram | undefined {
+  #packed(dense: Histogram | undefined): Histogram | undefined {
     if (!dense) return undefined
     const packed = newHistogram('packed')
     packed.add(dense)
@@ -219,8 +225,8 @@ export class StatsWindow {
       window: `${seconds}s`,
       windowMs: seconds * 1000,
       histograms: {
-        faulted: hdr.encodeIntoCompressedBase64(merged.faulted),
-        unfaulted: hdr.encodeIntoCompressedBase64(merged.unfaulted),
+        faulted: hdr().encodeIntoCompressedBase64(merged.faulted),
+        unfaulted: hdr().encodeIntoCompressedBase64(merged.unfaulted),
       },
       errors,
       rules,
@@ -228,7 +234,7 @@ export class StatsWindow {
   }
 }
 
-export function summarize(h: hdr.Histogram, errors: number): CohortStats {
+export function summarize(h: Histogram, errors: number): CohortStats {
   const count = h.totalCount
   const ms = (p: number) => (count === 0 ? null : Math.round(h.getValueAtPercentile(p)) / 1000)
   return {
@@ -252,7 +258,7 @@ export function mergeEncoded(parts: EncodedWindow[]): Omit<WindowStats, 'window'
   const rules: Record<string, RuleCounts> = {}
   for (const p of parts) {
     for (const c of ['faulted', 'unfaulted'] as const) {
-      merged[c].add(hdr.decodeFromCompressedBase64(p.histograms[c], 32, false))
+      merged[c].add(hdr().decodeFromCompressedBase64(p.histograms[c], 32, false))
       errors[c] += p.errors[c]
     }
     for (const [id, c] of Object.entries(p.rules)) {
