@@ -81,7 +81,7 @@ function sniff(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, log: 
     socket.pause()
     if (seen.length) socket.unshift(seen)
     if (to === 'h2') {
-      // node:http2 reads what is buffered on the socket itself before taking over its handle.
+      // node:http2 reads the bytes put back here on its 'connect' tick, then takes the handle.
       h2.emit('connection', socket)
       return
     }
@@ -133,10 +133,14 @@ export function proxyPortListener(opts: ProxyPortOptions): HttpListener {
     async close() {
       // The front server's close waits for every connection it accepted, whoever serves it.
       const closed = closeFront(front)
-      h1.close((err) => {
+      const notRunning = (what: string) => (err?: Error) => {
         if (err && (err as { code?: string }).code !== 'ERR_SERVER_NOT_RUNNING')
-          log.warn({ err }, 'closing the HTTP/1.1 server failed')
-      })
+          log.warn({ err }, `closing the ${what} server failed`)
+      }
+      // Neither inner server listens, but their close() still ends idle HTTP/1.1 connections and
+      // sends GOAWAY to every HTTP/2 session, so in-flight streams finish and the front can close.
+      h1.close(notRunning('HTTP/1.1'))
+      h2.close(notRunning('HTTP/2'))
       await closed
     },
   }

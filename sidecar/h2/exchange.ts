@@ -257,10 +257,16 @@ export class H2Exchange implements FaultOps, RequestView {
 
   /** The client's deadline passed while we held its call: it has given up, so nothing goes upstream. */
   #deadlineExceeded = (): void => {
-    this.#terminal = true
-    this.#grpcStatus = 4
-    this.#up?.close(NGHTTP2_CANCEL)
-    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL)
+    // Answered as a gRPC server answers an expired call (DEADLINE_EXCEEDED, trailers-only), so
+    // whichever reaches the client first, its own timer or this, it reports the same status.
+    if (!this.#stream.headersSent && !this.#stream.destroyed)
+      this.respondGrpc(4, 'deadline exceeded while faultline held the call', undefined)
+    else {
+      this.#terminal = true
+      this.#grpcStatus = 4
+      this.#cancelUpstream()
+      if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_CANCEL)
+    }
   }
 
   respond(status: number, headers: Readonly<Record<string, string>>, body: Buffer): void {

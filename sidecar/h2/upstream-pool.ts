@@ -25,6 +25,8 @@ export class H2UpstreamPool {
   readonly #log: Logger
   readonly #opts: H2UpstreamOptions
   #slots: Slot[] = []
+  /** Every session not yet closed, draining ones (after GOAWAY) included: close() ends them all. */
+  readonly #open = new Set<http2.ClientHttp2Session>()
   #closed = false
 
   constructor(origin: URL, log: Logger, opts: H2UpstreamOptions = {}) {
@@ -63,11 +65,17 @@ export class H2UpstreamPool {
     })
     const slot: Slot = { session, streams: 0 }
     this.#slots.push(slot)
+    this.#open.add(session)
+    session.once('close', () => this.#open.delete(session))
     const drop = () => {
       this.#slots = this.#slots.filter((s) => s !== slot)
     }
-    // GOAWAY: streams at or below its last id finish on this session; new ones go to a new one.
-    session.once('goaway', drop)
+    // GOAWAY: streams at or below its last id finish on this session, which then closes; new
+    // streams go to a new one.
+    session.once('goaway', () => {
+      drop()
+      if (!session.closed && !session.destroyed) session.close()
+    })
     session.once('close', drop)
     session.on('error', (err: Error & { code?: string }) => {
       drop()
@@ -88,18 +96,25 @@ export class H2UpstreamPool {
     return slot
   }
 
-  /** Closes every session (streams in flight finish first). */
-  async close(): Promise<void> {
+  /** Closes every session: streams in flight get `graceMs` to finish, then the sessions are cut. */
+  async close(graceMs = 2000): Promise<void> {
     this.#closed = true
+    this.#slots = []
     await Promise.all(
-      this.#slots.map(
-        ({ session }) =>
+      [...this.#open].map(
+        (session) =>
           new Promise<void>((resolve) => {
-            if (session.closed || session.destroyed) return resolve()
-            session.close(() => resolve())
+            if (session.destroyed) return resolve()
+            const cut = setTimeout(() => session.destroy(), graceMs)
+            cut.unref()
+            session.once('close', () => {
+              clearTimeout(cut)
+              resolve()
+            })
+            // A session already draining after a GOAWAY is closed but not yet destroyed.
+            if (!session.closed) session.close()
           }),
       ),
     )
-    this.#slots = []
   }
 }

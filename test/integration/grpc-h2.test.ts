@@ -27,7 +27,7 @@ const { NGHTTP2_FLAG_END_STREAM } = http2.constants
  * /hang (never answers; records the reset it gets).
  */
 async function startUpstream() {
-  const seen = { requests: 0, resets: [] as number[], protocols: [] as string[] }
+  const seen = { requests: 0, resets: [] as number[], protocols: [] as string[], sessions: 0 }
   const h1 = http.createServer((req, res) => {
     seen.requests++
     seen.protocols.push('1.1')
@@ -36,6 +36,7 @@ async function startUpstream() {
     req.on('end', () => res.end(Buffer.concat(chunks).toString() || 'ok'))
   })
   const h2 = http2.createServer()
+  h2.on('session', () => seen.sessions++)
   h2.on('stream', (stream, headers) => {
     seen.requests++
     seen.protocols.push('2')
@@ -51,6 +52,11 @@ async function startUpstream() {
         { endStream: true },
       )
     if (p === '/hang') return
+    if (p === '/goaway') {
+      stream.respond({ ':status': 200 }, { endStream: true })
+      stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id)
+      return
+    }
     const chunks: Buffer[] = []
     stream.on('data', (c: Buffer) => chunks.push(c))
     stream.on('end', () => {
@@ -151,6 +157,7 @@ afterEach(async () => {
   up.seen.requests = 0
   up.seen.resets = []
   up.seen.protocols = []
+  up.seen.sessions = 0
 })
 
 describe('frame shapes', () => {
@@ -235,7 +242,25 @@ describe('frame shapes', () => {
     await expect.poll(() => up.seen.requests).toBe(2)
     req.close(http2.constants.NGHTTP2_CANCEL)
     await expect.poll(() => up.seen.resets).toContain(http2.constants.NGHTTP2_CANCEL)
+
+    // Any code, not only CANCEL.
+    const req2 = s.request({ ':method': 'POST', ':path': '/hang', 'content-type': 'application/grpc' })
+    req2.on('error', () => undefined)
+    req2.write('start')
+    await expect.poll(() => up.seen.requests).toBe(3)
+    req2.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
+    await expect.poll(() => up.seen.resets).toContain(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
     s.close()
+  })
+
+  it('an upstream GOAWAY: the pooled session is dropped and the next stream opens a new one', async () => {
+    await startSidecar()
+    const s = http2.connect(proxyUrl)
+    expect((await h2request(s, { ':path': '/echo' }, 'one')).body).toBe('one')
+    expect((await h2request(s, { ':path': '/goaway' })).headers?.[':status']).toBe(200)
+    expect((await h2request(s, { ':path': '/echo' }, 'two')).body).toBe('two')
+    s.close()
+    expect(up.seen.sessions).toBe(2)
   })
 })
 
