@@ -86,6 +86,8 @@ export function chartsOf(j: Journal, target: string, o: ChartOptions): Record<Ch
   const frame = { target, start: j.startedAt, end: o.end, bands: faultBands(j, target, o.end) }
   const lat = (k: Figure, color: string, width: number) => line(k, color, width, pts, (p) => figureOf(p, k, cohort))
   const who = cohort === 'all' ? '' : ` (${cohort} requests)`
+  // Side by side under a wide latency chart; one under the other (as wide) in a narrow window.
+  const small = o.width ? (o.width >= 700 ? o.width / 2 : o.width) : 372
   return {
     latency: {
       ...frame,
@@ -102,7 +104,7 @@ export function chartsOf(j: Journal, target: string, o: ChartOptions): Record<Ch
       cls: 'error-rate',
       ariaLabel: `error rate of ${target} over time${who}`,
       unit: `% errors${who}`,
-      width: o.width ? o.width / 2 : 372,
+      width: small,
       height: 200,
       series: [
         line('errorRate', '#b91c1c', 1.5, pts, (p) => {
@@ -117,7 +119,7 @@ export function chartsOf(j: Journal, target: string, o: ChartOptions): Record<Ch
       cls: 'throughput',
       ariaLabel: `throughput of ${target} over time (every request)`,
       unit: 'req/s',
-      width: o.width ? o.width / 2 : 372,
+      width: small,
       height: 200,
       series: [line('rps', '#0f766e', 1.5, pts, (p) => p.rps)],
       ...overlays(j, target, 'throughput', 1),

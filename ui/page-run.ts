@@ -15,6 +15,9 @@ import { html } from './html.ts'
 import type { CheckSpec, FaultRecord, Journal, Sample } from './types.ts'
 import { useRun } from './use-run.ts'
 
+/** SVG width for the page's charts: 760 units, or the window's width when narrower (text stays legible). */
+export const chartWidth = () => Math.max(320, Math.min(760, window.innerWidth - 24))
+
 /** The current time, every second while `running`. */
 export function useNow(running: boolean): number {
   const [now, setNow] = useState(Date.now())
@@ -44,7 +47,7 @@ function phasesOf(j: Journal, end: number): { name: string; from: number; to: nu
 function PhaseTimeline({ j, now, running }: { j: Journal; now: number; running: boolean }) {
   const end = running ? now : (j.endedAt ?? now)
   const span = Math.max(1000, end - j.startedAt)
-  const W = 760
+  const W = chartWidth()
   const x = (t: number) => ((t - j.startedAt) / span) * W
   const phases = phasesOf(j, end)
   const current = running ? phases.at(-1)?.name : undefined
@@ -83,7 +86,7 @@ function PhaseTimeline({ j, now, running }: { j: Journal; now: number; running: 
 
 function TargetCharts({ j, target, end, now }: { j: Journal; target: string; end: number; now?: number }) {
   const [cohort, setCohort] = useState<Cohort>('all')
-  const charts = chartsOf(j, target, { end, cohort })
+  const charts = chartsOf(j, target, { end, cohort, width: chartWidth() })
   const points = (j.series[target] ?? []).filter(Boolean).length
   const kinds: ChartKind[] = ['latency', 'errorRate', 'throughput']
   const name = `cohort-${target}`
