@@ -289,13 +289,19 @@ export class H2Exchange implements FaultOps, RequestView {
     this.#stopReading()
   }
 
-  respondGrpc(status: number, message: string | undefined, detailsBin: string | undefined): void {
+  respondGrpc(
+    status: number,
+    message: string | undefined,
+    detailsBin: string | undefined,
+    metadata?: Readonly<Record<string, string>>,
+  ): void {
     this.#terminal = true
     this.#grpcStatus = status
     this.#cancelUpstream()
     const stream = this.#stream
     if (stream.headersSent || this.#clientGone || stream.destroyed) return
     const h: http2.OutgoingHttpHeaders = {
+      ...metadata,
       ':status': 200,
       'content-type': 'application/grpc',
       'grpc-status': String(status),

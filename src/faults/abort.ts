@@ -86,6 +86,8 @@ type CompiledAbort =
       grpcMessage: string | undefined
       detailsBin: string | undefined
       headers: Record<string, string>
+      /** The rule's own headers, without the default content-type: metadata of a gRPC answer. */
+      metadata: Record<string, string>
       body: Buffer
     }
   | { mode: 'reset'; code: number; afterHeaders: boolean }
@@ -113,6 +115,8 @@ export const abort: FaultKind<Infer<typeof schema>, CompiledAbort> = {
       }
     }
     if (mode === 'goaway') return { mode, code: http2Code((spec.http2Code ?? 'NO_ERROR') as Http2CodeName) }
+    const metadata = Object.fromEntries(headerPairs(spec.headers))
+    delete metadata['content-type']
     const headers = Object.fromEntries(headerPairs(spec.headers))
     headers['content-type'] ??= 'text/plain; charset=utf-8'
     return {
@@ -123,6 +127,7 @@ export const abort: FaultKind<Infer<typeof schema>, CompiledAbort> = {
       grpcMessage: spec.grpcMessage,
       detailsBin: spec.grpcStatusDetailsBin?.replace(/=+$/, ''),
       headers,
+      metadata,
       body: Buffer.from(spec.body ?? DEFAULT_BODY),
     }
   },
@@ -142,10 +147,11 @@ export const abort: FaultKind<Infer<typeof schema>, CompiledAbort> = {
 function respondStatus(c: Extract<CompiledAbort, { mode: 'status' }>, ops: FaultOps): void {
   if (c.grpcStatus !== undefined) {
     const message = c.grpcMessage ?? DEFAULT_GRPC_MESSAGE
-    if (ops.respondGrpc) ops.respondGrpc(c.grpcStatus, message, c.detailsBin)
+    if (ops.respondGrpc) ops.respondGrpc(c.grpcStatus, message, c.detailsBin, c.metadata)
     else {
       // HTTP/1.1 carries no gRPC: answer as Envoy does, a 200 with the status in the headers.
       const h: Record<string, string> = {
+        ...c.metadata,
         'content-type': 'application/grpc',
         'grpc-status': String(c.grpcStatus),
         'grpc-message': encodeGrpcMessage(message),
@@ -158,7 +164,12 @@ function respondStatus(c: Extract<CompiledAbort, { mode: 'status' }>, ops: Fault
   const status = c.status!
   if (ops.grpc && ops.respondGrpc && !c.raw) {
     // A gRPC client needs a grpc-status: the HTTP status is mapped as Envoy and the spec do.
-    ops.respondGrpc(httpToGrpcStatus(status), c.grpcMessage ?? c.body.toString('utf8').trimEnd(), c.detailsBin)
+    ops.respondGrpc(
+      httpToGrpcStatus(status),
+      c.grpcMessage ?? c.body.toString('utf8').trimEnd(),
+      c.detailsBin,
+      c.metadata,
+    )
     return
   }
   ops.respond(status, c.headers, c.body)

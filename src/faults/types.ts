@@ -46,8 +46,16 @@ export interface FaultOps {
    * faults fall back to what HTTP/1.1 can do). `grpc` is true for a gRPC call.
    */
   readonly grpc?: boolean
-  /** Ends a gRPC call with a trailers-only response (one HEADERS frame with END_STREAM). */
-  respondGrpc?(status: number, message: string | undefined, detailsBin: string | undefined): void
+  /**
+   * Ends a gRPC call with a trailers-only response (one HEADERS frame with END_STREAM); `headers`
+   * are extra metadata in it (e.g. `grpc-retry-pushback-ms`).
+   */
+  respondGrpc?(
+    status: number,
+    message: string | undefined,
+    detailsBin: string | undefined,
+    headers?: Readonly<Record<string, string>>,
+  ): void
   /** RST_STREAM with this RFC 9113 code, now or once the upstream's response headers are out. */
   resetStream?(code: number, afterHeaders: boolean): void
   /** GOAWAY with this code on the client's connection; this stream is then cancelled. */

@@ -160,7 +160,12 @@ describe('gRPC faults', () => {
       {
         id: 'unavail',
         match: { path: '/faultline.echo.Echo/Unary' },
-        abort: { grpcStatus: 'UNAVAILABLE', grpcMessage: 'injected: 100% ünavailable', grpcStatusDetailsBin: details },
+        abort: {
+          grpcStatus: 'UNAVAILABLE',
+          grpcMessage: 'injected: 100% ünavailable',
+          grpcStatusDetailsBin: details,
+          headers: { 'grpc-retry-pushback-ms': '250' },
+        },
       },
     ])
     const r = await unary(world.client(), { text: 'x' })
@@ -168,6 +173,7 @@ describe('gRPC faults', () => {
     expect(r.err?.details).toBe('injected: 100% ünavailable')
     expect(r.err?.metadata.get('grpc-status-details-bin')).toEqual([Buffer.from('details-proto')])
     expect(r.err?.metadata.get('x-faultline-fault')).toEqual(['unavail'])
+    expect(r.err?.metadata.get('grpc-retry-pushback-ms')).toEqual(['250'])
     expect(world.echo.calls.Unary).toBeUndefined()
     expect(await metrics(world)).toMatch(/code="200",fault="abort",grpc_code="Unavailable"\} 1/)
   })
