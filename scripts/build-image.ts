@@ -56,6 +56,8 @@ export const IMAGE = {
   workdir: '/app',
   /** What the app layer holds, relative to /app. */
   appPaths: ['package.json', 'bin', 'src', 'sidecar', 'controller', 'examples'],
+  /** Left out of the app layer: the gRPC example needs grpc-js, a devDependency (npm run demo:grpc). */
+  appExclude: ['examples/grpc'],
   env: {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     NODE_ENV: 'production',
@@ -218,12 +220,18 @@ function walkFiles(dir: string, ext: RegExp, out: string[] = []): string[] {
   return out
 }
 
+/** True for a path (relative to the project) that IMAGE.appExclude leaves out of the image. */
+function excluded(rel: string): boolean {
+  return IMAGE.appExclude.some((x) => rel === x || rel.startsWith(`${x}${path.sep}`))
+}
+
 /** Packages the shipped code imports at run time (type-only imports are erased). */
 export function runtimeImports(appRoot: string): Map<string, string[]> {
   const builtins = new Set(builtinModules)
   const found = new Map<string, string[]>()
   for (const dir of IMAGE.appPaths.filter((p) => p !== 'package.json')) {
     for (const file of walkFiles(path.join(appRoot, dir), /\.(ts|js|mjs|cjs)$/)) {
+      if (excluded(path.relative(appRoot, file))) continue
       const text = fs.readFileSync(file, 'utf8')
       for (const m of text.matchAll(IMPORT_RE)) {
         if (/^\s*;?\s*(import|export)\s+type\s/.test(m[0])) continue
@@ -375,7 +383,11 @@ function stageApp(dest: string, node: string): void {
   for (const p of IMAGE.appPaths) {
     const src = path.join(ROOT, p)
     if (!fs.existsSync(src)) throw new Error(`${p} is missing`)
-    fs.cpSync(src, path.join(dest, IMAGE.appDir, p), { recursive: true, verbatimSymlinks: true })
+    fs.cpSync(src, path.join(dest, IMAGE.appDir, p), {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (from) => !excluded(path.relative(ROOT, from)),
+    })
   }
   warmTypeScriptCache(path.join(dest, IMAGE.appDir), node)
 }
