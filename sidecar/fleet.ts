@@ -182,9 +182,7 @@ export class FleetSource {
 
   async #beat(): Promise<void> {
     if (!this.#info || this.#cmd.status !== 'ready') return
-    await this.#withBeat(this.#cmd.multi())
-      .exec()
-      .catch(this.#commandFailed('heartbeat'))
+    await this.#withBeat(this.#cmd.multi()).exec().catch(this.#commandFailed('heartbeat'))
   }
 
   /** Adds the heartbeat (this instance's info, with the generation it applied) to a transaction. */

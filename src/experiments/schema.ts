@@ -238,7 +238,7 @@ const sampling = {
 
 const judgement = choice(
   ['statistical', 'point'],
-  'statistical (default): a sidecar percentile or error-rate bound is judged on every request of the phase with exact confidence bounds; point: each sample\'s figure against the bound, as before',
+  "statistical (default): a sidecar percentile or error-rate bound is judged on every request of the phase with exact confidence bounds; point: each sample's figure against the bound, as before",
 )
 
 const check = object(
@@ -453,7 +453,8 @@ const experiment = object({
           confidence: number({
             min: 0.5,
             max: 0.9999,
-            description: 'confidence of statistical verdicts (pass and fail each wrong at most 1 - confidence); default 0.95',
+            description:
+              'confidence of statistical verdicts (pass and fail each wrong at most 1 - confidence); default 0.95',
           }),
           judgement,
         }),
