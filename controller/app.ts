@@ -138,7 +138,8 @@ export function buildController(opts: ControllerOptions): Controller {
     const found = operation(request.method, request.routeOptions.url)
     if (!found) return
     const params = request.params as Record<string, string | undefined>
-    for (const p of paramsOf(found.op.path)) assertName(params[p], `/params/${p}`, `parameter ${p}`)
+    for (const p of paramsOf(found.op.path))
+      if (!(found.op.emptyParamIsIndex && params[p] === '')) assertName(params[p], `/params/${p}`, `parameter ${p}`)
     const { op } = found
     if (!op.body) return
     if (request.body === undefined) {

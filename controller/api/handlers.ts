@@ -289,7 +289,6 @@ export function controllerHandlers({
     triggerSchedule: async ({ params }) => scheduler.fire(params.name),
 
     // ── the dashboard ──────────────────────────────────────────────────────────
-    getDashboard: async ({ request, reply }) => dashboard.index(request, reply),
-    getDashboardFile: async ({ params, request, reply }) => dashboard.file(params.file, request, reply),
+    getDashboardFile: async ({ params, request, reply }) => dashboard.file(params.file || 'index.html', request, reply),
   }
 }

@@ -36,6 +36,8 @@ export interface Operation {
   readonly errors?: readonly (404 | 409 | 422 | 502)[]
   /** No bearer token needed. */
   readonly open?: boolean
+  /** Its one path parameter may be empty: the directory itself (`/ui/`, the dashboard page). */
+  readonly emptyParamIsIndex?: boolean
 }
 
 export const TAGS = {
@@ -317,20 +319,14 @@ export const OPERATIONS = {
     answer: json(R.ScheduleEvent),
     errors: [404],
   },
-  getDashboard: {
-    method: 'get',
-    path: '/ui/',
-    tag: 'dashboard',
-    summary: 'The dashboard page (no token needed: it carries no data)',
-    open: true,
-    answer: { text: 'text/html; charset=utf-8', description: 'the dashboard shell' },
-  },
   getDashboardFile: {
     method: 'get',
     path: '/ui/{file}',
     tag: 'dashboard',
-    summary: 'A file of the dashboard: its modules (text/javascript), stylesheet (text/css) (no token needed)',
+    summary:
+      'The dashboard (no token needed: its files hold no data): /ui/ (file empty) is its page (text/html), the others its modules (text/javascript) and stylesheet (text/css)',
     open: true,
+    emptyParamIsIndex: true,
     answer: { text: 'text/javascript; charset=utf-8', description: 'a module of the dashboard, or its stylesheet' },
     errors: [404],
   },

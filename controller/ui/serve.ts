@@ -1,5 +1,5 @@
 /**
- * Answers GET /ui/ and GET /ui/{file}: the dashboard's static files, with no token (they hold
+ * Answers GET /ui/{file} (`/ui/` itself is index.html): the dashboard's static files, with no token (they hold
  * no data: every datum comes from the authenticated API) and a strict Content-Security-Policy.
  * The files are built once, on the first request (assets.ts), so a controller nobody opens the
  * dashboard of never reads them.
@@ -31,8 +31,5 @@ export function dashboardFiles(build: () => Map<string, Asset> = () => buildAsse
     }
     return a.body
   }
-  return {
-    index: (request: FastifyRequest, reply: FastifyReply) => send('index.html', request, reply),
-    file: (name: string, request: FastifyRequest, reply: FastifyReply) => send(name, request, reply),
-  }
+  return { file: send }
 }
