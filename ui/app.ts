@@ -8,6 +8,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, ApiError, describeError, forgetToken, saveToken, whenUnauthorized } from './api.ts'
 import { type Shared, SharedContext } from './context.ts'
+import { clock } from './format.ts'
 import { HaltBanner, HaltButton } from './halt.ts'
 import { html } from './html.ts'
 import { ExperimentPage, ExperimentsPage } from './page-experiments.ts'
@@ -18,6 +19,14 @@ import { SchedulesPage } from './page-schedules.ts'
 import { SidecarsPage } from './page-sidecars.ts'
 import { follow, type StreamState } from './stream.ts'
 import type { HaltState } from './types.ts'
+
+/** A running target whose sidecars stopped answering (GET /events `sidecar-down`). */
+interface SidecarNotice {
+  runId: string
+  target: string
+  sidecars: string[]
+  lastSampleAt: number
+}
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash)
@@ -99,6 +108,7 @@ export function App() {
   const [halt, setHalt] = useState<HaltState>({ halted: false })
   const [runsVersion, setRunsVersion] = useState(0)
   const [stream, setStream] = useState<StreamState>('connecting')
+  const [down, setDown] = useState<Map<string, SidecarNotice>>(new Map())
 
   const refreshHalt = useCallback(async () => setHalt(await api<HaltState>('GET', '/halt')), [])
 
@@ -119,6 +129,16 @@ export function App() {
       onEvent(type, data) {
         if (type === 'halt' || type === 'halt-lifted') setHalt(data as HaltState)
         if (type === 'run-started' || type === 'run-ended' || type === 'reset') setRunsVersion((v) => v + 1)
+        const d = data as SidecarNotice
+        const key = `${d.runId} ${d.target}`
+        if (type === 'sidecar-down') setDown((m) => new Map(m).set(key, d))
+        if (type === 'sidecar-up')
+          setDown((m) => {
+            const next = new Map(m)
+            next.delete(key)
+            return next
+          })
+        if (type === 'run-ended') setDown((m) => new Map([...m].filter(([, v]) => v.runId !== d.runId)))
       },
       onState: setStream,
       poll: async () => {
@@ -152,6 +172,13 @@ export function App() {
       <${HaltButton} />
     </header>
     <${HaltBanner} />
+    ${[...down.values()].map(
+      (d) =>
+        html`<p class="sidecar-down" role="alert">
+          ${`Sidecars of ${d.target} (run ${d.runId}) not answering since ${clock(d.lastSampleAt)}: ${d.sidecars.join(', ')}`}
+          <a href=${`#/runs/${encodeURIComponent(d.runId)}`}>open the run</a>
+        </p>`,
+    )}
     <main id="main"><${Page} hash=${hash} /></main>
   </${SharedContext.Provider}>`
 }

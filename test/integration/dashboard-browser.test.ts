@@ -359,6 +359,28 @@ it('filters runs, starts a dry run from an experiment, and suspends and resumes 
   expect((await c.api('GET', '/schedules/nightly', undefined, auth)).body.suspended).toBe(false)
 }, 60_000)
 
+it("says on every page when a running target's sidecar stops answering", async () => {
+  const lost = await startWorld()
+  const doc = experiment('lost-sidecar', 60_000) as any
+  doc.spec.targets.app.sidecars = [lost.adminUrl]
+  doc.spec.load.url = `${lost.proxyUrl}/echo/x`
+  await store(doc)
+  // A fresh page: its controller event stream is open (the polling test above left it polling).
+  await page.goto(`${proxy.url}/ui/#/`)
+  await page.reload()
+  await page.locator('h1', { hasText: 'Overview' }).waitFor()
+  const runId = await startRun('lost-sidecar')
+  const samples = () => c.controller.runs.liveJournals().find((j) => j.runId === runId)?.series.app?.length ?? 0
+  await expect.poll(samples, { timeout: 15_000 }).toBeGreaterThanOrEqual(2)
+  await lost.close()
+  const notice = page.locator('p.sidecar-down')
+  await notice.waitFor({ timeout: 15_000 })
+  expect(await notice.textContent()).toContain(`Sidecars of app (run ${runId}) not answering since`)
+  expect(await notice.textContent()).toContain(lost.adminUrl)
+  await c.api('POST', `/runs/${runId}/abort`, undefined, auth)
+  await notice.waitFor({ state: 'detached', timeout: 15_000 })
+}, 60_000)
+
 it('never puts the token in a URL or a cookie, stays under its prefix, and breaks no policy', async () => {
   expect(requested.length).toBeGreaterThan(20)
   for (const u of [...requested, ...proxy.seen.map((s) => s.url)]) expect(u).not.toContain(TOKEN)
