@@ -157,10 +157,13 @@ describe('names from URLs (item 12)', () => {
     expect(checked).toBeGreaterThanOrEqual(10 * bad.length)
     // Dot segments are resolved by the router like any URL's: the request reaches another route
     // (or none), never a store call with the dots in a name.
+    // Resolved, two land on routes that answer: /runs/../events is GET /events (an endless event
+    // stream), /ui/. is GET /ui/ (the dashboard page). Other routes, as intended, never a store call.
+    const landElsewhere = new Set(['/runs/{id}/events', '/ui/{file}'])
     for (const [p, ops] of Object.entries(api))
       for (const method of Object.keys(ops))
         for (const dots of ['..', '.', '%2E%2E', '%2e'])
-          if (p.includes('{')) {
+          if (p.includes('{') && !landElsewhere.has(p)) {
             const r = await raw(
               c,
               method.toUpperCase(),

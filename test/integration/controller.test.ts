@@ -119,7 +119,15 @@ describe('controller API', () => {
     c = await startController()
     await c.api('POST', '/experiments', experimentDoc(world.adminUrl, world.proxyUrl))
     expect((await c.api('GET', '/sidecars')).body.sidecars).toEqual([
-      { adminUrl: world.adminUrl, reachable: true, generation: 0, rules: 0, usedBy: ['experiment:api-exp'] },
+      {
+        adminUrl: world.adminUrl,
+        reachable: true,
+        generation: 0,
+        rules: 0,
+        usedBy: ['experiment:api-exp'],
+        activeRules: [],
+        stats: { windowSeconds: 10, count: 0, p95: null, errorRate: null },
+      },
     ])
   })
 })
