@@ -26,6 +26,7 @@ COPY bin bin
 COPY src src
 COPY sidecar sidecar
 COPY controller controller
+COPY ui ui
 COPY examples examples
 COPY scripts/build-image.ts scripts/build-image.ts
 RUN node scripts/build-image.ts --stage /stage --node /usr/local/bin/node

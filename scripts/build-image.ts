@@ -13,7 +13,7 @@
  *            /usr/sbin/xtables-*-multi (+ iptables names), /etc/{passwd,group,nsswitch.conf,ssl},
  *            /tmp, /run, /home/nonroot, /var/lib/faultline
  *   deps     /app/node_modules (npm prune --omit=dev on a copy, then declarations/maps dropped)
- *   app      /app/package.json, /app/{bin,src,sidecar,controller,examples}
+ *   app      /app/package.json, /app/{bin,src,sidecar,controller,ui,examples}
  *
  * Modes:
  *   node scripts/build-image.ts              stage, verify, build with buildah, write the archive
@@ -55,7 +55,8 @@ export const IMAGE = {
   dataDir: '/var/lib/faultline',
   workdir: '/app',
   /** What the app layer holds, relative to /app. */
-  appPaths: ['package.json', 'bin', 'src', 'sidecar', 'controller', 'examples'],
+  /** ui/ is the dashboard's browser code, served by the controller (never imported by Node). */
+  appPaths: ['package.json', 'bin', 'src', 'sidecar', 'controller', 'ui', 'examples'],
   /** Left out of the app layer: the gRPC example needs grpc-js, a devDependency (npm run demo:grpc). */
   appExclude: ['examples/grpc'],
   env: {
