@@ -54,8 +54,24 @@ export function HaltButton() {
       setBusy(false)
     }
   }
+  /** Escape closes; Tab stays inside the dialog (it is modal). */
   const onKey = (e: KeyboardEvent) => {
-    if (e.key === 'Escape') close()
+    if (e.key === 'Escape') return close()
+    if (e.key !== 'Tab') return
+    const dialog = (e.currentTarget as HTMLElement).querySelector('.dialog')!
+    const focusable = [...dialog.querySelectorAll<HTMLElement>('button:not([disabled]), input')]
+    const first = focusable[0]
+    const last = focusable.at(-1)
+    const wrapTo = e.shiftKey
+      ? document.activeElement === first
+        ? last
+        : undefined
+      : document.activeElement === last
+        ? first
+        : undefined
+    if (!wrapTo) return
+    e.preventDefault()
+    wrapTo.focus()
   }
 
   return html`<button ref=${openerRef} type="button" class="halt-button" onClick=${() => setOpen(true)}>HALT</button> ${

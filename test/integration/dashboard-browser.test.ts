@@ -30,11 +30,12 @@ interface Seen {
 async function startProxy(target: string) {
   const seen: Seen[] = []
   const outside: string[] = []
-  const streams = new Set<http.ServerResponse>()
+  /** Open run event streams, with their URL and their place in `seen`. */
+  const streams = new Map<http.ServerResponse, { url: string; seq: number }>()
   const state = { refuseStreams: false }
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/'
-    seen.push({ url, lastEventId: req.headers['last-event-id'] as string | undefined })
+    const seq = seen.push({ url, lastEventId: req.headers['last-event-id'] as string | undefined }) - 1
     if (!url.startsWith(`${PREFIX}/`)) {
       outside.push(url)
       res.writeHead(404).end('outside the prefix')
@@ -52,7 +53,7 @@ async function startProxy(target: string) {
         res.writeHead(up.statusCode ?? 502, up.headers)
         up.pipe(res)
         if (/\/runs\/[^/]+\/events/.test(url)) {
-          streams.add(res)
+          streams.set(res, { url, seq })
           res.on('close', () => streams.delete(res))
         }
       },
@@ -70,9 +71,12 @@ async function startProxy(target: string) {
     /** Cuts every open run event stream (as a proxy restart or a network blip would). */
     dropStreams: () => {
       const n = streams.size
-      for (const s of streams) s.destroy()
+      for (const s of streams.keys()) s.destroy()
       return n
     },
+    /** Whether a stream whose URL has `part`, requested at or after `since` (a `seen` length), is open. */
+    streaming: (part: string, since: number) =>
+      [...streams.values()].some((s) => s.seq >= since && s.url.includes(part)),
     close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
   }
 }
@@ -215,11 +219,16 @@ it('shows a run live: the chart grows without a reload, and a dropped stream res
   await page.goto(`${proxy.url}/ui/#/`)
   await page.locator('li.active-run svg.chart.spark').first().waitFor({ timeout: 10_000 })
   await shot('dashboard-overview.png')
+  const mark = proxy.seen.length
   await page.goto(`${proxy.url}/ui/#/runs/${runId}`)
   await page.evaluate(() => ((globalThis as any).__sameDocument = true))
   await expect.poll(drawnPoints, { timeout: 10_000 }).toBeGreaterThan(early)
-  // Cut the stream mid-run: the page reconnects with the last id it saw, and the chart goes on.
-  await expect.poll(() => proxy.dropStreams(), { timeout: 5000 }).toBeGreaterThan(0)
+  // Cut the stream mid-run (once this page has it open): the page reconnects with the last id
+  // it saw, and the chart goes on.
+  await expect.poll(() => proxy.streaming(`/runs/${runId}/events`, mark), { timeout: 10_000 }).toBe(true)
+  const streamed = await drawnPoints()
+  await expect.poll(drawnPoints, { timeout: 10_000 }).toBeGreaterThan(streamed) // a sample came through it
+  expect(proxy.dropStreams()).toBeGreaterThan(0)
   expect(c.controller.runs.active().map((r) => r.runId)).toContain(runId)
   const atDrop = await drawnPoints()
   await expect.poll(drawnPoints, { timeout: 10_000 }).toBeGreaterThan(atDrop)
@@ -260,6 +269,22 @@ it('halts with the keyboard: the run is aborted, the banner shows on every page,
   await expect
     .poll(() => page.evaluate(() => (globalThis as any).document.activeElement?.textContent?.trim()))
     .toBe('Halt now')
+  // Tab stays in the dialog: past Cancel it wraps to the reason, and back.
+  const active = () =>
+    page.evaluate(() => {
+      const el = (globalThis as any).document.activeElement
+      return el.id || el.textContent.trim()
+    })
+  const walk: [string, string][] = [
+    ['Tab', 'Cancel'],
+    ['Tab', 'halt-reason'],
+    ['Shift+Tab', 'Cancel'],
+    ['Shift+Tab', 'Halt now'],
+  ]
+  for (const [key, expected] of walk) {
+    await page.keyboard.press(key)
+    expect(await active(), key).toBe(expected)
+  }
   await page.keyboard.press('Enter')
   await expect.poll(() => page.locator('.halt-result').textContent(), { timeout: 20_000 }).toContain('Aborted 1 run(s)')
   expect(await page.locator('.halt-result').textContent()).toContain(runId)
