@@ -31,6 +31,7 @@ import {
 } from '../src/rules/match.ts'
 import { clientResponseHeaders, hasRequestBody, upstreamRequestHeaders } from './headers.ts'
 import { matchPath } from '../src/rules/request-path.ts'
+import { HeldRules } from './held-rules.ts'
 import type { ProxyContext } from './proxy-context.ts'
 
 /**
@@ -68,7 +69,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   #controller: Controller | undefined
 
   #candidates: readonly CompiledRule[] = NO_RULES
-  #held: CompiledRule[] | undefined
+  #held: HeldRules | undefined
   #faultLabel = 'none'
 
   /** A fault ended the exchange (local reply, reset or close). */
@@ -164,7 +165,8 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   async #runFaults(rules: readonly CompiledRule[], phase: Phase): Promise<void> {
     this.phase = phase
     // Hold every admitted rule before the first await, so maxActive is exact.
-    for (const rule of rules) this.#hold(rule)
+    const held = (this.#held ??= new HeldRules(this.#ctx))
+    for (const rule of rules) held.hold(rule)
     for (const rule of rules) {
       for (const action of rule.actions) {
         this.#ctx.injected(rule, action.fault.kind)
@@ -176,19 +178,12 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     }
   }
 
-  #hold(rule: CompiledRule): void {
-    rule.live.active++
-    ;(this.#held ??= []).push(rule)
-    this.#ctx.metrics.activeFaults.inc()
-    this.#ctx.stats.ruleInjected(rule.id)
-  }
-
   #skip(reason: SkipReason): void {
-    for (const rule of this.#held ?? NO_RULES) this.#ctx.skipped(rule, reason)
+    this.#held?.skip(reason)
   }
 
   #marker(): string | undefined {
-    return this.#held?.map((r) => r.id).join(',')
+    return this.#held?.marker()
   }
 
   // ── FaultOps ─────────────────────────────────────────────────────────────────
@@ -698,10 +693,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     const held = this.#held
     ctx.stats.record(elapsedMs * 1000, held !== undefined, error)
     ctx.metrics.observeRequest(this.method, code, this.#faultLabel, elapsedMs / 1000)
-    if (held) {
-      for (const rule of held) rule.live.active--
-      ctx.metrics.activeFaults.dec(held.length)
-    }
+    held?.release()
   }
 }
 

@@ -36,6 +36,7 @@ import {
 } from '../../src/rules/match.ts'
 import { matchPath } from '../../src/rules/request-path.ts'
 import { upstreamError } from '../exchange.ts'
+import { HeldRules } from '../held-rules.ts'
 import type { ProxyContext } from '../proxy-context.ts'
 import type { H2Upstream } from './h1-upstream.ts'
 
@@ -115,7 +116,7 @@ export class H2Exchange implements FaultOps, RequestView {
   #up: Upstream | undefined
   #upstreamStart = 0
   #candidates: readonly CompiledRule[] = NO_RULES
-  #held: CompiledRule[] | undefined
+  #held: HeldRules | undefined
   #current: CompiledRule | undefined
   #faultLabel = 'none'
 
@@ -195,7 +196,8 @@ export class H2Exchange implements FaultOps, RequestView {
 
   async #runFaults(rules: readonly CompiledRule[], phase: Phase): Promise<void> {
     this.phase = phase
-    for (const rule of rules) this.#hold(rule)
+    const held = (this.#held ??= new HeldRules(this.#ctx))
+    for (const rule of rules) held.hold(rule)
     for (const rule of rules) {
       this.#current = rule
       for (const action of rule.actions) {
@@ -208,19 +210,13 @@ export class H2Exchange implements FaultOps, RequestView {
     }
   }
 
-  #hold(rule: CompiledRule): void {
-    rule.live.active++
-    ;(this.#held ??= []).push(rule)
-    this.#ctx.metrics.activeFaults.inc()
-    this.#ctx.stats.ruleInjected(rule.id)
-  }
-
   #skip(reason: SkipReason, only?: CompiledRule): void {
-    for (const rule of only ? [only] : (this.#held ?? NO_RULES)) this.#ctx.skipped(rule, reason)
+    if (only) this.#ctx.skipped(only, reason)
+    else this.#held?.skip(reason)
   }
 
   #marker(): string {
-    return this.#held?.map((r) => r.id).join(',') ?? ''
+    return this.#held?.marker() ?? ''
   }
 
   // ── FaultOps ─────────────────────────────────────────────────────────────────
@@ -783,9 +779,6 @@ export class H2Exchange implements FaultOps, RequestView {
     const held = this.#held
     ctx.stats.record(elapsedMs * 1000, held !== undefined, error)
     ctx.metrics.observeRequest(this.method, code, this.#faultLabel, elapsedMs / 1000, label)
-    if (held) {
-      for (const rule of held) rule.live.active--
-      ctx.metrics.activeFaults.dec(held.length)
-    }
+    held?.release()
   }
 }
