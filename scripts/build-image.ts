@@ -34,15 +34,21 @@ import fs from 'node:fs'
 import { builtinModules } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DEFAULT_IMAGE, IMAGE_NAME } from '../controller/injector/image.ts'
 
 /** The image's contract; the Dockerfile must agree (test/unit/dockerfile.test.ts). */
 export const IMAGE = {
-  name: 'faultline',
+  name: IMAGE_NAME,
   /**
    * The name in the archive (its index's ref.name): fully qualified, because containerd's import
    * keeps names as written and the CRI looks `image: faultline:TAG` up as docker.io/library/...
    */
-  repository: 'docker.io/library/faultline',
+  repository: `docker.io/library/${IMAGE_NAME}`,
+  /**
+   * The reference the archive carries: DEFAULT_IMAGE (`faultline:<version>`, what the injector and
+   * podStress default to) fully qualified.
+   */
+  ref: `docker.io/library/${DEFAULT_IMAGE}`,
   node: '/usr/local/bin/node',
   appDir: '/app',
   entrypoint: ['/usr/local/bin/node', '/app/bin/faultline.js'],
@@ -547,7 +553,7 @@ export function build(dir: string, out: string): void {
     throw new Error('buildah is missing: bash scripts/install-test-deps.sh (or apt-get install buildah)')
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as PackageJson
   const { revision, epoch } = gitInfo()
-  const tag = `localhost/${IMAGE.name}:${pkg.version}`
+  const tag = `localhost/${DEFAULT_IMAGE}`
   const store = buildahStore('build')
   const buildah = (args: string[]) => run('buildah', buildahArgs(store, args), { quiet: true }).trim()
   try {
@@ -622,7 +628,7 @@ export function build(dir: string, out: string): void {
     const tmp = `${out}.${process.pid}.partial`
     fs.rmSync(tmp, { force: true })
     try {
-      buildah(['push', '--quiet', tag, `oci-archive:${tmp}:${IMAGE.repository}:${pkg.version}`])
+      buildah(['push', '--quiet', tag, `oci-archive:${tmp}:${IMAGE.ref}`])
       fs.renameSync(tmp, out)
     } finally {
       fs.rmSync(tmp, { force: true })

@@ -11,6 +11,7 @@ import { NAME_PATTERN } from '../../src/names.ts'
 import { array, boolean, choice, type Infer, number, object, required, string } from '../../src/schema.ts'
 import { DEFAULT_ADMIN_PORT, DEFAULT_PROXY_PORT, DEFAULT_SIDECAR_UID, DEFAULT_SYSTEM_NAMESPACES } from './names.ts'
 import { parseQuantity, quantityProblem } from './quantity.ts'
+import { DEFAULT_IMAGE } from './image.ts'
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/
@@ -120,15 +121,10 @@ export interface InjectorConfig {
   namespaceLookup: boolean
 }
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
-}
-
 /** What an empty configuration means. */
 export function defaultInjectorConfig(): InjectorConfig {
   return {
-    image: `faultline:${packageVersion()}`,
+    image: DEFAULT_IMAGE,
     imagePullPolicy: 'IfNotPresent',
     excludeNamespaces: [...DEFAULT_SYSTEM_NAMESPACES],
     proxyPort: DEFAULT_PROXY_PORT,

@@ -3,8 +3,9 @@
  * is missing or older than what goes into it, then run with buildah (vfs storage and chroot
  * isolation in a store of its own under node_modules/.cache, removed afterwards; chroot isolation
  * shares the host's network, so 127.0.0.1 reaches the sidecar). Checks the image's
- * configuration, `faultline version` through the entrypoint as uid 65532, iptables for the
- * capture role, and a sidecar inside it answering /healthz and proxying to an app on the host.
+ * configuration and name (DEFAULT_IMAGE), `faultline version` through the entrypoint as uid 65532,
+ * podStress's container args through the entrypoint, iptables for the capture role, and a sidecar
+ * inside it answering /healthz and proxying to an app on the host.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -14,6 +15,8 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildahArgs, buildahStore, DEFAULT_OUT, IMAGE, removeBuildahStore, ROOT } from '../../scripts/build-image.ts'
+import { DEFAULT_IMAGE } from '../../controller/injector/image.ts'
+import { stressArgs, stressImage } from '../../controller/injectors/kubernetes/pod-stress.ts'
 
 const exec = promisify(execFile)
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
@@ -72,11 +75,19 @@ describe.skipIf(!runnable)('the container image', () => {
 
   afterAll(() => removeBuildahStore(store))
 
-  it('is named so containerd and the CRI find it as faultline:<version>', () => {
+  it('is named so containerd and the CRI find it as faultline:<version>, the default the injector and podStress use', () => {
     const index = execFileSync('tar', ['-xOf', DEFAULT_OUT, 'index.json'], { encoding: 'utf8' })
     expect(JSON.parse(index).manifests.map((m: any) => m.annotations['org.opencontainers.image.ref.name'])).toEqual([
       `${IMAGE.repository}:${pkg.version}`,
     ])
+    expect(DEFAULT_IMAGE).toBe(`${IMAGE.name}:${pkg.version}`)
+    const saved = process.env.FAULTLINE_IMAGE
+    delete process.env.FAULTLINE_IMAGE
+    try {
+      expect(stressImage({ target: 'web', duration: 1000, cpu: 1 })).toBe(DEFAULT_IMAGE)
+    } finally {
+      if (saved !== undefined) process.env.FAULTLINE_IMAGE = saved
+    }
   })
 
   it('is configured as faultline: uid 65532, entrypoint, working directory, environment, labels', async () => {
@@ -104,6 +115,23 @@ describe.skipIf(!runnable)('the container image', () => {
       'JSON.stringify([process.getuid(), process.getgid(), require("os").userInfo().homedir, process.cwd()])',
     ])
     expect(JSON.parse(who)).toEqual([IMAGE.uid, IMAGE.gid, IMAGE.home, IMAGE.workdir])
+  })
+
+  it("runs podStress's ephemeral container: its args after the image's own entrypoint", async () => {
+    // A pod's container with args and no command runs the image's Entrypoint with those args:
+    // read the Entrypoint from the image itself, not from the build script's constant.
+    const entrypoint: string[] = JSON.parse(await buildah(['inspect', '--type', 'container', ctr])).OCIv1.config
+      .Entrypoint
+    const args = stressArgs({ target: 'web', duration: 1000, cpu: 1, load: 50, memory: '16MiB' })
+    expect(args).toEqual(['stress', '--cpu', '1', '--load', '50', '--memory', '16MiB', '--duration', '1000ms'])
+    const started = Date.now()
+    await buildah(['run', '--isolation', 'chroot', ctr, '--', ...entrypoint, ...args])
+    // It ran its full second (buildah's own start-up adds to it) and exited 0 (exec would throw).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
+    // A bad flag is refused by faultline itself (usage exit, the flag named): these are its arguments.
+    await expect(
+      buildah(['run', '--isolation', 'chroot', ctr, '--', ...entrypoint, 'stress', '--cpu', '0', '--duration', '1s']),
+    ).rejects.toMatchObject({ stderr: expect.stringContaining('--cpu') })
   })
 
   it('has iptables for the capture role (both backends)', async () => {

@@ -631,7 +631,7 @@ describe('fake kube API server, through @kubernetes/client-node', () => {
     const stress = {
       name: 'faultline-stress-1',
       image: 'faultline:dev',
-      command: ['faultline', 'stress', '--cpu', '1'],
+      args: ['stress', '--cpu', '1'],
     }
     const patched = await core.patchNamespacedPodEphemeralcontainers(
       { name, namespace: 'shop', body: { spec: { ephemeralContainers: [stress] } } },
@@ -639,7 +639,7 @@ describe('fake kube API server, through @kubernetes/client-node', () => {
     )
     expect(patched.spec?.ephemeralContainers?.map((c) => c.name)).toEqual(['faultline-stress-1'])
     const read = await core.readNamespacedPodEphemeralcontainers({ name, namespace: 'shop' })
-    expect(read.spec?.ephemeralContainers?.[0]?.command).toEqual(stress.command)
+    expect(read.spec?.ephemeralContainers?.[0]?.args).toEqual(stress.args)
     await fake.waitFor(() => fake.get('pods', 'shop', name)?.status?.ephemeralContainerStatuses?.[0]?.state?.running)
     fake.terminateEphemeralContainer('shop', name, 'faultline-stress-1', 0)
     const done = await fake.waitFor(

@@ -21,7 +21,8 @@ import { podEvict } from '../../controller/injectors/kubernetes/pod-evict.ts'
 import { DEFAULT_PAUSE_IMAGE, podFailure } from '../../controller/injectors/kubernetes/pod-failure.ts'
 import { podKill } from '../../controller/injectors/kubernetes/pod-kill.ts'
 import { PodWatch } from '../../controller/injectors/kubernetes/pod-shared.ts'
-import { podStress } from '../../controller/injectors/kubernetes/pod-stress.ts'
+import { podStress, stressImage } from '../../controller/injectors/kubernetes/pod-stress.ts'
+import { DEFAULT_IMAGE } from '../../controller/injector/image.ts'
 import type { InjectionContext, Injector, Planned } from '../../controller/injectors/types.ts'
 import { type FakeKube, type KubeObject, build, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
 
@@ -631,10 +632,12 @@ describe('Kubernetes pod faults', () => {
         expect(eph[0]).toMatchObject({
           name: expect.stringMatching(/^faultline-stress-[0-9a-f]{10}$/),
           image: 'registry.local/faultline:0.1',
-          command: ['faultline', 'stress', '--cpu', '2', '--load', '80', '--memory', '64MiB', '--duration', '40ms'],
+          // args only: the image's entrypoint (faultline) runs them.
+          args: ['stress', '--cpu', '2', '--load', '80', '--memory', '64MiB', '--duration', '40ms'],
           targetContainerName: 'sidecar',
           securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
         })
+        expect(eph[0].command).toBeUndefined()
       }
       expect(details[0]).toContain('stress in 2 of 2 pod(s)')
       expect(details[0]).toContain('cannot be stopped early')
@@ -656,13 +659,18 @@ describe('Kubernetes pod faults', () => {
       process.env.FAULTLINE_IMAGE = 'example.com/faultline:9'
       try {
         await planApply(podStress, { target: 'web', duration: 10, cpu: 1 }, ctx)
+        // Unset (or empty): the tag `npm run image` builds, faultline:<package version>.
+        process.env.FAULTLINE_IMAGE = ''
+        expect(stressImage({ target: 'web', duration: 10, cpu: 1 })).toBe(DEFAULT_IMAGE)
+        expect(DEFAULT_IMAGE).toMatch(/^faultline:\d+\.\d+\.\d+/)
       } finally {
         if (saved === undefined) delete process.env.FAULTLINE_IMAGE
         else process.env.FAULTLINE_IMAGE = saved
       }
       const eph = pods(fake, 'web')[0]!.spec.ephemeralContainers[0]
       expect(eph).toMatchObject({ image: 'example.com/faultline:9', targetContainerName: 'app' })
-      expect(eph.command).toEqual(['faultline', 'stress', '--cpu', '1', '--duration', '10ms'])
+      expect(eph.args).toEqual(['stress', '--cpu', '1', '--duration', '10ms'])
+      expect(eph.command).toBeUndefined()
       await expect(
         podStress.plan({ target: 'web', duration: 10 }, { label: 's', key: 'm/0' }, ctx),
       ).rejects.toMatchObject({

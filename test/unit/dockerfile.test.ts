@@ -100,6 +100,14 @@ describe('Dockerfile and the buildah build agree', () => {
     for (const p of [...IMAGE.appPaths, 'package-lock.json', 'scripts/build-image.ts']) expect(allowed).toContain(p)
   })
 
+  it("copies what the staging script imports (the image's default name) into the builder", () => {
+    const copied = all(builder, 'COPY').flatMap((c) => c.split(' ').slice(0, -1))
+    const script = readFileSync(path.join(ROOT, 'scripts/build-image.ts'), 'utf8')
+    const local = [...script.matchAll(/^import .* from '\.\.\/([\w-]+)\//gm)].map((m) => m[1]!)
+    expect(local).toContain('controller')
+    for (const dir of local) expect(copied, `COPY ${dir} in the builder`).toContain(dir)
+  })
+
   it('carries the same labels, and the version default follows package.json', () => {
     const labels = pairs(all(final, 'LABEL'))
     for (const [k, v] of Object.entries(IMAGE.labels)) expect(labels[k], k).toBe(v)

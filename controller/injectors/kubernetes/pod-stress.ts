@@ -4,9 +4,14 @@
  * faultline image's `faultline stress --cpu N --load P --memory SIZE --duration D`, named
  * `faultline-stress-<id>` and targeting the target's first listed container present in the pod
  * (`containers`), else the pod's first container (`targetContainerName`: it shares that
- * container's process namespace). The image is `image`, else env FAULTLINE_IMAGE, else
- * `faultline:latest`. Its securityContext (non-root uid 65532, no privilege escalation, every
+ * container's process namespace). The image is `image`, else env FAULTLINE_IMAGE (the chart sets
+ * it to the controller's own image), else DEFAULT_IMAGE (`faultline:<version>`, the tag `npm run
+ * image` builds). Its securityContext (non-root uid 65532, no privilege escalation, every
  * capability dropped, RuntimeDefault seccomp) passes the `restricted` Pod Security Standard.
+ *
+ * The container sets `args` (`stress ...`) and no `command`: the image's entrypoint
+ * (`node /app/bin/faultline.js`) runs them, as the image has no `faultline` executable on PATH.
+ * So a custom `image` must keep the faultline entrypoint (an image built FROM faultline's).
  *
  * It always ends by itself at the step's duration. Ephemeral containers cannot be removed or
  * stopped through the API (the pod spec only ever gains them), so there is nothing to revert and
@@ -27,6 +32,7 @@ import { assertFree } from '../../drivers/kubernetes/ownership.ts'
 import { type Injector, sleep } from '../types.ts'
 import { STRATEGIC_PATCH } from '../../drivers/kubernetes/cluster.ts'
 import { nameOf, planPods, podRefs, podTarget, rereadPod, shortId } from './pod-shared.ts'
+import { DEFAULT_IMAGE } from '../../injector/image.ts'
 
 type Spec = NonNullable<StepSpec['podStress']>
 
@@ -35,11 +41,12 @@ export const STRESS_PREFIX = 'faultline-stress-'
 const FAULTLINE_UID = 65532
 
 export function stressImage(s: Spec): string {
-  return s.image ?? process.env.FAULTLINE_IMAGE ?? 'faultline:latest'
+  return s.image ?? (process.env.FAULTLINE_IMAGE || DEFAULT_IMAGE)
 }
 
-export function stressCommand(s: Spec): string[] {
-  const cmd = ['faultline', 'stress']
+/** The container's args: the image's entrypoint is faultline, so they start at the subcommand. */
+export function stressArgs(s: Spec): string[] {
+  const cmd = ['stress']
   if (s.cpu !== undefined) cmd.push('--cpu', String(s.cpu))
   if (s.load !== undefined) cmd.push('--load', String(s.load))
   if (s.memory !== undefined) cmd.push('--memory', s.memory)
@@ -63,7 +70,7 @@ export const podStress: Injector<Spec, { name: string; containers?: string[] }> 
     const containers = podTarget(ctx, s.target, 'podStress').containers
     const name = `${STRESS_PREFIX}${shortId(ctx.runId, step.key)}`
     return planPods('podStress', s.target, step, ctx, (_pods, refs) => ({
-      intent: `add ephemeral container ${name} (${stressImage(s)}: ${stressCommand(s).join(' ')}) to ${refs.length} pod(s): ${refs.map(nameOf).join(', ')}; it ends by itself after ${s.duration} ms`,
+      intent: `add ephemeral container ${name} (${stressImage(s)}: faultline ${stressArgs(s).join(' ')}) to ${refs.length} pod(s): ${refs.map(nameOf).join(', ')}; it ends by itself after ${s.duration} ms`,
       data: { name, containers },
     }))
   },
@@ -71,7 +78,7 @@ export const podStress: Injector<Spec, { name: string; containers?: string[] }> 
   async apply({ record, data }, s, ctx) {
     const cluster = ctx.cluster()
     const image = stressImage(s)
-    const command = stressCommand(s)
+    const args = stressArgs(s)
     const lines: string[] = []
     let added = 0
     for (const ref of podRefs(record)) {
@@ -94,7 +101,8 @@ export const podStress: Injector<Spec, { name: string; containers?: string[] }> 
       const container: V1EphemeralContainer = {
         name: data.name,
         image,
-        command,
+        // No command: the image's entrypoint (faultline) runs these.
+        args,
         targetContainerName: target,
         securityContext: {
           runAsNonRoot: true,
@@ -127,7 +135,7 @@ export const podStress: Injector<Spec, { name: string; containers?: string[] }> 
     }
     record.appliedAt = Date.now()
     for (const l of lines) ctx.say(`  [podStress] ${l}`)
-    return `stress in ${added} of ${podRefs(record).length} pod(s) for ${s.duration} ms (${command.join(' ')}; ends by itself, cannot be stopped early): ${lines.join('; ')}`
+    return `stress in ${added} of ${podRefs(record).length} pod(s) for ${s.duration} ms (faultline ${args.join(' ')}; ends by itself, cannot be stopped early): ${lines.join('; ')}`
   },
 
   hold: (_p, s, ctx) => sleep(s.duration, ctx.signal),
