@@ -1,7 +1,8 @@
 /**
  * charts/faultline with the real Helm v4 (test/helpers/kube-tools.ts): `helm lint --strict` and
  * `helm template` with the default values and with the main switches flipped; every rendered
- * object validated against the Kubernetes API schemas (kubernetes-models); the webhook pointing
+ * object validated against the Kubernetes API schemas (kubernetes-models, and the cert-manager and
+ * prometheus-operator models for the custom resources); the webhook pointing
  * at the injector's Service with the generated CA (checked with node:crypto's X509Certificate);
  * the RBAC equal to docs/kubernetes.md; the dashboard built from the real metric names; typos in
  * values refused by values.schema.json.
@@ -25,16 +26,20 @@ import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistr
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1'
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1'
 import { ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1'
+import { Certificate, Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1'
+import { PodMonitor, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
 import { CONTROLLER_FLAGS } from '../../bin/controller.ts'
 import { parseInjectorArgs } from '../../bin/injector.ts'
 import { resolveInjectorConfig } from '../../controller/injector/config.ts'
+import { DEFAULT_IMAGE } from '../../controller/injector/image.ts'
 import { buildInjectorServer } from '../../controller/injector/server.ts'
 import { webhookConfiguration } from '../../controller/injector/webhook-config.ts'
 import { silentLogger } from '../../src/log.ts'
 import { CONTROLLER_METRICS } from '../../controller/metrics.ts'
 import { BUILD_INFO, SIDECAR_METRICS } from '../../src/metrics.ts'
+import { startController } from '../helpers/controller.ts'
 import { helmPath } from '../helpers/kube-tools.ts'
 
 const ROOT = path.join(import.meta.dirname, '../..')
@@ -95,8 +100,9 @@ const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8')
 const envOf = (container: Obj, name: string): Obj | undefined => container.env?.find((e: Obj) => e.name === name)
 
 // ---------------------------------------------------------------------------------------------
-// Validation: built-in kinds through kubernetes-models; the CRDs' shapes (cert-manager,
-// prometheus-operator) checked field by field, since their model packages are not dependencies.
+// Validation: every kind through a maintained model of its API schema: kubernetes-models for the
+// built-in kinds, @kubernetes-models/cert-manager and @kubernetes-models/prometheus-operator for
+// the custom resources (generated from those projects' CRDs).
 
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'v1/ConfigMap': ConfigMap,
@@ -109,58 +115,13 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
   'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
+  'cert-manager.io/v1/Issuer': Issuer,
+  'cert-manager.io/v1/Certificate': Certificate,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
-
-function expectKeys(obj: Obj, allowed: string[], where: string): void {
-  const unknown = Object.keys(obj).filter((k) => !allowed.includes(k))
-  expect(unknown, `${where}: unknown fields`).toEqual([])
-}
-
-/** cert-manager.io/v1 Issuer and Certificate, monitoring.coreos.com/v1 PodMonitor: the fields we use. */
-function validateCustom(obj: Obj): void {
-  const id = `${obj.kind}/${obj.metadata.name}`
-  expect(obj.metadata.name, id).toMatch(DNS_SUBDOMAIN)
-  expect(obj.metadata.namespace, id).toMatch(DNS_LABEL)
-  const spec = obj.spec as Obj
-  switch (`${obj.apiVersion}/${obj.kind}`) {
-    case 'cert-manager.io/v1/Issuer':
-      expectKeys(spec, ['selfSigned', 'ca'], id)
-      expect(Object.keys(spec), id).toHaveLength(1)
-      if (spec.ca) expect(spec.ca.secretName, id).toMatch(DNS_SUBDOMAIN)
-      return
-    case 'cert-manager.io/v1/Certificate': {
-      expectKeys(
-        spec,
-        ['secretName', 'commonName', 'dnsNames', 'isCA', 'duration', 'usages', 'privateKey', 'issuerRef'],
-        id,
-      )
-      expect(spec.secretName, id).toMatch(DNS_SUBDOMAIN)
-      expect(spec.issuerRef.name, id).toMatch(DNS_SUBDOMAIN)
-      expectKeys(spec.issuerRef, ['name', 'kind', 'group'], `${id} issuerRef`)
-      if (spec.issuerRef.kind) expect(['Issuer', 'ClusterIssuer'], id).toContain(spec.issuerRef.kind)
-      if (spec.duration) expect(spec.duration, id).toMatch(/^\d+h$/)
-      if (spec.commonName) expect(spec.commonName.length, id).toBeLessThanOrEqual(64)
-      for (const u of spec.usages ?? [])
-        expect(['server auth', 'client auth', 'digital signature', 'key encipherment'], id).toContain(u)
-      expect(spec.privateKey, id).toEqual({ algorithm: 'ECDSA', size: 256 })
-      expect(spec.isCA === true || (Array.isArray(spec.dnsNames) && spec.dnsNames.length > 0), id).toBe(true)
-      return
-    }
-    case 'monitoring.coreos.com/v1/PodMonitor':
-      expectKeys(spec, ['namespaceSelector', 'selector', 'podMetricsEndpoints'], id)
-      expect(spec.podMetricsEndpoints.length, id).toBeGreaterThan(0)
-      for (const ep of spec.podMetricsEndpoints) {
-        expectKeys(ep, ['port', 'path', 'interval'], id)
-        expect(ep.interval, id).toMatch(/^(\d+(ms|s|m|h))+$/)
-      }
-      return
-    default:
-      throw new Error(`${id}: no validation for ${obj.apiVersion}/${obj.kind}`)
-  }
-}
 
 function validateAll(objs: Obj[]): void {
   expect(objs.length).toBeGreaterThan(0)
@@ -169,15 +130,14 @@ function validateAll(objs: Obj[]): void {
     const key = `${obj.apiVersion}/${obj.kind}`
     const id = `${obj.kind}/${obj.metadata?.name}`
     const Model = MODELS[key]
-    if (Model) {
-      try {
-        new Model(obj).validate()
-      } catch (err) {
-        throw new Error(`${id} does not validate: ${(err as Error).message}`, { cause: err })
-      }
-      expect(obj.metadata.name, id).toMatch(DNS_SUBDOMAIN)
-      expect(obj.metadata.name.length, id).toBeLessThanOrEqual(63)
-    } else validateCustom(obj)
+    if (!Model) throw new Error(`${id}: no model for ${key}`)
+    try {
+      new Model(obj).validate()
+    } catch (err) {
+      throw new Error(`${id} does not validate: ${(err as Error).message}`, { cause: err })
+    }
+    expect(obj.metadata.name, id).toMatch(DNS_SUBDOMAIN)
+    expect(obj.metadata.name.length, id).toBeLessThanOrEqual(63)
     for (const [k, v] of Object.entries((obj.metadata.labels ?? {}) as Obj)) {
       expect(typeof v, `${id} label ${k}`).toBe('string')
       expect((v as string).length, `${id} label ${k}`).toBeLessThanOrEqual(63)
@@ -222,6 +182,10 @@ const SCENARIOS: [string, Values][] = [
   ['no Redis at all', { 'redis.enabled': false }],
   ['Redis with persistence', { 'redis.persistence.enabled': true }],
   ['PodMonitor on', { 'metrics.podMonitor.enabled': true, 'metrics.podMonitor.labels.release': 'prometheus' }],
+  [
+    'ServiceMonitor on',
+    { 'metrics.serviceMonitor.enabled': true, 'metrics.serviceMonitor.labels.release': 'prometheus' },
+  ],
   ['every RBAC family off', NO_FAMILIES],
   ['no RBAC, no ServiceAccount', { 'rbac.create': false, 'controller.serviceAccount.create': false }],
   ['capture off', { 'injector.sidecar.capture': 'none' }],
@@ -258,12 +222,36 @@ describe('charts/faultline: lint, template, schemas', () => {
   it('a release name of 53 characters (the longest Helm takes) still gives valid names of 63 at most', async () => {
     const release = `r${'x'.repeat(44)}-faultln`
     expect(release).toHaveLength(53)
-    const objs = await render({ 'certManager.enabled': true, 'metrics.podMonitor.enabled': true }, [], release)
+    const objs = await render(
+      { 'certManager.enabled': true, 'metrics.podMonitor.enabled': true, 'metrics.serviceMonitor.enabled': true },
+      [],
+      release,
+    )
     validateAll(objs)
     const names = objs.map((o) => o.metadata.name as string)
     expect(new Set(names.filter((n) => n.endsWith('-controller'))).size).toBe(1)
     expect(names.filter((n) => n.endsWith('-injector')).length).toBeGreaterThan(0)
     for (const c of find(objs, 'Certificate')) for (const d of c.spec.dnsNames ?? []) expect(d).toMatch(DNS_SUBDOMAIN)
+  })
+
+  it('the models refuse what the API server would: a bad key algorithm, a bad interval, a numeric port name', async () => {
+    const objs = await render({
+      'certManager.enabled': true,
+      'metrics.podMonitor.enabled': true,
+      'metrics.serviceMonitor.enabled': true,
+    })
+    validateAll(objs)
+    const broken = (kind: string, change: (o: Obj) => void, message: string) => {
+      const copy: Obj[] = structuredClone(objs)
+      change(find(copy, kind)[0]!)
+      expect(() => validateAll(copy), kind).toThrow(message)
+    }
+    broken('Certificate', (o) => (o.spec.privateKey.algorithm = 'DSA'), 'spec/privateKey/algorithm')
+    broken('Certificate', (o) => delete o.spec.issuerRef, 'issuerRef')
+    broken('PodMonitor', (o) => (o.spec.podMetricsEndpoints[0].interval = 'often'), 'interval')
+    broken('ServiceMonitor', (o) => (o.spec.endpoints[0].port = 8490), 'spec/endpoints/0/port')
+    broken('Issuer', (o) => (o.spec = { selfSigned: 'yes' }), 'selfSigned')
+    broken('Deployment', (o) => (o.spec.replicas = 'one'), 'replicas')
   })
 
   it.each(SCENARIOS)('%s: helm lint --strict passes and every object validates', async (_name, values) => {
@@ -317,10 +305,29 @@ describe('the controller', () => {
       secretKeyRef: { name: `${RELEASE}-faultline-sidecar-token`, key: 'token' },
     })
     expect(envOf(c, 'FAULTLINE_REDIS')!.value).toBe(`redis://${RELEASE}-faultline-redis.${NS}.svc:6379`)
-    expect(envOf(c, 'FAULTLINE_IMAGE')!.value).toBe('faultline:0.1.0')
+    // podStress's default image is the controller's own, which defaults to DEFAULT_IMAGE (the tag
+    // `npm run image` builds).
+    expect(envOf(c, 'FAULTLINE_IMAGE')!.value).toBe(c.image)
+    expect(c.image).toBe(DEFAULT_IMAGE)
     const token = one(objs, 'Secret', `${RELEASE}-faultline-token`)
     expect(b64(token.data.token)).toMatch(/^[A-Za-z0-9]{40}$/)
   })
+
+  it.each([
+    [
+      'a repository and tag',
+      { 'image.repository': 'reg.local/chaos/faultline', 'image.tag': '9.9.9' },
+      'reg.local/chaos/faultline:9.9.9',
+    ],
+    ['a digest', { 'image.digest': `sha256:${'cd'.repeat(32)}` }, `faultline@sha256:${'cd'.repeat(32)}`],
+  ] as [string, Values, string][])(
+    'passes its own image to podStress (FAULTLINE_IMAGE) with %s',
+    async (_n, values, image) => {
+      const c = one(await render(values), 'Deployment', ctrl).spec.template.spec.containers[0]
+      expect(c.image).toBe(image)
+      expect(envOf(c, 'FAULTLINE_IMAGE')!.value).toBe(image)
+    },
+  )
 
   it('passes only flags and FAULTLINE_ variables that `faultline controller` (bin/controller.ts) reads', () => {
     const c = one(objs, 'Deployment', ctrl).spec.template.spec.containers[0]
@@ -847,6 +854,32 @@ describe('metrics', () => {
     expect(pm.spec.namespaceSelector).toEqual({ any: true })
     expect(pm.spec.podMetricsEndpoints).toEqual([{ port: 'faultline-admin', path: '/metrics', interval: '15s' }])
     expect(find(await render(), 'PodMonitor')).toEqual([])
+  })
+
+  it('the ServiceMonitor scrapes the controller Service’s /metrics, which a real controller serves without its token', async () => {
+    const objs = await render({ 'metrics.serviceMonitor.enabled': true, 'metrics.serviceMonitor.labels.release': 'kp' })
+    const sm = one(objs, 'ServiceMonitor', ctrl)
+    expect(sm.metadata.labels.release).toBe('kp')
+    expect(sm.spec.namespaceSelector).toEqual({ matchNames: [NS] })
+    expect(sm.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s' }])
+    // It selects exactly the controller's Service, by labels that survive a chart upgrade.
+    const services = find(objs, 'Service').filter((svc) =>
+      Object.entries(sm.spec.selector.matchLabels as Obj).every(([k, v]) => svc.metadata.labels?.[k] === v),
+    )
+    expect(services.map((svc) => svc.metadata.name)).toEqual([ctrl])
+    expect(Object.keys(sm.spec.selector.matchLabels)).not.toContain('helm.sh/chart')
+    expect(services[0]!.spec.ports.map((p: Obj) => p.name)).toContain('http')
+    // No bearer token in the endpoint: a controller started with a token answers /metrics without it.
+    const c = await startController({ token: 'chart-test-token' })
+    try {
+      const metrics = await fetch(`${c.url}/metrics`)
+      expect(metrics.status).toBe(200)
+      expect(await metrics.text()).toContain('faultline_build_info')
+      expect((await fetch(`${c.url}/experiments`)).status).toBe(401)
+    } finally {
+      await c.close()
+    }
+    expect(find(await render(), 'ServiceMonitor')).toEqual([])
   })
 })
 
