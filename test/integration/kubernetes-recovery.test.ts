@@ -21,23 +21,17 @@ import type { FaultRecord, Journal } from '../../controller/experiments/journal.
 import { INJECTORS } from '../../controller/injectors/index.ts'
 import { networkPartition } from '../../controller/injectors/kubernetes/network-partition.ts'
 import { nodeCordon } from '../../controller/injectors/kubernetes/node-cordon.ts'
-import { nodeDrain } from '../../controller/injectors/kubernetes/node-drain.ts'
 import { nodeTaint } from '../../controller/injectors/kubernetes/node-taint.ts'
 import { podFailure } from '../../controller/injectors/kubernetes/pod-failure.ts'
 import { podKill } from '../../controller/injectors/kubernetes/pod-kill.ts'
 import { scale } from '../../controller/injectors/kubernetes/scale.ts'
-import type { AnyInjector, InjectionContext, Injector } from '../../controller/injectors/types.ts'
+import type { InjectionContext, Injector } from '../../controller/injectors/types.ts'
 import { RunManager } from '../../controller/runs.ts'
 import { FileStore } from '../../controller/store/files.ts'
 import { build, type FakeKube, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
-const KUBERNETES_INJECTORS = [nodeCordon, nodeDrain, nodeTaint, scale, podFailure, networkPartition, podKill]
-/** Until the lead registers the Kubernetes families in INJECTORS, recovery is given them here. */
-const injectors: AnyInjector[] = [
-  ...INJECTORS,
-  ...(KUBERNETES_INJECTORS as AnyInjector[]).filter((k) => !INJECTORS.some((i) => i.step === k.step)),
-]
+const injectors = [...INJECTORS]
 
 let fake: FakeKube
 let dir: string
@@ -302,21 +296,14 @@ describe('crash recovery of Kubernetes faults', () => {
     }
     const file = path.join(dir, 'held.json')
     writeFileSync(file, JSON.stringify(doc))
-    // `faultline run` itself (bin/run.ts runCommand), with the Kubernetes families registered
-    // first when INJECTORS does not have them yet (a no-op once it does).
-    const main = path.join(dir, 'main.mts')
-    writeFileSync(
-      main,
-      `import { INJECTORS } from ${JSON.stringify(path.join(ROOT, 'controller/injectors/index.ts'))}
-${['node-cordon', 'node-taint', 'scale'].map((f, i) => `import * as m${i} from ${JSON.stringify(path.join(ROOT, `controller/injectors/kubernetes/${f}.ts`))}`).join('\n')}
-for (const i of [m0.nodeCordon, m1.nodeTaint, m2.scale]) if (!INJECTORS.some((x) => x.step === i.step)) INJECTORS.push(i)
-const { runCommand } = await import(${JSON.stringify(path.join(ROOT, 'bin/run.ts'))})
-process.exitCode = await runCommand(process.argv.slice(2))
-`,
+    // `faultline run` itself: the Kubernetes families are registered in INJECTORS.
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'bin/faultline.js'), 'run', file, '--kubeconfig', fake.kubeconfigPath, '--data', dir],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     )
-    const child = spawn(process.execPath, [main, file, '--kubeconfig', fake.kubeconfigPath, '--data', dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
     children.push(child)
     let output = ''
     child.stdout!.on('data', (b: Buffer) => (output += b.toString()))
