@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { buildSidecar } from '../sidecar/build.ts'
-import { parseSidecarConfig, SIDECAR_FLAGS } from '../src/config.ts'
+import { BOOLEAN_FLAGS, parseSidecarConfig, SIDECAR_FLAGS } from '../src/config.ts'
 import { FaultlineError, isFaultlineError } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
 import { closeOnSignals } from './signals.ts'
@@ -98,7 +98,7 @@ exit codes: 0 success (run: pass), 1 fail (other commands: an error), 2 inconclu
 const SIDECAR = defineCommand({
   command: 'sidecar',
   summary: 'the fault-injection proxy in front of an app: rules, statistics, metrics (README.md)',
-  flags: flagsFromEnvTable(SIDECAR_FLAGS, ['header-faults']),
+  flags: flagsFromEnvTable(SIDECAR_FLAGS, BOOLEAN_FLAGS),
 })
 
 async function sidecarCommand(argv: string[]): Promise<number | void> {

@@ -11,7 +11,7 @@ import { ADMIN_OPERATIONS, type AdminOperation, MUTATING, RULE_ID_PARAM } from '
 
 const ERRORS = {
   400: 'The request is at fault: FL_ERR_RULES_INVALID (every problem with its path, nothing changed) or FL_ERR_BAD_REQUEST (a query parameter, or a body that is not JSON)',
-  401: 'FL_ERR_UNAUTHORIZED: missing or wrong bearer token (needed to change anything when the sidecar has --admin-token)',
+  401: 'FL_ERR_UNAUTHORIZED: missing or wrong bearer token (needed to change anything when the sidecar has --admin-token; with --admin-token-required and no token, every change is refused)',
   404: 'FL_ERR_RULE_NOT_FOUND: no rule with this id',
   409: 'FL_ERR_RULE_DUPLICATE: a rule with this id exists already; nothing was added',
   413: 'FL_ERR_BAD_REQUEST: the body is larger than 16 MiB',

@@ -21,6 +21,12 @@ export interface AdminDeps {
   registry: Registry
   upstream: URL
   token: string | undefined
+  /**
+   * With no token: refuse every change (401) rather than take it from anyone. An injected sidecar
+   * whose namespace lacks the token Secret starts like this (fail-open for traffic, closed for
+   * changes); reads, health and /metrics stay open as they are with a token.
+   */
+  tokenRequired?: boolean
   /** Readiness also needs the rules file or fleet state (when there is one) to have loaded. */
   rulesLoaded: () => boolean
   /** Fleet mode status (connection, subscription, staleness), shown by /readyz and /stats. */
@@ -40,6 +46,13 @@ export function probeUpstream(upstream: URL, timeoutMs = 1000): Promise<boolean>
     socket.once('error', () => done(false))
   })
 }
+
+/** The refusal of a change when --admin-token-required is set and no token was given. */
+export const ADMIN_TOKEN_MISSING = () =>
+  errors.FL_ERR_UNAUTHORIZED(
+    'this sidecar requires an admin token (--admin-token-required) and started without one (FAULTLINE_ADMIN_TOKEN empty): it refuses every change',
+    { details: { reason: 'admin-token-missing' } },
+  )
 
 /** Larger bodies are refused (413) before they are read whole. */
 const BODY_LIMIT = 16 * 1024 * 1024
@@ -199,8 +212,11 @@ export function buildAdminApp(deps: AdminDeps): HttpListener {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET'
     const url = new URL(req.url ?? '/', 'http://admin')
-    if (deps.token && MUTATING.has(method) && !bearerMatches(req.headers.authorization, deps.token))
-      throw errors.FL_ERR_UNAUTHORIZED()
+    if (MUTATING.has(method)) {
+      if (deps.token) {
+        if (!bearerMatches(req.headers.authorization, deps.token)) throw errors.FL_ERR_UNAUTHORIZED()
+      } else if (deps.tokenRequired) throw ADMIN_TOKEN_MISSING()
+    }
     const route = routes.find(method, url.pathname)
     if (!route) throw errors.FL_ERR_NOT_FOUND(`${method} ${url.pathname}`)
     const body = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req)

@@ -50,6 +50,8 @@ export interface SidecarOptions {
   service?: string
   adminToken?: string
   /** Enable header-driven faults; `true` uses the default caps. */
+  /** Without adminToken: the admin API refuses every change (401) instead of taking it from anyone. */
+  adminTokenRequired?: boolean
   headerFaults?: boolean | Partial<HeaderFaultLimits>
   healthPaths?: string[]
   maxBodyBytes?: number
@@ -215,6 +217,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     upstream,
     token: opts.adminToken,
     rulesLoaded: () => file?.loaded ?? fleet?.loaded ?? true,
+    tokenRequired: opts.adminTokenRequired,
     fleet: fleet && (() => ({ service, instance: fleet.id, applied: fleet.applied, ...fleet.status() })),
   })
 
@@ -244,12 +247,17 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
           rulesFile: file?.file,
           fleet: fleet ? { redis: opts.redisUrl, instance: fleet.id } : undefined,
           headerFaults: headerLimits ?? false,
-          adminAuth: opts.adminToken ? 'bearer' : 'none',
+          adminAuth: opts.adminToken ? 'bearer' : opts.adminTokenRequired ? 'refuse-changes' : 'none',
           generation: store.generation,
         },
         'sidecar listening',
       )
       return { proxyUrl: proxyUrl.replace('0.0.0.0', '127.0.0.1'), adminUrl }
+      if (!opts.adminToken && opts.adminTokenRequired)
+        log.warn(
+          { code: 'FL_ERR_UNAUTHORIZED', reason: 'admin-token-missing' },
+          'admin token required (--admin-token-required) but none given (FAULTLINE_ADMIN_TOKEN is empty, e.g. no token Secret in this namespace): the admin API refuses every change; traffic is proxied as usual',
+        )
     },
     close() {
       closing ??= (async () => {

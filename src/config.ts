@@ -20,6 +20,8 @@ export interface SidecarConfig {
   rulesFile?: string
   service: string
   adminToken?: string
+  /** With no adminToken: refuse every admin change rather than accept them unauthenticated. */
+  adminTokenRequired: boolean
   headerFaults: false | { maxDelayMs: number }
   healthPaths?: string[]
   maxBodyBytes?: number
@@ -47,6 +49,10 @@ export const SIDECAR_FLAGS = {
     'fleet mode: admin URL the controller reaches this sidecar at (default: the admin listener)',
   ],
   'admin-token': ['FAULTLINE_ADMIN_TOKEN', 'bearer token required by mutating admin endpoints'],
+  'admin-token-required': [
+    'FAULTLINE_ADMIN_TOKEN_REQUIRED',
+    'without --admin-token, refuse every admin change (401) instead of taking it from anyone; traffic still flows',
+  ],
   'header-faults': ['FAULTLINE_HEADER_FAULTS', 'enable x-faultline-* request headers as faults (off by default)'],
   'header-fault-max-delay': ['FAULTLINE_HEADER_FAULT_MAX_DELAY', 'cap on header-requested delays (default 10s)'],
   'health-paths': [
@@ -75,6 +81,11 @@ export const SIDECAR_FLAGS = {
   'log-level': ['FAULTLINE_LOG_LEVEL', 'trace|debug|info|warn|error (default info)'],
 } as const
 
+/** The flags that take no value (their variables: 1, true, yes or on). */
+export const BOOLEAN_FLAGS: readonly string[] = ['header-faults', 'admin-token-required']
+
+const isOn = (v: string | undefined) => ['1', 'true', 'yes', 'on'].includes((v ?? '').toLowerCase())
+
 export function parseHostPort(text: string, flag: string, issues: FieldIssue[]): HostPort | undefined {
   const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(text)
   const port = m ? Number(m[2]) : Number.NaN
@@ -89,7 +100,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   let values: Record<string, string | boolean | undefined>
   try {
     const options = Object.fromEntries(
-      Object.keys(SIDECAR_FLAGS).map((k) => [k, { type: k === 'header-faults' ? 'boolean' : 'string' }]),
+      Object.keys(SIDECAR_FLAGS).map((k) => [k, { type: BOOLEAN_FLAGS.includes(k) ? 'boolean' : 'string' }]),
     ) as Record<string, { type: 'boolean' | 'string' }>
     values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values
   } catch (err) {
@@ -119,7 +130,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     if (!/^\d+$/.test(v)) issues.push({ path: `--${flag}`, message: `must be a whole number, got "${v}"` })
     return Number(v)
   }
-  const headerFaultsOn = ['1', 'true', 'yes', 'on'].includes((get('header-faults') ?? '').toLowerCase())
+  const headerFaultsOn = isOn(get('header-faults'))
   const maxDelay = duration('header-fault-max-delay')
   const protocol = get('upstream-protocol')
   if (protocol !== undefined && !['auto', 'http1', 'h2c', 'h2'].includes(protocol))
@@ -150,6 +161,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     rulesFile: get('rules'),
     service: get('service') ?? 'default',
     adminToken: get('admin-token'),
+    adminTokenRequired: isOn(get('admin-token-required')),
     headerFaults: headerFaultsOn ? { maxDelayMs: maxDelay ?? 10_000 } : false,
     healthPaths: get('health-paths')
       ?.split(',')
