@@ -9,7 +9,7 @@
  * experiment and checks when it starts, a schedule when it is armed): increase() over a series
  * that first appears at 1 would miss that first event.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client'
 import type { FaultlineError } from '../src/errors.ts'
 import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import type { Logger } from '../src/log.ts'
@@ -232,7 +232,8 @@ export function createControllerMetrics(deps: {
       }
     },
   })
-  registerCommonMetrics(registry, 'controller')
+  // prom-client's Registry reads the same get() contract as faultline's own (src/metrics-registry.ts).
+  registerCommonMetrics({ registerMetric: (m) => registry.registerMetric(m as unknown as Metric) }, 'controller')
 
   deps.runs.observe({
     started(x: ExperimentDoc) {

@@ -4,7 +4,7 @@
  */
 import http from 'node:http'
 import net from 'node:net'
-import type { Registry } from 'prom-client'
+import type { MetricsRegistry } from '../src/metrics-registry.ts'
 import { parseDuration } from '../src/duration.ts'
 import { bearerMatches } from '../src/auth.ts'
 import { errors, httpErrorOf } from '../src/errors.ts'
@@ -18,7 +18,7 @@ import type { RuleStore } from './rule-store.ts'
 export interface AdminDeps {
   store: RuleStore
   stats: StatsWindow
-  registry: Registry
+  registry: MetricsRegistry
   upstream: URL
   token: string | undefined
   /**

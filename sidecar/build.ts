@@ -3,8 +3,8 @@
  * the CLI build the same thing; close() drains in-flight requests and releases every resource.
  */
 import { readFileSync } from 'node:fs'
-import { Registry } from 'prom-client'
-import { Pool } from 'undici'
+// Pool alone: undici's index loads fetch, WebSocket, caches and mocks too (about 2 MB of RSS idle).
+import Pool from 'undici/lib/dispatcher/pool.js'
 import { type Clock, systemClock } from '../src/clock.ts'
 import type { HostPort } from '../src/config.ts'
 import {
@@ -18,6 +18,7 @@ import { errors } from '../src/errors.ts'
 import { DEFAULT_GRPC_ERROR_CODES } from '../src/grpc.ts'
 import { createLogger, type Logger } from '../src/log.ts'
 import { createSidecarMetrics } from '../src/metrics.ts'
+import { MetricsRegistry } from '../src/metrics-registry.ts'
 import { type RandomSource, seededRandom } from '../src/random.ts'
 import { StatsWindow } from '../src/stats/window.ts'
 import { buildAdminApp } from './admin.ts'
@@ -49,9 +50,9 @@ export interface SidecarOptions {
   advertiseAdmin?: string
   service?: string
   adminToken?: string
-  /** Enable header-driven faults; `true` uses the default caps. */
   /** Without adminToken: the admin API refuses every change (401) instead of taking it from anyone. */
   adminTokenRequired?: boolean
+  /** Enable header-driven faults; `true` uses the default caps. */
   headerFaults?: boolean | Partial<HeaderFaultLimits>
   healthPaths?: string[]
   maxBodyBytes?: number
@@ -81,7 +82,7 @@ export interface Sidecar {
   admin: HttpListener
   store: RuleStore
   stats: StatsWindow
-  registry: Registry
+  registry: MetricsRegistry
   /** Starts both listeners; resolves to their base URLs. */
   listen(): Promise<{ proxyUrl: string; adminUrl: string }>
   close(): Promise<void>
@@ -113,7 +114,7 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
   const clock = opts.clock ?? systemClock
   const log = opts.logger ?? createLogger({ name: 'faultline-sidecar' })
   const service = opts.service ?? 'default'
-  const registry = new Registry()
+  const registry = new MetricsRegistry()
   const metrics = createSidecarMetrics(registry, service)
   const stats = new StatsWindow({
     retentionSeconds: opts.statsRetentionSeconds ?? DEFAULT_STATS_RETENTION_S,
@@ -216,8 +217,8 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
     registry,
     upstream,
     token: opts.adminToken,
-    rulesLoaded: () => file?.loaded ?? fleet?.loaded ?? true,
     tokenRequired: opts.adminTokenRequired,
+    rulesLoaded: () => file?.loaded ?? fleet?.loaded ?? true,
     fleet: fleet && (() => ({ service, instance: fleet.id, applied: fleet.applied, ...fleet.status() })),
   })
 
@@ -252,12 +253,12 @@ export function buildSidecar(opts: SidecarOptions): Sidecar {
         },
         'sidecar listening',
       )
-      return { proxyUrl: proxyUrl.replace('0.0.0.0', '127.0.0.1'), adminUrl }
       if (!opts.adminToken && opts.adminTokenRequired)
         log.warn(
           { code: 'FL_ERR_UNAUTHORIZED', reason: 'admin-token-missing' },
           'admin token required (--admin-token-required) but none given (FAULTLINE_ADMIN_TOKEN is empty, e.g. no token Secret in this namespace): the admin API refuses every change; traffic is proxied as usual',
         )
+      return { proxyUrl: proxyUrl.replace('0.0.0.0', '127.0.0.1'), adminUrl }
     },
     close() {
       closing ??= (async () => {

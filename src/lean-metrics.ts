@@ -4,9 +4,9 @@
  * `inc()`/`observe()` (measured: ~670 ns per request for a counter plus a histogram); here a
  * series is a plain object found once and cached by the caller, so recording is a property
  * increment (and a short bucket scan), with no allocation. Label values are turned into the
- * exposition format only at scrape time, by the Registry, from `get()`.
+ * exposition format only at scrape time, by the registry, from `get()`.
  */
-import type { Metric, Registry } from 'prom-client'
+import type { MetricData, MetricSink, Sample } from './metrics-registry.ts'
 
 export interface MetricSpec {
   name: string
@@ -69,22 +69,22 @@ function labelsOf(names: readonly string[], values: readonly string[]): Record<s
   return labels
 }
 
-/** What prom-client's Registry reads from a metric (its `get()` contract), without its hashing. */
+/** A labelled family read through `get()` (metrics-registry.ts), without prom-client's label hashing. */
 abstract class Family<S extends { labels: Record<string, string> }> {
   readonly name: string
   readonly help: string
   readonly labelNames: readonly string[]
-  readonly aggregator = 'sum'
   abstract readonly type: 'counter' | 'gauge' | 'histogram'
   protected readonly rows = new Map<string, S>()
 
-  constructor(spec: MetricSpec, registry: Registry) {
+  constructor(spec: MetricSpec, registry: MetricSink) {
     this.name = spec.name
     this.help = spec.help
     this.labelNames = spec.labels
-    // The Registry duck-types its metrics: it calls get() and reads name, help, type, values.
-    registry.registerMetric(this as unknown as Metric)
+    registry.registerMetric(this)
   }
+
+  abstract get(): MetricData
 
   protected abstract create(labels: Record<string, string>): S
 
@@ -114,12 +114,11 @@ export class CounterFamily extends Family<Series> {
     return new Series(labels)
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: { labels: object; value: number }[] } {
+  get(): MetricData {
     return {
       name: this.name,
       help: this.help,
       type: this.type,
-      aggregator: this.aggregator,
       values: [...this.rows.values()].map((s) => ({ labels: s.labels, value: s.value })),
     }
   }
@@ -133,7 +132,7 @@ export class HistogramFamily extends Family<HistogramSeries> {
   readonly type = 'histogram'
   readonly bounds: readonly number[]
 
-  constructor(spec: MetricSpec, registry: Registry, bounds: readonly number[]) {
+  constructor(spec: MetricSpec, registry: MetricSink, bounds: readonly number[]) {
     super(spec, registry)
     this.bounds = [...bounds].sort((a, b) => a - b)
   }
@@ -142,14 +141,8 @@ export class HistogramFamily extends Family<HistogramSeries> {
     return new HistogramSeries(labels, this.bounds)
   }
 
-  get(): {
-    name: string
-    help: string
-    type: string
-    aggregator: string
-    values: { labels: object; value: number; metricName: string }[]
-  } {
-    const values: { labels: object; value: number; metricName: string }[] = []
+  get(): MetricData {
+    const values: Sample[] = []
     for (const s of this.rows.values()) {
       let cumulative = 0
       this.bounds.forEach((le, i) => {
@@ -160,6 +153,6 @@ export class HistogramFamily extends Family<HistogramSeries> {
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` })
       values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` })
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
+    return { name: this.name, help: this.help, type: this.type, values }
   }
 }

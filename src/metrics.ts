@@ -1,12 +1,11 @@
 /**
  * Metric definitions (DESIGN §5) of the sidecar, and what both services export: build info and
- * prom-client's process and Node metrics. Label sets are fixed and low-cardinality: methods
+ * the process and Node metrics (process-metrics.ts). Label sets are fixed and low-cardinality: methods
  * outside the standard set become OTHER, raw paths never become label values, and the series of
  * a rule go away when the rule does. Per-request recording goes through lean-metrics.ts (a
  * cached series object, no hashing, no allocation); the series are cached here in nested maps,
  * so a request looks up method, fault and code without building a key string.
  */
-import { collectDefaultMetrics, type Metric, Registry } from 'prom-client'
 import pkg from '../package.json' with { type: 'json' }
 import {
   CounterFamily,
@@ -16,6 +15,8 @@ import {
   type MetricSpec,
   type Series,
 } from './lean-metrics.ts'
+import type { Exposable, MetricSink } from './metrics-registry.ts'
+import { processMetrics } from './process-metrics.ts'
 
 /**
  * 0.5 ms .. 60 s: fine enough to see a 1 ms regression and a 5 s injected delay alike, and up
@@ -108,39 +109,23 @@ export const BUILD_INFO: MetricSpec = {
 export const FAULTLINE_VERSION: string = pkg.version
 
 /**
- * prom-client's default metrics (process CPU, memory, file descriptors, event-loop lag, GC,
- * heap spaces) live in one registry per process and are shared into each service's registry:
- * they describe the process, and collecting them once avoids a second GC observer and
- * event-loop monitor when a test or the demo runs several services in one process.
+ * The process metrics are created once per process and shared into each service's registry:
+ * they describe the process, and creating them once avoids a second GC observer and event-loop
+ * monitor when a test or the demo runs several services in one process.
  */
-let processRegistry: Registry | undefined
+let shared: Exposable[] | undefined
 /**
  * The event-loop delay monitor wakes the process this often (prom-client's default is 10 ms):
  * measured on an idle sidecar, 10 ms cost 60 ms of CPU per 20 s (0.3%, in every injected pod),
  * 100 ms about 10 ms per 20 s. A blocked loop still shows in the lag figures.
  */
 const EVENT_LOOP_SAMPLE_MS = 100
-const PROMTOOL_REFUSES = [
-  'nodejs_active_handles_total',
-  'nodejs_active_requests_total',
-  'nodejs_active_resources_total',
-]
-
-function shareProcessMetrics(registry: Registry): void {
-  if (!processRegistry) {
-    processRegistry = new Registry()
-    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
-    // Gauges named like counters: promtool's lint refuses them. The same figures stay, split by
-    // type, in nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
-    for (const name of PROMTOOL_REFUSES) processRegistry.removeSingleMetric(name)
-  }
-  for (const m of processRegistry.getMetricsAsArray()) registry.registerMetric(m as unknown as Metric)
-}
 
 /** `faultline_build_info{version,node_version,component} 1` and the process metrics, in `registry`. */
-export function registerCommonMetrics(registry: Registry, component: 'sidecar' | 'controller'): void {
+export function registerCommonMetrics(registry: MetricSink, component: 'sidecar' | 'controller'): void {
   new GaugeFamily(BUILD_INFO, registry).series(FAULTLINE_VERSION, process.version, component).set(1)
-  shareProcessMetrics(registry)
+  shared ??= processMetrics({ eventLoopSampleMs: EVENT_LOOP_SAMPLE_MS })
+  for (const m of shared) registry.registerMetric(m)
 }
 
 /** The part of a compiled rule the metrics need (CompiledRule satisfies it). */
@@ -183,7 +168,7 @@ interface RuleRow {
 /** How many removed rule ids are remembered, so a late fault of a removed rule does not bring its series back. */
 const GONE_MEMORY = 1024
 
-export function createSidecarMetrics(registry: Registry, service: string): SidecarMetrics {
+export function createSidecarMetrics(registry: MetricSink, service: string): SidecarMetrics {
   const S = SIDECAR_METRICS
   const requests = new CounterFamily(S.requests, registry)
   const duration = new HistogramFamily(S.duration, registry, DURATION_BUCKETS)

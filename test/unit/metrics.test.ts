@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { CONTROLLER_METRICS } from '../../controller/metrics.ts'
 import {
@@ -10,6 +9,7 @@ import {
   createSidecarMetrics,
   type RuleShape,
 } from '../../src/metrics.ts'
+import { MetricsRegistry as Registry } from '../../src/metrics-registry.ts'
 
 const rule = (id: string, ...kinds: string[]): RuleShape => ({
   id,
