@@ -75,7 +75,9 @@ export const injectorConfigSchema = object(
       {
         name: required(string({ pattern: DNS_SUBDOMAIN, description: "a Secret in the pod's namespace" })),
         key: string({ pattern: /^[-._a-zA-Z0-9]+$/, maxLength: 253, description: 'default "token"' }),
-        optional: boolean('start the sidecar without a token when the Secret is missing; default false'),
+        optional: boolean(
+          'default true: a missing Secret starts the sidecar without a token (it proxies, and refuses every admin change); false: the pod waits for the Secret',
+        ),
       },
       { description: "the sidecar's admin token, as env FAULTLINE_ADMIN_TOKEN from this Secret" },
     ),
@@ -130,7 +132,9 @@ export function defaultInjectorConfig(): InjectorConfig {
     proxyPort: DEFAULT_PROXY_PORT,
     adminPort: DEFAULT_ADMIN_PORT,
     sidecarUid: DEFAULT_SIDECAR_UID,
-    adminTokenSecret: { name: 'faultline-admin-token', key: 'token', optional: false },
+    // Optional: a namespace without a copy of the Secret must not block its pods (fail-open). The
+    // sidecar always gets --admin-token-required, so without the token it refuses every change.
+    adminTokenSecret: { name: 'faultline-admin-token', key: 'token', optional: true },
     // No CPU limit would be kinder to a proxy's latency, but namespaces with a ResourceQuota on
     // limits refuse containers without one; 1 CPU is far above what the proxy needs.
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
@@ -166,7 +170,7 @@ export function resolveInjectorConfig(doc: unknown, source = 'injector configura
       ? {
           name: v.adminTokenSecret.name,
           key: v.adminTokenSecret.key ?? 'token',
-          optional: v.adminTokenSecret.optional ?? false,
+          optional: v.adminTokenSecret.optional ?? d.adminTokenSecret.optional,
         }
       : d.adminTokenSecret,
     redisUrl: v.redisUrl,

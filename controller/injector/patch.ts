@@ -54,6 +54,9 @@ export function sidecarArgs(plan: InjectionPlan, config: InjectorConfig): string
     // On all addresses: kubelet probes and the controller reach the admin API at the pod IP.
     '--admin',
     `0.0.0.0:${plan.adminPort}`,
+    // The token's secretKeyRef may be optional (a namespace without the Secret): then the sidecar
+    // still proxies, but refuses every admin change rather than take it from anyone on the pod IP.
+    '--admin-token-required',
   ]
   if (plan.service) args.push('--service', plan.service)
   if (plan.fleet)

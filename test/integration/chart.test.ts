@@ -34,8 +34,11 @@ import { CONTROLLER_FLAGS } from '../../bin/controller.ts'
 import { parseInjectorArgs } from '../../bin/injector.ts'
 import { resolveInjectorConfig } from '../../controller/injector/config.ts'
 import { DEFAULT_IMAGE } from '../../controller/injector/image.ts'
+import { sidecarContainer } from '../../controller/injector/patch.ts'
+import type { InjectionPlan } from '../../controller/injector/plan.ts'
 import { buildInjectorServer } from '../../controller/injector/server.ts'
 import { webhookConfiguration } from '../../controller/injector/webhook-config.ts'
+import { parseSidecarConfig } from '../../src/config.ts'
 import { silentLogger } from '../../src/log.ts'
 import { CONTROLLER_METRICS } from '../../controller/metrics.ts'
 import { BUILD_INFO, SIDECAR_METRICS } from '../../src/metrics.ts'
@@ -189,7 +192,7 @@ const SCENARIOS: [string, Values][] = [
   ['every RBAC family off', NO_FAMILIES],
   ['no RBAC, no ServiceAccount', { 'rbac.create': false, 'controller.serviceAccount.create': false }],
   ['capture off', { 'injector.sidecar.capture': 'none' }],
-  ['the injector reads namespaces', { 'injector.namespaceLookup': true, 'sidecarToken.optional': true }],
+  ['the injector reads namespaces', { 'injector.namespaceLookup': true, 'sidecarToken.optional': false }],
   ['injector off', { 'injector.enabled': false }],
   [
     'persistent data, existing token Secrets, no dashboard',
@@ -463,7 +466,7 @@ describe('the injector and its webhook', () => {
       excludeInboundPorts: [],
       resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
       captureResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
-      adminTokenSecret: { name: `${RELEASE}-faultline-sidecar-token`, key: 'token', optional: false },
+      adminTokenSecret: { name: `${RELEASE}-faultline-sidecar-token`, key: 'token', optional: true },
       namespaceLookup: false,
       redisUrl: `redis://${RELEASE}-faultline-redis.${NS}.svc:6379`,
     })
@@ -472,6 +475,33 @@ describe('the injector and its webhook', () => {
     expect(resolved.image).toBe(
       `faultline:${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}`,
     )
+    // The sidecar it injects: a missing Secret never blocks the pod (optional), and the sidecar,
+    // told --admin-token-required, then refuses admin changes; its real parser takes the args.
+    const plan: InjectionPlan = {
+      appPort: 8080,
+      proxyPort: 8480,
+      adminPort: 8481,
+      capture: 'iptables',
+      excludeInboundPorts: [],
+      fleet: true,
+      service: 'web',
+      resources: {},
+      warnings: [],
+    }
+    const sidecar = sidecarContainer(plan, resolved) as Obj
+    expect(envOf(sidecar, 'FAULTLINE_ADMIN_TOKEN')!.valueFrom.secretKeyRef).toEqual({
+      name: `${RELEASE}-faultline-sidecar-token`,
+      key: 'token',
+      optional: true,
+    })
+    const parsed = parseSidecarConfig(sidecar.args.slice(1), {})
+    expect(parsed).toMatchObject({ adminTokenRequired: true, redisUrl: config.redisUrl, service: 'web' })
+    expect(parsed.adminToken).toBeUndefined()
+  })
+
+  it('sidecarToken.optional=false: pods wait for the Secret (secretKeyRef not optional)', async () => {
+    const config = parse(one(await render({ 'sidecarToken.optional': false }), 'ConfigMap', inj).data['injector.yaml'])
+    expect(resolveInjectorConfig(config).adminTokenSecret.optional).toBe(false)
   })
 
   it('quantities written as numbers reach the injector as strings, which it accepts', async () => {
@@ -928,6 +958,20 @@ describe('NOTES.txt', () => {
     expect(notes).toContain(`port-forward svc/${ctrl} 8490:8490`)
     expect(notes).toContain(`get secret ${RELEASE}-faultline-token`)
     expect(notes).toContain('/runs')
+    // The token Secret's copy: how, and what happens without it (optional by default).
+    expect(notes).toContain(`get secret ${RELEASE}-faultline-sidecar-token`)
+    expect(notes).toContain('refuse every admin change')
+    const strict = await helm([
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NS,
+      '--dry-run=client',
+      '--set',
+      'sidecarToken.optional=false',
+    ])
+    expect(strict.stdout.slice(strict.stdout.indexOf('NOTES:'))).toContain('CreateContainerConfigError')
   })
 })
 

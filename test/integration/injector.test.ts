@@ -373,6 +373,7 @@ describe('injection over HTTPS', () => {
       '0.0.0.0:8480',
       '--admin',
       '0.0.0.0:8481',
+      '--admin-token-required',
       '--service',
       'web',
       '--redis',
@@ -380,11 +381,13 @@ describe('injection over HTTPS', () => {
       '--advertise-admin',
       'http://$(FAULTLINE_POD_IP):8481',
     ])
+    // Optional: a namespace without the Secret still starts the pod; the sidecar then proxies and
+    // refuses every admin change (--admin-token-required).
     expect(sidecar.env).toEqual([
       { name: 'FAULTLINE_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
       {
         name: 'FAULTLINE_ADMIN_TOKEN',
-        valueFrom: { secretKeyRef: { name: 'faultline-sidecar-token', key: 'token', optional: false } },
+        valueFrom: { secretKeyRef: { name: 'faultline-sidecar-token', key: 'token', optional: true } },
       },
       {
         name: 'FAULTLINE_MEMORY_LIMIT_MB',

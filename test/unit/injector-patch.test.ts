@@ -14,6 +14,7 @@ import { type InjectionPlan, planInjection } from '../../controller/injector/pla
 import { type PodJson, readPod } from '../../controller/injector/pod.ts'
 import { parseQuantity } from '../../controller/injector/quantity.ts'
 import { webhookConfiguration } from '../../controller/injector/webhook-config.ts'
+import { parseSidecarConfig } from '../../src/config.ts'
 import { isFaultlineError } from '../../src/errors.ts'
 
 const config = (doc: Record<string, unknown> = {}): InjectorConfig =>
@@ -200,7 +201,23 @@ describe('arguments', () => {
       '0.0.0.0:8480',
       '--admin',
       '0.0.0.0:8481',
+      '--admin-token-required',
     ])
+  })
+
+  it('sidecar: the real sidecar parser takes the arguments; with the Secret missing it refuses changes, and fleet mode stays on', () => {
+    const c = config({ redisUrl: 'redis://redis.faultline:6379' })
+    const args = sidecarArgs({ ...base, service: 'web', fleet: true }, c)
+    // What the kubelet gives the container when the optional secretKeyRef finds no Secret: no variable.
+    const missing = parseSidecarConfig(args.slice(1), {})
+    expect(missing).toMatchObject({
+      adminTokenRequired: true,
+      redisUrl: 'redis://redis.faultline:6379',
+      service: 'web',
+    })
+    expect(missing.adminToken).toBeUndefined()
+    const present = parseSidecarConfig(args.slice(1), { FAULTLINE_ADMIN_TOKEN: 't0ken' })
+    expect(present).toMatchObject({ adminTokenRequired: true, adminToken: 't0ken' })
   })
 
   it('sidecar in fleet mode: service, Redis, and the admin URL at the pod IP', () => {
@@ -213,6 +230,7 @@ describe('arguments', () => {
       '0.0.0.0:8480',
       '--admin',
       '0.0.0.0:8481',
+      '--admin-token-required',
       '--service',
       'web',
       '--redis',
@@ -431,9 +449,20 @@ describe('configuration', () => {
       sidecarUid: 65532,
       capture: 'iptables',
       excludeNamespaces: ['kube-system', 'kube-public', 'kube-node-lease'],
-      adminTokenSecret: { name: 'faultline-admin-token', key: 'token', optional: false },
+      adminTokenSecret: { name: 'faultline-admin-token', key: 'token', optional: true },
       namespaceLookup: false,
     })
+  })
+
+  it('adminTokenSecret.optional defaults to true (a missing Secret never blocks a pod); false is kept', () => {
+    expect(resolveInjectorConfig({ adminTokenSecret: { name: 's' } }).adminTokenSecret).toEqual({
+      name: 's',
+      key: 'token',
+      optional: true,
+    })
+    expect(resolveInjectorConfig({ adminTokenSecret: { name: 's', optional: false } }).adminTokenSecret.optional).toBe(
+      false,
+    )
   })
 
   it('reports every problem with its path, and suggests a near field name', () => {
