@@ -1,11 +1,11 @@
 /** `faultline controller`: flags and environment to buildController, SIGTERM to a clean stop. */
 import { buildController } from '../controller/app.ts'
-import { lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
+import { connectNow, lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
 import { parseHostPort } from '../src/config.ts'
 import type { FieldIssue } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
 import { closeOnSignals } from './signals.ts'
-import { defineCommand, flagsFromEnvTable, parseCommandLine, printHelp, UsageError } from './usage.ts'
+import { asUsageError, defineCommand, flagsFromEnvTable, parseCommandLine, printHelp, UsageError } from './usage.ts'
 
 export const CONTROLLER_FLAGS = {
   listen: ['FAULTLINE_CONTROLLER_LISTEN', 'API listener HOST:PORT (default 127.0.0.1:8490)'],
@@ -36,6 +36,16 @@ export async function controllerCommand(argv: string[], env: NodeJS.ProcessEnv =
   const listen = parseHostPort(get('listen') ?? '127.0.0.1:8490', 'listen', issues)
   if (issues.length)
     throw new UsageError('controller', issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+  // A kubeconfig named by a flag is read now: a bad one is a usage error (exit 64) at start, not
+  // a failure at the first Kubernetes run. Without one, the cluster is connected on first use,
+  // so a controller without Kubernetes experiments never reads a kubeconfig.
+  const connect = { kubeconfig: get('kubeconfig'), context: get('context') }
+  let cluster
+  try {
+    cluster = connect.kubeconfig || connect.context ? connectNow(connect, env) : lazyCluster(connect)
+  } catch (err) {
+    throw asUsageError('controller', err)
+  }
   const logger = createLogger({ name: 'faultline-controller', level: get('log-level') })
   const redisUrl = get('redis')
   let store
@@ -53,8 +63,7 @@ export async function controllerCommand(argv: string[], env: NodeJS.ProcessEnv =
     logger,
     store,
     fleet,
-    // Connected on first use: a controller without Kubernetes experiments never reads a kubeconfig.
-    cluster: lazyCluster({ kubeconfig: get('kubeconfig'), context: get('context') }),
+    cluster,
     ownNamespace: get('namespace') ?? ownNamespace(env),
   })
   await controller.start()

@@ -2,14 +2,22 @@
 import path from 'node:path'
 import { exitCodeOf, EXIT, type RunResult, runExperiment } from '../controller/experiments/runner.ts'
 import { parseSize, runStress } from '../controller/drivers/local/stress.ts'
-import { lazyCluster, ownNamespace } from '../controller/drivers/kubernetes/connect.ts'
+import {
+  type ConnectOptions,
+  connectNow,
+  lazyCluster,
+  ownNamespace,
+  usesKubernetes,
+} from '../controller/drivers/kubernetes/connect.ts'
 import { parseDuration } from '../src/duration.ts'
 import { isFaultlineError, type FieldIssue } from '../src/errors.ts'
+import type { ExperimentDoc } from '../src/experiments/schema.ts'
 import { interopFormats, type ReadExperiment, readAnyExperiment } from '../src/interop/registry.ts'
 import { createLogger, type Logger } from '../src/log.ts'
 import { seededRandom } from '../src/random.ts'
 import { abortOnSignals } from './interrupt.ts'
 import {
+  asUsageError,
   defineCommand,
   displayPath,
   type Flag,
@@ -168,6 +176,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
   // Human progress on stdout; in JSON mode stdout carries only the result, so progress moves to stderr.
   const progressStream = json ? process.stderr : process.stdout
   const say = (line: string) => progressStream.write(line + '\n')
+  const cluster = clusterFor(experiment.spec, { kubeconfig: values.kubeconfig, context: values.context }, env)
   for (const line of translationNotes(read)) say(line)
   // Listen before anything is applied; a signal from here on finishes the journal as aborted.
   const interrupt = abortOnSignals(say)
@@ -186,7 +195,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
       ttlMarginMs: values['ttl-margin'],
       fleet,
       logger,
-      cluster: lazyCluster({ kubeconfig: values.kubeconfig, context: values.context }),
+      cluster,
       random: values.seed === undefined ? undefined : seededRandom(values.seed),
       ownNamespace: ownNamespace(env),
     })
@@ -196,6 +205,21 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv = proces
     return exitCodeOf(result)
   } finally {
     interrupt.dispose()
+  }
+}
+
+/**
+ * The cluster for a run. When the experiment uses Kubernetes, or --kubeconfig / --context is
+ * given, the kubeconfig is read now: a missing or unreadable file, or a context it lacks, is a
+ * usage error (exit 64) naming the flag, before a run directory exists. Otherwise nothing reads
+ * a kubeconfig.
+ */
+function clusterFor(spec: ExperimentDoc['spec'], opts: ConnectOptions, env: NodeJS.ProcessEnv) {
+  if (!opts.kubeconfig && !opts.context && !usesKubernetes(spec)) return lazyCluster(opts)
+  try {
+    return connectNow(opts, env)
+  } catch (err) {
+    throw asUsageError('run', err)
   }
 }
 

@@ -1,0 +1,141 @@
+/**
+ * The Kubernetes connection through the real CLI (bin/faultline.js) against the fake API server:
+ * a bad --kubeconfig or --context is a usage error (exit 64) naming the flag, before a run
+ * directory exists (run) or anything listens (controller); KUBECONFIG as a `:`-separated list is
+ * read as kubectl reads it; and a dry run prints what it would hit and writes nothing.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { build, type FakeKube, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const NS = 'shop'
+let fake: FakeKube
+let dir: string
+beforeEach(async () => {
+  fake = await startFakeKube({ readyDelayMs: 20, terminationDelayMs: 20, namespaces: [NS] })
+  dir = mkdtempSync(path.join(tmpdir(), 'faultline-k8s-cli-'))
+})
+afterEach(async () => {
+  await fake.close()
+})
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/faultline.js'), ...args], {
+      cwd: dir,
+      env: { ...process.env, KUBECONFIG: '', HOME: dir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    child.on('close', (code) => resolve({ code, out, err }))
+  })
+}
+
+/** An experiment file killing one pod of app=web. */
+function podKillFile(): string {
+  const file = path.join(dir, 'kill.json')
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'faultline/v1',
+      kind: 'Experiment',
+      metadata: { name: 'kill' },
+      spec: {
+        targets: { app: { kubernetes: { namespaces: [NS], labelSelector: 'app=web', mode: 'fixed', value: 2 } } },
+        hypothesis: { title: 't', checks: [] },
+        method: [{ name: 'kill two', podKill: { target: 'app' } }],
+      },
+    }),
+  )
+  return file
+}
+
+const data = () => path.join(dir, 'data')
+const runDirs = () => (existsSync(path.join(data(), 'runs')) ? readdirSync(path.join(data(), 'runs')) : [])
+
+describe('a bad kubeconfig is a usage error', () => {
+  it('faultline run: a missing --kubeconfig, a file that is no kubeconfig, an unknown --context: exit 64, no run', async () => {
+    const file = podKillFile()
+    const missing = path.join(dir, 'missing.yaml')
+    const r1 = await cli(['run', file, '--kubeconfig', missing, '--data', data()])
+    expect(r1.code).toBe(64)
+    expect(r1.err).toContain(`--kubeconfig cannot read ${missing}: ENOENT`)
+    const garbage = path.join(dir, 'garbage.yaml')
+    writeFileSync(garbage, 'clusters: [unclosed')
+    const r2 = await cli(['run', file, '--kubeconfig', garbage, '--data', data()])
+    expect(r2.code).toBe(64)
+    expect(r2.err).toContain(`--kubeconfig ${garbage} is not a kubeconfig`)
+    const r3 = await cli(['run', file, '--kubeconfig', fake.kubeconfigPath, '--context', 'prod', '--data', data()])
+    expect(r3.code).toBe(64)
+    expect(r3.err).toContain('--context no context "prod" in the kubeconfig: must be one of fake')
+    // No kubeconfig anywhere (HOME is empty, no KUBECONFIG, not in a cluster).
+    const r4 = await cli(['run', file, '--data', data()])
+    expect(r4.code).toBe(64)
+    expect(r4.err).toMatch(/--kubeconfig give --kubeconfig, set KUBECONFIG/)
+    // --output json says the same in its one object.
+    const r5 = await cli(['run', file, '--kubeconfig', missing, '--data', data(), '--output', 'json'])
+    expect(r5.code).toBe(64)
+    expect(JSON.parse(r5.out)).toMatchObject({
+      ok: false,
+      exitCode: 64,
+      status: 'usage',
+      issues: [{ path: '--kubeconfig', message: `cannot read ${missing}: ENOENT` }],
+    })
+    expect(runDirs()).toEqual([])
+    expect(fake.requests).toEqual([])
+  })
+
+  it('faultline controller --kubeconfig or --context that cannot be used: exit 64 before it listens', async () => {
+    const missing = path.join(dir, 'missing.yaml')
+    const r1 = await cli(['controller', '--listen', '127.0.0.1:0', '--data', data(), '--kubeconfig', missing])
+    expect(r1.code).toBe(64)
+    expect(r1.err).toContain(`--kubeconfig cannot read ${missing}: ENOENT`)
+    expect(r1.out).not.toContain('controller listening')
+    const r2 = await cli(['controller', '--listen', '127.0.0.1:0', '--data', data()], {
+      FAULTLINE_KUBECONFIG: fake.kubeconfigPath,
+      FAULTLINE_KUBE_CONTEXT: 'prod',
+    })
+    expect(r2.code).toBe(64)
+    expect(r2.err).toContain('--context no context "prod"')
+  })
+
+  it('a run without Kubernetes never reads a kubeconfig: a broken KUBECONFIG does not matter', async () => {
+    const file = path.join(dir, 'plain.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'faultline/v1',
+        kind: 'Experiment',
+        metadata: { name: 'plain' },
+        spec: {
+          targets: { app: { sidecars: ['http://127.0.0.1:9'] } },
+          hypothesis: { title: 't', checks: [] },
+          method: [{ wait: '10ms' }],
+        },
+      }),
+    )
+    const r = await cli(['run', file, '--data', data(), '--dry-run'], { KUBECONFIG: path.join(dir, 'missing') })
+    // The listed sidecar does not answer: errored (3), not a usage error about a kubeconfig.
+    expect(r.code).toBe(3)
+    expect(r.out + r.err).not.toMatch(/kubeconfig/i)
+  })
+})
+
+describe('KUBECONFIG through the CLI', () => {
+  it('a :-separated list with a missing file and the fake: the run reaches the fake', async () => {
+    fake.create(build.deployment({ name: 'web', namespace: NS, replicas: 3 }))
+    await fake.waitFor(() => fake.list('pods', NS).filter(isPodReady).length === 3)
+    const list = [path.join(dir, 'missing'), fake.kubeconfigPath].join(path.delimiter)
+    const r = await cli(['run', podKillFile(), '--data', data(), '--dry-run'], { KUBECONFIG: list })
+    expect(r.err).toBe('')
+    expect(r.code).toBe(2) // a dry run is never a pass of a hypothesis without checks
+    expect(r.out).toMatch(/\[dry run\] kill two: would delete 2 pod\(s\)/)
+  })
+})
