@@ -119,10 +119,11 @@ export class MethodRunner {
     if (this.#journal.dryRun) {
       this.#jw.event({ type: 'step', step: step.label, detail: 'dry run: not applied' })
       // Exactly what a real run would hit, so a dry run answers "which pods?" before anything does.
-      for (const p of planned)
-        ctx.say(
-          `  [dry run] ${step.label}: would ${p.intent}${p.record.on.length ? ` on ${p.record.on.join(', ')}` : ''}`,
-        )
+      for (const p of planned) {
+        // Kubernetes intents name their objects already: those names are not repeated after "on".
+        const unnamed = p.record.on.filter((o) => !p.intent.includes(o))
+        ctx.say(`  [dry run] ${step.label}: would ${p.intent}${unnamed.length ? ` on ${unnamed.join(', ')}` : ''}`)
+      }
       if (planned.length === 0) ctx.say(`  [dry run] ${step.label}: selects nothing`)
       await Promise.all(planned.map((p) => injector.hold?.(p, spec, ctx, false)))
       return
