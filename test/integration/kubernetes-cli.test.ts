@@ -139,3 +139,69 @@ describe('KUBECONFIG through the CLI', () => {
     expect(r.out).toMatch(/\[dry run\] kill two: would delete 2 pod\(s\)/)
   })
 })
+
+describe('faultline run --dry-run against the fake', () => {
+  it('prints every object each step would hit, the pods a drain would evict, once each, and writes nothing', async () => {
+    fake.create(build.deployment({ name: 'web', namespace: NS, replicas: 3 }))
+    fake.create(build.deployment({ name: 'api', namespace: NS, replicas: 2 }))
+    await fake.waitFor(() => fake.list('pods', NS).filter(isPodReady).length === 5)
+    const file = path.join(dir, 'dry.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'faultline/v1',
+        kind: 'Experiment',
+        metadata: { name: 'dry' },
+        spec: {
+          targets: {
+            web: { kubernetes: { namespaces: [NS], labelSelector: 'app=web', mode: 'fixed', value: 2 } },
+            node: { kubernetes: { kind: 'node', nodes: ['node-1'] } },
+          },
+          hypothesis: { title: 't', checks: [] },
+          method: [
+            { name: 'kill', podKill: { target: 'web' } },
+            { name: 'fail', podFailure: { target: 'web', duration: '100ms' } },
+            { name: 'cut', networkPartition: { target: 'web', duration: '100ms' } },
+            { name: 'drain', nodeDrain: { target: 'node', duration: '100ms' } },
+            {
+              name: 'shrink',
+              scale: { workload: { kind: 'Deployment', namespace: NS, name: 'api' }, replicas: 0, duration: '100ms' },
+            },
+          ],
+        },
+      }),
+    )
+    const before = JSON.stringify(fake.list('pods', NS)) + JSON.stringify(fake.list('nodes'))
+    const r = await cli([
+      'run',
+      file,
+      '--kubeconfig',
+      fake.kubeconfigPath,
+      '--data',
+      data(),
+      '--dry-run',
+      '--seed',
+      '7',
+    ])
+    expect(r.err).toBe('')
+    const line = (step: string) => r.out.split('\n').find((l) => l.startsWith(`  [dry run] ${step}: would `))!
+    const names = (l: string) => l.match(/shop\/[a-z0-9-]+/g) ?? []
+    for (const step of ['kill', 'fail', 'cut']) {
+      expect(names(line(step))).toHaveLength(2)
+      expect(new Set(names(line(step))).size).toBe(2)
+    }
+    const onNode1 = fake
+      .list('pods', NS)
+      .filter((p) => p.spec.nodeName === 'node-1')
+      .map((p) => `${NS}/${p.metadata.name}`)
+      .sort()
+    expect(onNode1.length).toBeGreaterThan(0)
+    expect(line('drain')).toContain(`drain node(s) node-1 (`)
+    expect(line('drain')).toContain(`would evict ${onNode1.length} pod(s): ${onNode1.join(', ')}`)
+    expect(line('drain')).not.toMatch(/ on node-1$/)
+    expect(line('shrink')).toMatch(/^ {2}\[dry run\] shrink: would scale Deployment shop\/api from 2 to 0 replica\(s\)/)
+    expect(r.out).toMatch(/INCONCLUSIVE \(completed\): /)
+    expect(fake.requests.filter((q) => q.method !== 'GET')).toEqual([])
+    expect(JSON.stringify(fake.list('pods', NS)) + JSON.stringify(fake.list('nodes'))).toBe(before)
+  })
+})

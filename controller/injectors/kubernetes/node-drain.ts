@@ -19,12 +19,12 @@
  */
 import { type V1Pod, Watch } from '@kubernetes/client-node'
 import { errors } from '../../../src/errors.ts'
-import { PROTECTED_NAMESPACES } from '../../../src/experiments/kubernetes-schema.ts'
+import { type KubernetesTargetSpec, PROTECTED_NAMESPACES } from '../../../src/experiments/kubernetes-schema.ts'
 import type { StepSpec } from '../../../src/experiments/schema.ts'
 import { matchesSelector, selectorFromObject } from '../../../src/kubernetes/label-selector.ts'
 import type { Logger } from '../../../src/log.ts'
 import { type Cluster, kubernetesError, statusOf } from '../../drivers/kubernetes/cluster.ts'
-import { type Injector, sleep } from '../types.ts'
+import { type InjectionContext, type Injector, sleep } from '../types.ts'
 import { cordon, nodesOf, nodeTarget, planNodes, uncordonAll } from './node-shared.ts'
 
 type Spec = NonNullable<StepSpec['nodeDrain']>
@@ -47,6 +47,12 @@ function skipReason(p: V1Pod, protectedNs: Set<string> | undefined): Skip | unde
   if (p.metadata?.deletionTimestamp) return 'terminating'
   if (protectedNs?.has(p.metadata?.namespace ?? '')) return 'protected'
   return undefined
+}
+
+/** Namespaces whose pods a drain leaves alone; none when the target allows protected namespaces. */
+function protectedNamespaces(k: KubernetesTargetSpec, ctx: InjectionContext): Set<string> | undefined {
+  if (k.allowProtectedNamespaces) return undefined
+  return new Set<string>([...PROTECTED_NAMESPACES, ...(ctx.ownNamespace ? [ctx.ownNamespace] : [])])
 }
 
 /** A pod nothing would recreate: no controller, and not finished anyway (kubectl's rule). */
@@ -236,8 +242,10 @@ async function waitGone(
 export const nodeDrain: Injector<Spec, undefined> = {
   step: 'nodeDrain',
 
-  plan: (s, step, ctx) =>
-    planNodes(
+  // The intent names the pods the drain would evict as of now (read-only list calls), so a dry
+  // run answers "which pods?" too; apply lists them again, as more may have been scheduled since.
+  async plan(s, step, ctx) {
+    const planned = await planNodes(
       'nodeDrain',
       s,
       step,
@@ -245,15 +253,23 @@ export const nodeDrain: Injector<Spec, undefined> = {
       (names) =>
         `drain node(s) ${names.join(', ')} (cordon, evict all but DaemonSet and mirror pods${s.force ? ', unmanaged pods too' : ''}) for ${s.duration / 1000}s`,
       undefined,
-    ),
+    )
+    const cluster = ctx.cluster()
+    const protectedNs = protectedNamespaces(nodeTarget(ctx, s.target), ctx)
+    for (const p of planned) {
+      const pods: NodePods[] = []
+      for (const node of nodesOf(p.record)) pods.push(await podsOn(cluster, node, protectedNs))
+      const evict = pods.flatMap((n) => n.evict.map(podName))
+      const left = pods.reduce((sum, n) => sum + Object.values(n.left).flat().length, 0)
+      p.intent += `; would evict ${evict.length} pod(s)${evict.length ? `: ${evict.join(', ')}` : ''}${left ? ` (${left} left in place)` : ''}`
+    }
+    return planned
+  },
 
   async apply({ record }, s, ctx) {
     const cluster = ctx.cluster()
     const nodes = nodesOf(record)
-    const k = nodeTarget(ctx, s.target)
-    const protectedNs = k.allowProtectedNamespaces
-      ? undefined
-      : new Set<string>([...PROTECTED_NAMESPACES, ...(ctx.ownNamespace ? [ctx.ownNamespace] : [])])
+    const protectedNs = protectedNamespaces(nodeTarget(ctx, s.target), ctx)
     const timeout = s.timeout ?? DEFAULT_TIMEOUT_MS
 
     // Nothing changes if a pod would be lost for good.
