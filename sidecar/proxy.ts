@@ -3,7 +3,8 @@
  * TLS is configured; listener.ts decides once per connection).
  * - HTTP/1.1: a plain node:http server whose every request becomes an Exchange. Bodies stream
  *   straight to the upstream (nothing parses them here); every method Node's parser knows
- *   reaches the handler, and unknown token methods and Upgrades are tunnelled (tunnel.ts).
+ *   reaches the handler; a request with an unknown token method and an Upgrade are relayed
+ *   one request per connection (tunnel.ts).
  * - HTTP/2: every stream becomes an H2Exchange (h2/exchange.ts), relayed over pooled HTTP/2
  *   upstream sessions (h2/upstream-pool.ts).
  */
@@ -33,7 +34,9 @@ export function buildProxyApp(ctx: ProxyContext, upstream: URL, opts: ProxyPortO
     upstream,
     log: ctx.log,
     metrics: ctx.metrics,
+    stats: ctx.stats,
     stripFaultHeaders: ctx.headerFaults !== undefined,
+    timeoutMs: opts.h2.upstreamTimeoutMs,
   }
   const server = http.createServer(
     {

@@ -367,3 +367,242 @@ describe('methods Node cannot parse (item 11)', () => {
     await stillServes(world)
   })
 })
+
+/**
+ * An app that speaks raw HTTP/1.1, since Node's own server refuses BREW: it keeps every byte each
+ * connection brought, and answers 418 (echoing the head) to every header block it sees, so a
+ * request that reached it raw shows up both in its bytes and as one more answer.
+ */
+async function rawApp(): Promise<{ url: string; received: () => string[]; close: () => Promise<void> }> {
+  const received: string[] = []
+  const app = net.createServer((s) => {
+    const at = received.push('') - 1
+    let buf = ''
+    s.on('data', (d: Buffer) => {
+      received[at] += d.toString('latin1')
+      buf += d.toString('latin1')
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end)
+        buf = buf.slice(end + 4)
+        s.write(`HTTP/1.1 418 I'm a teapot\r\ncontent-length: ${head.length}\r\n\r\n${head}`)
+      }
+    })
+    s.on('error', () => s.destroy())
+  })
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r))
+  const { port } = app.address() as net.AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received: () => received,
+    close: () => new Promise((r) => app.close(() => r())),
+  }
+}
+
+/** Raw bytes over one connection, `steps` written one after another, each once the previous answer is in. */
+function conversation(url: string, steps: string[], isAnswered: (soFar: string) => boolean) {
+  const { hostname, port } = new URL(url)
+  return new Promise<{ bytes: string; closed: boolean; writeFailed: boolean }>((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port) })
+    let bytes = ''
+    let writeFailed = false
+    let next = 0
+    const timer = setTimeout(() => finish(false), 3000)
+    const finish = (closed: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve({ bytes, closed, writeFailed })
+    }
+    const write = () => socket.write(steps[next++]!, (err) => (writeFailed ||= !!err))
+    socket.on('data', (d: Buffer) => {
+      bytes += d.toString('latin1')
+      if (next < steps.length && isAnswered(bytes)) write()
+    })
+    socket.on('close', () => finish(true))
+    socket.on('error', () => (writeFailed = true))
+    socket.on('connect', write)
+  })
+}
+
+const statusLines = (bytes: string) => bytes.match(/HTTP\/1\.1 \d{3}/g) ?? []
+const FAULTED_GET =
+  'GET /faulted/x HTTP/1.1\r\nhost: x\r\nx-faultline-abort-status: 500\r\nx-other: 1\r\ncontent-length: 0\r\n\r\n'
+
+describe('a relayed request carries no later request past the rules (items 4, 9, 11)', () => {
+  let app: Awaited<ReturnType<typeof rawApp>> | undefined
+  afterEach(async () => {
+    await app?.close()
+    app = undefined
+  })
+
+  async function faultedWorld(upstream: string): Promise<World> {
+    const w = await startWorld({ upstream, headerFaults: true })
+    await w.putRules([{ id: 'f', match: { path: '/faulted/**' }, abort: { status: 503 } }])
+    return w
+  }
+
+  it('a pipelined request after BREW never reaches the app: one answer, connection: close, then a clean close', async () => {
+    app = await rawApp()
+    world = await faultedWorld(app.url)
+    const brew = 'BREW /pot HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n'
+    const r = await conversation(world.proxyUrl, [brew + FAULTED_GET], () => false)
+    expect(r.closed).toBe(true)
+    expect(statusLines(r.bytes)).toEqual(['HTTP/1.1 418'])
+    expect(r.bytes.toLowerCase()).toContain('connection: close')
+    // The app got the BREW alone, told to close, and never the GET or its fault header.
+    expect(app.received()).toEqual(['BREW /pot HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'])
+    // The GET, sent again on a new connection as a client must, takes the normal (faulted) path.
+    const again = await send(world.proxyUrl + '/faulted/x', { headers: { 'x-faultline-abort-status': '500' } })
+    expect(again.headers['x-faultline-fault']).toBe('f,header-request')
+    expect(again.status).toBe(503)
+    const stats = (await world.admin('GET', '/stats')).body
+    expect(stats.count).toBe(2)
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toMatch(/faultline_requests_total\{service="default",method="OTHER",code="418",fault="none"\} 1\n/)
+  })
+
+  it('a request sent on the same connection after the BREW answer is never relayed raw', async () => {
+    app = await rawApp()
+    world = await faultedWorld(app.url)
+    const brew = 'BREW /pot HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n'
+    const r = await conversation(world.proxyUrl, [brew, FAULTED_GET], (soFar) => /\r\n\r\n[\s\S]*pot/.test(soFar))
+    expect(r.closed).toBe(true)
+    expect(statusLines(r.bytes)).toEqual(['HTTP/1.1 418'])
+    expect(app.received().join('')).not.toContain('/faulted/x')
+    expect(app.received().join('')).not.toContain('x-faultline')
+  })
+
+  it('a BREW body is framed by its content-length or chunked encoding; what follows it is dropped', async () => {
+    app = await rawApp()
+    world = await faultedWorld(app.url)
+    const sized = 'BREW /a HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello'
+    await conversation(world.proxyUrl, [sized + FAULTED_GET], () => false)
+    const chunked =
+      'BREW /b HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nt: 1\r\n\r\n'
+    await conversation(world.proxyUrl, [chunked + FAULTED_GET], () => false)
+    expect(app.received()).toEqual([
+      'BREW /a HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello',
+      'BREW /b HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5;x=1\r\nhello\r\n0\r\nt: 1\r\n\r\n',
+    ])
+  })
+
+  it('a BREW that cannot be framed is a 400 and reaches nobody', async () => {
+    app = await rawApp()
+    world = await faultedWorld(app.url)
+    const r = await conversation(
+      world.proxyUrl,
+      ['BREW /a HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n' + FAULTED_GET],
+      () => false,
+    )
+    expect(r.closed).toBe(true)
+    expect(statusLines(r.bytes)).toEqual(['HTTP/1.1 400'])
+    expect(r.bytes).toContain('"code":"FL_ERR_BAD_REQUEST"')
+    expect(app.received().join('')).toBe('')
+  })
+
+  it('a BREW pipelined after a GET waits for the GET to be answered, in order', async () => {
+    app = await rawApp()
+    world = await faultedWorld(app.url)
+    const r = await conversation(
+      world.proxyUrl,
+      ['GET /faulted/1 HTTP/1.1\r\nhost: x\r\n\r\nBREW /pot HTTP/1.1\r\nhost: x\r\n\r\n' + FAULTED_GET],
+      () => false,
+    )
+    expect(r.closed).toBe(true)
+    expect(statusLines(r.bytes)).toEqual(['HTTP/1.1 503', 'HTTP/1.1 418'])
+    expect(app.received().join('')).not.toContain('/faulted/')
+  })
+
+  it('an Upgrade the app refuses ends the connection after its answer; a pipelined request is not relayed', async () => {
+    world = await startWorld({ headerFaults: true })
+    await world.putRules([{ id: 'f', match: { path: '/faulted/**' }, abort: { status: 503 } }])
+    const upgrade = 'GET /echo/ws HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n'
+    const r = await conversation(world.proxyUrl, [upgrade, FAULTED_GET], (soFar) => soFar.includes('"url"'))
+    expect(r.closed).toBe(true)
+    // The sample app answers the handshake as a plain request: that answer, and nothing else.
+    expect(statusLines(r.bytes)).toEqual(['HTTP/1.1 200'])
+    expect(r.bytes.toLowerCase()).toContain('connection: close')
+  })
+})
+
+/** A port whose accept queue is full: a connect to it neither succeeds nor fails (SYNs are dropped). */
+async function unacceptingPort(): Promise<{ port: number; close: () => Promise<void> }> {
+  const { Worker } = await import('node:worker_threads')
+  // The listener lives in a worker whose event loop is then blocked, so it never accepts.
+  const worker = new Worker(
+    `const net = require('node:net'); const { parentPort } = require('node:worker_threads')
+     const s = net.createServer(); s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+       parentPort.postMessage(s.address().port); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0) })`,
+    { eval: true },
+  )
+  const port = await new Promise<number>((r) => worker.once('message', r))
+  const fillers: net.Socket[] = []
+  for (;;) {
+    const s = net.connect({ host: '127.0.0.1', port })
+    fillers.push(s)
+    const connected = await new Promise<boolean>((r) => {
+      s.once('connect', () => r(true))
+      s.once('error', () => r(false))
+      setTimeout(() => r(false), 300)
+    })
+    if (!connected) break
+  }
+  return {
+    port,
+    close: async () => {
+      for (const s of fillers) s.destroy()
+      await worker.terminate()
+    },
+  }
+}
+
+describe('a relay to an app it cannot reach answers like the normal path (item 11)', () => {
+  it('a refused connection is a 503 FL_ERR_UPSTREAM_UNAVAILABLE with its JSON body, counted', async () => {
+    const closed = net.createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const { port } = closed.address() as net.AddressInfo
+    await new Promise((r) => closed.close(r))
+    world = await startWorld({ upstream: `http://127.0.0.1:${port}` })
+    const r = await raw(world.proxyUrl, 'BREW /pot HTTP/1.1\r\nhost: x\r\n\r\n')
+    const [head, body] = r.split('\r\n\r\n', 2) as [string, string]
+    expect(head).toMatch(/^HTTP\/1\.1 503 /)
+    expect(head).toContain('content-type: application/json')
+    expect(JSON.parse(body)).toMatchObject({ code: 'FL_ERR_UPSTREAM_UNAVAILABLE' })
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toMatch(/faultline_requests_total\{service="default",method="OTHER",code="503",fault="none"\} 1\n/)
+  })
+
+  it('a connect that hangs is a 503 after --upstream-timeout', async () => {
+    const blackhole = await unacceptingPort()
+    try {
+      world = await startWorld({ upstream: `http://127.0.0.1:${blackhole.port}`, upstreamTimeoutMs: 300 })
+      const t0 = performance.now()
+      const r = await raw(world.proxyUrl, 'BREW /pot HTTP/1.1\r\nhost: x\r\n\r\n', 5000)
+      const ms = performance.now() - t0
+      expect(r).toMatch(/^HTTP\/1\.1 503 /)
+      expect(r).toContain('"code":"FL_ERR_UPSTREAM_UNAVAILABLE"')
+      expect(r).toContain('no connection within 300 ms')
+      expect(ms).toBeGreaterThanOrEqual(290)
+      expect(ms).toBeLessThan(3000)
+    } finally {
+      await blackhole.close()
+    }
+  })
+
+  it('an app that accepts but never answers is a 504 FL_ERR_UPSTREAM_TIMEOUT after --upstream-timeout', async () => {
+    const held: net.Socket[] = []
+    const silent = net.createServer((s) => held.push(s.on('error', () => s.destroy())))
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
+    const { port } = silent.address() as net.AddressInfo
+    try {
+      world = await startWorld({ upstream: `http://127.0.0.1:${port}`, upstreamTimeoutMs: 300 })
+      const r = await raw(world.proxyUrl, 'BREW /pot HTTP/1.1\r\nhost: x\r\n\r\n', 5000)
+      expect(r).toMatch(/^HTTP\/1\.1 504 /)
+      expect(r).toContain('"code":"FL_ERR_UPSTREAM_TIMEOUT"')
+    } finally {
+      await world?.close()
+      world = undefined
+      for (const s of held) s.destroy()
+      await new Promise((r) => silent.close(r))
+    }
+  })
+})
