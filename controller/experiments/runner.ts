@@ -192,7 +192,7 @@ export async function runExperiment(experiment: ExperimentDoc, opts: RunOptions)
   if (opts.signal?.aborted) onOuterAbort()
 
   const registry = opts.registry ?? new ProcessRegistry()
-  let resolution: Resolution = { targets: new Map(), owned: [], empty: false }
+  let resolution: Resolution = { targets: new Map(), owned: [] }
   const cluster = (): Cluster => {
     if (!opts.cluster)
       throw errors.FL_ERR_CONFIG_INVALID('a Kubernetes target needs a cluster', {

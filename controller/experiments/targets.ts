@@ -18,8 +18,8 @@ export interface Resolution {
   targets: Map<string, ResolvedTarget>
   /** Processes started for this run, to stop when it ends. */
   owned: SupervisedProcess[]
-  /** A target resolved to nothing to act on. */
-  empty: boolean
+  /** Why a target resolved to nothing to act on (the first such target), in words for the verdict. */
+  empty?: string
 }
 
 export interface ResolveOptions {
@@ -41,7 +41,7 @@ export async function resolveTargets(
   journal: Journal,
   opts: ResolveOptions,
 ): Promise<Resolution> {
-  const out: Resolution = { targets: new Map(), owned: [], empty: false }
+  const out: Resolution = { targets: new Map(), owned: [] }
   for (const [name, t] of Object.entries(spec.targets)) {
     const entry: Journal['targets'][string] = { sidecars: [], processes: [] }
     journal.targets[name] = entry
@@ -98,10 +98,36 @@ export async function resolveTargets(
       entry.processes.push({ name: p.name, pid: proc.pid })
     }
     const matchedObjects = entry.kubernetes?.matched ?? 0
-    if (sidecars.length === 0 && processes.length === 0 && matchedObjects === 0) out.empty = true
+    if (sidecars.length === 0 && processes.length === 0 && matchedObjects === 0) out.empty ??= emptyReason(name, t)
     out.targets.set(name, { name, bus, sidecars, processes, kubernetes: t.kubernetes })
   }
   return out
+}
+
+/**
+ * Why a target that resolved to nothing is empty, naming what it looked for: a Kubernetes target
+ * selects no pods or nodes (with its selector, so the reader sees what to check); any other
+ * target found no sidecars or processes.
+ */
+export function emptyReason(name: string, t: TargetSpec): string {
+  const k = t.kubernetes
+  if (!k) return `target ${name} resolved to no sidecars or processes`
+  const labels =
+    typeof k.labelSelector === 'string' ? k.labelSelector : k.labelSelector && JSON.stringify(k.labelSelector)
+  const by = [
+    k.namespaces && `namespaces ${k.namespaces.join(', ')}`,
+    k.pods &&
+      `pods ${Object.entries(k.pods)
+        .flatMap(([ns, pods]) => pods.map((p) => `${ns}/${p}`))
+        .join(', ')}`,
+    k.nodes && `nodes ${k.nodes.join(', ')}`,
+    labels && `labelSelector ${labels}`,
+    k.fieldSelector && `fieldSelector ${k.fieldSelector}`,
+    k.annotationSelector && `annotationSelector ${k.annotationSelector}`,
+    k.podPhases && `podPhases ${k.podPhases.join(', ')}`,
+  ].filter(Boolean)
+  const what = (k.kind ?? 'pod') === 'node' ? 'nodes' : 'pods'
+  return `target ${name} resolved to no ${what}${by.length ? ` (${by.join('; ')})` : ''}: nothing was touched`
 }
 
 /** Whether a sidecar fault or a sidecar check names this target. */

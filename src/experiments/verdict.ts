@@ -20,8 +20,8 @@ export interface VerdictInput {
   abortReason?: string
   /** The `before` phase failed, so the method never ran. */
   gateFailed: boolean
-  /** A target resolved to nothing to act on. */
-  emptyTarget: boolean
+  /** Why a target resolved to nothing to act on (no sidecars or processes, no pods or nodes matched). */
+  emptyTarget?: string
   dryRun: boolean
   /** Applied faults that injected into no request, and those whose evidence could not be read. */
   landing: { notLanded: string[]; unproven: string[] }
@@ -33,7 +33,7 @@ export function judgeRun(i: VerdictInput): { verdict: Verdict; reason?: string }
   if (i.status === 'errored') return { verdict: anyFailed ? 'fail' : 'inconclusive', reason: i.error }
   if (i.status === 'aborted')
     return { verdict: !i.gateFailed && anyFailed ? 'fail' : 'inconclusive', reason: i.abortReason }
-  if (i.emptyTarget) return { verdict: 'inconclusive', reason: 'a target resolved to no sidecars or processes' }
+  if (i.emptyTarget) return { verdict: 'inconclusive', reason: i.emptyTarget }
   const verdict = worst(results)
   if (verdict === 'pass') {
     if (i.dryRun) return { verdict, reason: 'dry run: checks ran, nothing was injected' }

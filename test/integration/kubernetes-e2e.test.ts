@@ -127,7 +127,9 @@ describe('Kubernetes end to end', () => {
       method: [{ podKill: { target: 'app' } }],
     })
     expect(r.verdict).toBe('inconclusive')
-    expect(r.reason).toMatch(/no sidecars or processes|selects nothing|resolved to no/)
+    expect(r.reason).toBe(
+      'target app resolved to no pods (namespaces shop; labelSelector app=nothing): nothing was touched',
+    )
     expect(r.journal.faults).toEqual([])
     expect(fake.requests.filter((q) => q.method !== 'GET').length).toBe(requestsBefore)
   })

@@ -7,7 +7,6 @@ const base = (over: Partial<VerdictInput> = {}): VerdictInput => ({
   status: 'completed',
   results: { p95: 'pass', errors: 'pass' },
   gateFailed: false,
-  emptyTarget: false,
   dryRun: false,
   landing: { notLanded: [], unproven: [] },
   ...over,
@@ -33,7 +32,12 @@ describe('judgeRun', () => {
       'inconclusive',
       /gate/,
     ],
-    ['an empty target', { emptyTarget: true }, 'inconclusive', /no sidecars or processes/],
+    [
+      'an empty target',
+      { emptyTarget: 'target app resolved to no sidecars or processes' },
+      'inconclusive',
+      /^target app resolved to no sidecars or processes$/,
+    ],
     ['a dry run passes, and says so', { dryRun: true }, 'pass', /dry run/],
     [
       'a fault that touched nothing',
