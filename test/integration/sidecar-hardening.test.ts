@@ -606,3 +606,41 @@ describe('a relay to an app it cannot reach answers like the normal path (item 1
     }
   })
 })
+
+describe('no data is null, never 0 (item 18)', () => {
+  it('GET /stats on an idle sidecar reports null latency figures and error rates', async () => {
+    world = await startWorld()
+    const { status, body } = await world.admin('GET', '/stats')
+    expect(status).toBe(200)
+    expect(body.count).toBe(0)
+    expect(body.errorRate).toBeNull()
+    expect(body.latencyMs).toEqual({ p50: null, p90: null, p95: null, p99: null, max: null })
+    for (const cohort of ['faulted', 'unfaulted']) {
+      expect(body.cohorts[cohort].errorRate).toBeNull()
+      expect(body.cohorts[cohort].latencyMs.p95).toBeNull()
+      expect(body.cohorts[cohort].latencyMs.max).toBeNull()
+    }
+    // One request later the figures are numbers.
+    await stillServes(world)
+    const after = (await world.admin('GET', '/stats')).body
+    expect(after.errorRate).toBe(0)
+    expect(typeof after.latencyMs.p95).toBe('number')
+    expect(typeof after.latencyMs.max).toBe('number')
+  })
+})
+
+describe('method labels (item 11)', () => {
+  it('a PROPFIND is counted as method="OTHER", a GET as itself', async () => {
+    world = await startWorld()
+    const r = await raw(
+      world.proxyUrl,
+      'PROPFIND /echo/dav HTTP/1.1\r\nhost: x\r\ndepth: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n',
+    )
+    expect(r).toContain('"method":"PROPFIND"')
+    await stillServes(world)
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toMatch(/faultline_requests_total\{service="default",method="OTHER",code="200",fault="none"\} 1\n/)
+    expect(metrics).toMatch(/faultline_requests_total\{service="default",method="GET",code="200",fault="none"\} 1\n/)
+    expect(metrics).not.toContain('method="PROPFIND"')
+  })
+})
