@@ -13,6 +13,9 @@ export function runs(inTest: number): number {
   return Number.isFinite(n) && n > 0 ? n : inTest
 }
 
+/** A property's timeout: the project's default in `npm test`; an hour under `npm run fuzz`. */
+export const FUZZ_TIMEOUT_MS = process.env.FAULTLINE_FUZZ_RUNS ? 3_600_000 : undefined
+
 /** JSON nested `depth` levels deep (arrays), as a value. */
 export function deep(depth: number): unknown {
   let v: unknown = 1

@@ -9,7 +9,7 @@ import net from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { send, startWorld, type World } from '../helpers/world.ts'
-import { runs } from './arbitraries.ts'
+import { runs, FUZZ_TIMEOUT_MS } from './arbitraries.ts'
 
 let world: World
 beforeAll(async () => {
@@ -128,16 +128,20 @@ const mutated = fc
     return b
   })
 
-it('the sidecar survives any framing and keeps serving', async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.oneof(request, mutated), fc.oneof(request, mutated), async (a, b) => {
-      // Two in a row on one connection: pipelining is where framing bugs show.
-      await exchange(Buffer.concat([a, b]))
-      const ok = await send(world.proxyUrl + '/')
-      expect(ok.status).toBe(200)
-    }),
-    { numRuns: runs(120) },
-  )
-  const metrics = (await world.admin('GET', '/metrics')).body as string
-  expect(metrics).toContain('faultline_exchange_failures_total{service="default"} 0')
-})
+it(
+  'the sidecar survives any framing and keeps serving',
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(request, mutated), fc.oneof(request, mutated), async (a, b) => {
+        // Two in a row on one connection: pipelining is where framing bugs show.
+        await exchange(Buffer.concat([a, b]))
+        const ok = await send(world.proxyUrl + '/')
+        expect(ok.status).toBe(200)
+      }),
+      { numRuns: runs(120) },
+    )
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toContain('faultline_exchange_failures_total{service="default"} 0')
+  },
+  FUZZ_TIMEOUT_MS,
+)

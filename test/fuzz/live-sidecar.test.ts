@@ -9,7 +9,7 @@ import http from 'node:http'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { startWorld, type World } from '../helpers/world.ts'
-import { ruleSet, runs } from './arbitraries.ts'
+import { ruleSet, runs, FUZZ_TIMEOUT_MS } from './arbitraries.ts'
 
 let world: World
 beforeAll(async () => {
@@ -52,34 +52,38 @@ const PROBES: [string, string, string | undefined, Record<string, string>][] = [
   ['GET', '//echo/../json', undefined, {}],
 ]
 
-it('refused with paths and no change, or accepted and every request answered', async () => {
-  await fc.assert(
-    fc.asyncProperty(ruleSet, async (input) => {
-      const before = await world.admin('GET', '/rules')
-      const put = await world.admin('PUT', '/rules', input)
-      if (put.status !== 200) {
-        expect(put.status).toBe(400)
-        expect(put.body.code).toMatch(/^FL_ERR_(RULES_INVALID|BAD_REQUEST)$/)
-        expect(put.body.errors.length).toBeGreaterThan(0)
-        const after = await world.admin('GET', '/rules')
-        expect(after.body).toEqual(before.body)
-        return
-      }
-      const rules = (input as { rules: { abort?: { mode?: string } }[] }).rules
-      const cuts = rules.some((r) => r.abort?.mode === 'reset' || r.abort?.mode === 'close')
-      const outcomes = await Promise.all(PROBES.map(([m, p, b, h]) => request(m, p, b, h)))
-      outcomes.forEach((o, i) => {
-        const what = `${PROBES[i]![0]} ${PROBES[i]![1]} with ${JSON.stringify(input)}`
-        if (o.error) {
-          expect(cuts, `${what}: ${o.error}`).toBe(true)
-          expect(o.error, what).not.toBe('timeout')
+it(
+  'refused with paths and no change, or accepted and every request answered',
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(ruleSet, async (input) => {
+        const before = await world.admin('GET', '/rules')
+        const put = await world.admin('PUT', '/rules', input)
+        if (put.status !== 200) {
+          expect(put.status).toBe(400)
+          expect(put.body.code).toMatch(/^FL_ERR_(RULES_INVALID|BAD_REQUEST)$/)
+          expect(put.body.errors.length).toBeGreaterThan(0)
+          const after = await world.admin('GET', '/rules')
+          expect(after.body).toEqual(before.body)
           return
         }
-        expect(o.body ?? '', what).not.toMatch(/FL_ERR_(INTERNAL|UPSTREAM)/)
-      })
-    }),
-    { numRuns: runs(80) },
-  )
-  const metrics = (await world.admin('GET', '/metrics')).body as string
-  expect(metrics).toMatch(/faultline_exchange_failures_total\{service="default"\} 0/)
-})
+        const rules = (input as { rules: { abort?: { mode?: string } }[] }).rules
+        const cuts = rules.some((r) => r.abort?.mode === 'reset' || r.abort?.mode === 'close')
+        const outcomes = await Promise.all(PROBES.map(([m, p, b, h]) => request(m, p, b, h)))
+        outcomes.forEach((o, i) => {
+          const what = `${PROBES[i]![0]} ${PROBES[i]![1]} with ${JSON.stringify(input)}`
+          if (o.error) {
+            expect(cuts, `${what}: ${o.error}`).toBe(true)
+            expect(o.error, what).not.toBe('timeout')
+            return
+          }
+          expect(o.body ?? '', what).not.toMatch(/FL_ERR_(INTERNAL|UPSTREAM)/)
+        })
+      }),
+      { numRuns: runs(80) },
+    )
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toMatch(/faultline_exchange_failures_total\{service="default"\} 0/)
+  },
+  FUZZ_TIMEOUT_MS,
+)

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { validateExperiment } from '../../src/experiments/schema.ts'
 import { compileRuleSet } from '../../src/rules/compile.ts'
-import { experiment, ruleSet, runs } from './arbitraries.ts'
+import { experiment, ruleSet, runs, FUZZ_TIMEOUT_MS } from './arbitraries.ts'
 
 const POINTER = /^(\/[^/]*)*$/
 
@@ -20,46 +20,54 @@ function tally() {
 }
 
 describe('validators under fuzz', () => {
-  it('rule sets: compiled, or rejected with a pointer per problem', () => {
-    const several = tally()
-    fc.assert(
-      fc.property(ruleSet, (input) => {
-        const r = compileRuleSet(input, { now: Date.now(), generation: 1 })
-        const rules = (input as { rules?: unknown })?.rules
-        if (Array.isArray(rules) && rules.length >= 2) several[r.ok ? 'accepted' : 'refused']++
-        if (r.ok) {
-          // Whatever was accepted can be stored and served back as JSON.
-          JSON.stringify(r.snapshot.stored)
-          for (const rule of r.snapshot.rules) expect(Object.isFrozen(rule)).toBe(true)
-          return
-        }
-        expect(r.issues.length).toBeGreaterThan(0)
-        for (const i of r.issues) {
-          expect(i.path).toMatch(POINTER)
-          expect(i.message.length).toBeGreaterThan(0)
-        }
-      }),
-      { numRuns: runs(1500) },
-    )
-    // Measured at about 75% accepted (several rules); floors well below, so only a drift fails.
-    expect(several.share()).toBeGreaterThanOrEqual(0.3)
-    expect(several.share()).toBeLessThanOrEqual(0.95)
-  })
+  it(
+    'rule sets: compiled, or rejected with a pointer per problem',
+    () => {
+      const several = tally()
+      fc.assert(
+        fc.property(ruleSet, (input) => {
+          const r = compileRuleSet(input, { now: Date.now(), generation: 1 })
+          const rules = (input as { rules?: unknown })?.rules
+          if (Array.isArray(rules) && rules.length >= 2) several[r.ok ? 'accepted' : 'refused']++
+          if (r.ok) {
+            // Whatever was accepted can be stored and served back as JSON.
+            JSON.stringify(r.snapshot.stored)
+            for (const rule of r.snapshot.rules) expect(Object.isFrozen(rule)).toBe(true)
+            return
+          }
+          expect(r.issues.length).toBeGreaterThan(0)
+          for (const i of r.issues) {
+            expect(i.path).toMatch(POINTER)
+            expect(i.message.length).toBeGreaterThan(0)
+          }
+        }),
+        { numRuns: runs(1500) },
+      )
+      // Measured at about 75% accepted (several rules); floors well below, so only a drift fails.
+      expect(several.share()).toBeGreaterThanOrEqual(0.3)
+      expect(several.share()).toBeLessThanOrEqual(0.95)
+    },
+    FUZZ_TIMEOUT_MS,
+  )
 
-  it('experiments: valid, or rejected with a pointer per problem', () => {
-    const docs = tally()
-    fc.assert(
-      fc.property(experiment, (doc) => {
-        const r = validateExperiment(doc)
-        docs[r.ok ? 'accepted' : 'refused']++
-        if (r.ok) return
-        expect(r.issues.length).toBeGreaterThan(0)
-        for (const i of r.issues) expect(i.path).toMatch(POINTER)
-      }),
-      { numRuns: runs(1000) },
-    )
-    // Measured at about 68% valid.
-    expect(docs.share()).toBeGreaterThanOrEqual(0.3)
-    expect(docs.share()).toBeLessThanOrEqual(0.95)
-  })
+  it(
+    'experiments: valid, or rejected with a pointer per problem',
+    () => {
+      const docs = tally()
+      fc.assert(
+        fc.property(experiment, (doc) => {
+          const r = validateExperiment(doc)
+          docs[r.ok ? 'accepted' : 'refused']++
+          if (r.ok) return
+          expect(r.issues.length).toBeGreaterThan(0)
+          for (const i of r.issues) expect(i.path).toMatch(POINTER)
+        }),
+        { numRuns: runs(1000) },
+      )
+      // Measured at about 68% valid.
+      expect(docs.share()).toBeGreaterThanOrEqual(0.3)
+      expect(docs.share()).toBeLessThanOrEqual(0.95)
+    },
+    FUZZ_TIMEOUT_MS,
+  )
 })
