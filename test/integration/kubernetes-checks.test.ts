@@ -114,7 +114,7 @@ describe('Kubernetes check stats against the fake', () => {
     expect(r.journal.checks.restarts!.samples[0]!.detail).toMatch(/^3 container restarts across 4 pods/)
     expect(r.journal.checks['not-running']!.samples[0]!.detail).toMatch(/^2 of 4 pods not Running/)
     expect(r.journal.checks['stuck-unavailable']!.samples[0]!.detail).toMatch(/^0 of 2 replicas available/)
-    for (const c of Object.values(r.journal.checks)) expect(c.samples.length).toBeGreaterThanOrEqual(2)
+    for (const c of Object.values(r.journal.checks)) expect(c.samples.length).toBeGreaterThan(0)
     expect(r.verdict).toBe('pass')
   })
 

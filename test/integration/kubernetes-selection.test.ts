@@ -122,12 +122,8 @@ describe('pod selection against the fake', () => {
 
   it('faultline run with FAULTLINE_NAMESPACE refuses a pod target there before writing anything', async () => {
     fake.create(build.deployment({ name: 'web', namespace: 'lab', replicas: 1 }))
-    await fake.waitFor(() =>
-      fake
-        .list('pods', 'lab')
-        .filter((p) => p.metadata.labels?.app === 'web')
-        .every(isPodReady),
-    )
+    const labWeb = () => fake.list('pods', 'lab').filter((p) => p.metadata.labels?.app === 'web')
+    await fake.waitFor(() => labWeb().length === 2 && labWeb().every(isPodReady))
     const dir = mkdtempSync(path.join(tmpdir(), 'faultline-k8s-own-'))
     const file = path.join(dir, 'exp.json')
     writeFileSync(
@@ -159,6 +155,6 @@ describe('pod selection against the fake', () => {
     expect(r.out).toMatch(/namespace lab is protected/)
     expect(r.code).toBe(3)
     expect(writes()).toBe(before)
-    expect(fake.list('pods', 'lab').filter((p) => p.metadata.labels?.app === 'web')).toHaveLength(2)
+    expect(labWeb()).toHaveLength(2)
   })
 })
