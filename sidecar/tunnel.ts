@@ -264,6 +264,8 @@ class Relay {
     const conn = this.#conn!
     this.#upstreamState = 'done'
     this.#status = 101
+    // From here a failure can only cut the connection: it no longer carries HTTP.
+    this.#answered = true
     client.off('data', this.#onClientData)
     conn.off('data', this.#onUpstreamData)
     client.write(Buffer.concat([head, this.#outbox]))
