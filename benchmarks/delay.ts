@@ -27,12 +27,16 @@ import {
   type LoadResult,
   machine,
   measureRun,
+  median,
   pinning,
   pinSelf,
   rssMiB,
   type RunCost,
+  putRules,
   signed,
   startOrigin,
+  startSidecarProcess,
+  stopProcess,
 } from './harness.ts'
 import { faultlineTarget, type Target, toxyTarget } from './targets/index.ts'
 
@@ -40,6 +44,8 @@ export interface DelayOptions {
   durationS: number
   warmupS: number
   connections: number[]
+  /** Rounds of the delayed/pass-through CPU pairs (alternating order; medians). */
+  cpuRounds: number
   delayMs: number
 }
 
@@ -60,7 +66,14 @@ export interface DelayResult {
   baseline: Map<number, LoadResult>
   rows: DelayRow[]
   /** faultline CPU per request: delayed vs pass-through at the same pattern vs closed-loop pass-through. */
-  cpu: { connections: number; delayed: number; passSamePattern: number; passClosedLoop: number }[]
+  cpu: {
+    connections: number
+    delayed: number
+    passSamePattern: number
+    passClosedLoop: number
+    /** delayed / paced of each round, in round order. */
+    ratios: number[]
+  }[]
   skipped: string[]
   pinned: string
   loadAverage: string
@@ -127,26 +140,43 @@ export async function runDelayPass(opts: DelayOptions): Promise<DelayResult> {
       }
     }
 
-    // faultline's CPU per pass-through request, on a fresh sidecar without rules.
-    const fl = rows.filter((r) => r.target.startsWith('faultline'))
-    if (fl.length) {
-      const t = await faultlineTarget('faultline, no rules', []).start(origin, pin?.proxy)
+    // faultline's CPU per delayed vs pass-through request: one sidecar, the delay rule put and
+    // cleared between rounds in alternating order, medians. Each measured on its own sidecar
+    // minutes apart, the two varied by more than their difference on this shared machine.
+    if (rows.some((r) => r.target.startsWith('faultline'))) {
+      const sidecar = await startSidecarProcess(origin.url, [], { cpu: pin?.proxy })
+      const t = { url: sidecar.proxy, pid: sidecar.child.pid!, admin: sidecar.admin }
       try {
         await warm(t.url, maxConnections)
         for (const c of opts.connections) {
-          await warm(t.url, c, opts.delayMs)
-          const same = await measureRun(t.pid, midMs, () => loop(t.url, c, opts.durationS, opts.delayMs))
+          const delayed: number[] = []
+          const paced: number[] = []
+          for (let round = 0; round < opts.cpuRounds; round++) {
+            const order = round % 2 === 0 ? ['delayed', 'paced'] : ['paced', 'delayed']
+            for (const which of order) {
+              await putRules(t.admin, which === 'delayed' ? delayRule : [])
+              const think = which === 'delayed' ? 0 : opts.delayMs
+              await warm(t.url, c, think)
+              const run = await measureRun(t.pid, midMs, () => loop(t.url, c, opts.durationS, think))
+              ;(which === 'delayed' ? delayed : paced).push(run.cpuUsPerReq)
+            }
+          }
+          await putRules(t.admin, [])
           await warm(t.url, c)
           const closed = await measureRun(t.pid, midMs, () => loop(t.url, c, opts.durationS))
           cpu.push({
             connections: c,
-            delayed: fl.find((r) => r.connections === c)!.run.cpuUsPerReq,
-            passSamePattern: same.cpuUsPerReq,
+            delayed: median(delayed),
+            passSamePattern: median(paced),
             passClosedLoop: closed.cpuUsPerReq,
+            ratios: delayed.map((d, i) => d / paced[i]!),
           })
+          process.stderr.write(
+            `cpu pairs, ${c} connection(s): delayed ${delayed.map((x) => x.toFixed(0)).join('/')} vs paced ${paced.map((x) => x.toFixed(0)).join('/')} µs\n`,
+          )
         }
       } finally {
-        await t.stop()
+        await stopProcess(sidecar.child)
       }
     }
   } finally {
@@ -170,12 +200,13 @@ export function render(r: DelayResult): string {
     lines.push(
       `| ${row.target} | ${row.connections} | ${row.run.requests} | ${row.run.rps.toFixed(0)} | ${signed(row.error.p50, 2)} | ${signed(row.error.p90, 2)} | ${signed(row.error.p99, 2)} | ${signed(row.error.max, 2)} | ${row.run.cpuUsPerReq.toFixed(0)} | ${row.rss.idle.toFixed(1)} / ${row.rss.mid.toFixed(1)} / ${row.rss.after.toFixed(1)} | ${row.run.errors} |`,
     )
+  const ratio = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a')
   const cpuLines = [
-    `| connections | delayed ${r.opts.delayMs} ms: CPU µs/req | pass-through, same arrival pattern | x | pass-through, closed loop | x |`,
-    `|---:|---:|---:|---:|---:|---:|`,
+    `| connections | delayed ${r.opts.delayMs} ms: CPU µs/req | pass-through, same arrival pattern | x (medians) | x per round | pass-through, closed loop | x |`,
+    `|---:|---:|---:|---:|---:|---:|---:|`,
     ...r.cpu.map(
       (c) =>
-        `| ${c.connections} | ${c.delayed.toFixed(0)} | ${c.passSamePattern.toFixed(0)} | ${(c.delayed / c.passSamePattern).toFixed(2)} | ${c.passClosedLoop.toFixed(0)} | ${(c.delayed / c.passClosedLoop).toFixed(2)} |`,
+        `| ${c.connections} | ${c.delayed.toFixed(0)} | ${c.passSamePattern.toFixed(0)} | ${ratio(c.delayed / c.passSamePattern)} | ${c.ratios.map(ratio).join(', ')} | ${c.passClosedLoop.toFixed(0)} | ${ratio(c.delayed / c.passClosedLoop)} |`,
     ),
   ]
   return [
@@ -187,7 +218,7 @@ export function render(r: DelayResult): string {
     '',
     `Error = latency − ${r.opts.delayMs} ms − the direct origin's median latency at the same connection count, paced like the delayed proxy (its own percentiles are the "direct origin" rows: how much tail the machine adds without any proxy). CPU: utime+stime of the proxy process per request (clock ticks of ${(1000 / clockTicks()).toFixed(0)} ms: few requests, as at 1 connection, make it coarse). Every target is warmed up at ${Math.max(...r.opts.connections)} connections first, then at each count before it is measured.`,
     '',
-    `faultline, CPU per delayed request vs per pass-through request (no rules, same sidecar build):`,
+    `faultline, CPU per delayed request vs per pass-through request: one sidecar, the delay rule put and cleared between ${r.opts.cpuRounds} rounds of each (alternating order), medians; the closed loop once, without rules:`,
     '',
     ...cpuLines,
   ].join('\n')

@@ -226,6 +226,7 @@ export async function runBenchmarks(args: string[]): Promise<void> {
           warmupS: 2,
           connections: (process.env.BENCH_DELAY_CONNECTIONS ?? '1,10,50').split(',').map(Number),
           delayMs: 100,
+          cpuRounds: num('BENCH_CPU_ROUNDS', 3),
         }),
       ),
     )

@@ -56,7 +56,7 @@ describe('benchmark harness', () => {
   }, 60_000)
 
   it('delay pass: error at p50/p90/p99/max per connection count, CPU delayed vs pass-through', async () => {
-    const r = await runDelayPass({ durationS: 0.35, warmupS: 0, connections: [1, 4], delayMs: 100 })
+    const r = await runDelayPass({ durationS: 0.35, warmupS: 0, connections: [1, 4], delayMs: 100, cpuRounds: 2 })
     expect(r.skipped.filter((s) => !s.startsWith('Toxiproxy'))).toEqual([])
     expect(r.rows.map((x) => `${x.target} @${x.connections}`)).toEqual([
       'faultline, delay 100 ms @1',
@@ -75,7 +75,10 @@ describe('benchmark harness', () => {
     }
     for (const b of r.baseline.values()) positive(b.p50)
     expect(r.cpu.map((c) => c.connections)).toEqual([1, 4])
-    for (const c of r.cpu) for (const x of [c.passSamePattern, c.passClosedLoop, c.delayed]) finite(x)
+    for (const c of r.cpu) {
+      for (const x of [c.passSamePattern, c.passClosedLoop, c.delayed]) finite(x)
+      expect(c.ratios).toHaveLength(2)
+    }
     const table = renderDelay(r)
     expect(cells(table, 'faultline, delay 100 ms')).toHaveLength(10)
     expect(table).toContain('Not run: Toxiproxy')
