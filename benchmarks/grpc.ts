@@ -57,7 +57,7 @@ interface Row {
 }
 
 /** Calls `Unary` in a closed loop; latency per call in microseconds. */
-async function grpcLoop(
+export async function grpcLoop(
   target: string,
   opts: { concurrency: number; durationS: number; thinkMs?: number },
 ): Promise<LoadResult> {
@@ -317,7 +317,7 @@ function report(r: {
 if (process.argv.includes('--origin')) {
   const echo = await startEchoServer()
   process.stdout.write(JSON.stringify({ url: echo.url }) + '\n')
-} else {
+} else if (import.meta.main) {
   await main()
   process.exit(0)
 }
