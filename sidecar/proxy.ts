@@ -15,7 +15,7 @@ import type { H2Context } from './h2/exchange.ts'
 import { createH2Server, drainSessions } from './h2/server.ts'
 import { type HttpListener, proxyPortListener } from './listener.ts'
 import type { ProxyContext } from './proxy-context.ts'
-import { type TunnelContext, tunnelUnknownMethod, tunnelUpgrade } from './tunnel.ts'
+import { refuseMalformed, type TunnelContext, tunnelUnknownMethod, tunnelUpgrade } from './tunnel.ts'
 
 export interface ProxyPortOptions {
   h2: Omit<H2Context, 'proxy'>
@@ -48,10 +48,7 @@ export function buildProxyApp(ctx: ProxyContext, upstream: URL, opts: ProxyPortO
     (req, res) => new Exchange(ctx, req, res).start(),
   )
   server.on('clientError', (err: Error, socket: Duplex) => {
-    if (tunnelUnknownMethod(err, socket, tunnels)) return
-    // A malformed request: a 400, then close (what Node does without a listener).
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
-    else socket.destroy()
+    if (!tunnelUnknownMethod(err, socket, tunnels)) refuseMalformed(socket)
   })
   server.on('upgrade', (req, socket, head) => tunnelUpgrade(req, socket, head, tunnels))
   const h2 = createH2Server({ ...opts.h2, proxy: ctx }, ctx.log)

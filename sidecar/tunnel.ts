@@ -15,7 +15,7 @@
  * answer within --upstream-timeout, gets the same JSON error answer as the normal path.
  * Such requests get no faults (no rule sees them); unknown methods are counted as `OTHER`.
  */
-import { type IncomingMessage, STATUS_CODES } from 'node:http'
+import { type IncomingMessage, METHODS, STATUS_CODES } from 'node:http'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { HEADER_FAULT_PREFIX } from '../src/constants.ts'
@@ -54,10 +54,33 @@ const MAX_BUFFERED = 64 * 1024
 /** After the answer, how long the client may keep sending (read and dropped) before it is cut. */
 const LINGER_MS = 2000
 
-/** Sockets a relay owns: Node may report a second parse error on them, which must not be answered. */
-const relayed = new WeakSet<Duplex>()
+/**
+ * Sockets a relay (or a refusal) owns: Node may report a second parse error on them, which must
+ * not be answered again.
+ */
+const taken = new WeakSet<Duplex>()
+
+/**
+ * Every method Node's parser (llhttp) reads as a method: HTTP's and RTSP's (an RTSP method on an
+ * HTTP/1.1 request line fails later, at the version). Checked against Node 24 character by
+ * character: the parser rejects a method exactly after its longest prefix of one of these.
+ */
+const PARSER_METHODS = [
+  ...METHODS,
+  ...['ANNOUNCE', 'DESCRIBE', 'FLUSH', 'GET_PARAMETER', 'PAUSE', 'PLAY', 'RECORD', 'REDIRECT'],
+  ...['SET_PARAMETER', 'SETUP', 'TEARDOWN', 'PRI'],
+]
+
+/** How many leading characters of `s` the parser accepts as the start of a method. */
+function methodPrefixLength(s: string): number {
+  let n = 0
+  while (n < s.length && PARSER_METHODS.some((m) => m.startsWith(s.slice(0, n + 1)))) n++
+  return n
+}
 
 type Kind = 'method' | 'upgrade'
+/** Called once per relay: the status answered (0 = cut, 499 = the client left), the time taken, the method. */
+type Done = (status: number, ms: number, method: string) => void
 
 function isFaultHeader(name: string): boolean {
   return name.toLowerCase().startsWith(HEADER_FAULT_PREFIX)
@@ -82,7 +105,7 @@ class Relay {
   readonly #ctx: TunnelContext
   readonly #kind: Kind
   readonly #startedAt = performance.now()
-  readonly #onDone: (status: number, ms: number) => void
+  readonly #onDone: Done
   #method = ''
   #clientState: 'waiting' | 'head' | 'body' | 'sent' = 'waiting'
   #inbox: Buffer = Buffer.alloc(0)
@@ -99,12 +122,12 @@ class Relay {
   #timer: NodeJS.Timeout | undefined
   #finished = false
 
-  constructor(client: Duplex, ctx: TunnelContext, kind: Kind, onDone: (status: number, ms: number) => void) {
+  constructor(client: Duplex, ctx: TunnelContext, kind: Kind, onDone: Done) {
     this.#client = client
     this.#ctx = ctx
     this.#kind = kind
     this.#onDone = onDone
-    relayed.add(client)
+    taken.add(client)
     client.on('data', this.#onClientData)
     client.on('error', (err: Error) => {
       ctx.log.debug({ err: { message: err.message } }, 'tunnel client connection failed')
@@ -157,7 +180,9 @@ class Relay {
   }
 
   #begin(sent: Head): void {
-    this.#method = sent.startLine.slice(0, sent.startLine.indexOf(' '))
+    const line = /^(\S+) \S+ HTTP\/1\.[01]$/.exec(sent.startLine)
+    if (!line || !TOKEN.test(line[1]!)) throw new FramingError('malformed request line')
+    this.#method = line[1]!
     const kept = this.#ctx.stripFaultHeaders ? sent.fields.filter(([name]) => !isFaultHeader(name)) : sent.fields
     // An upgrade must keep its `connection: upgrade`; it is closed after a refused upgrade anyway.
     const head = { startLine: sent.startLine, fields: this.#kind === 'method' ? closing(kept) : kept }
@@ -345,7 +370,7 @@ class Relay {
     this.#finished = true
     clearTimeout(this.#timer)
     if (status === 499 || status === 0) this.#conn?.destroy()
-    this.#onDone(status, performance.now() - this.#startedAt)
+    this.#onDone(status, performance.now() - this.#startedAt, this.#method)
   }
 }
 
@@ -360,6 +385,20 @@ export function tunnelUpgrade(req: IncomingMessage, client: Duplex, early: Buffe
     { startLine: `${req.method} ${req.url} HTTP/1.1`, fields },
     early,
   )
+}
+
+/**
+ * For every other parse error: a 400 once the answers to the requests before it are out (never
+ * in the middle of one), then close, as Node does without a listener. Later bytes are dropped.
+ */
+export function refuseMalformed(client: Duplex): void {
+  if (taken.has(client)) return
+  taken.add(client)
+  client.removeAllListeners('data')
+  whenIdle(client, () => {
+    if (client.writable) client.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
+    else client.destroy()
+  })
 }
 
 /** Runs `fn` once no response is being written on `socket` (pipelined requests before this one). */
@@ -383,22 +422,29 @@ export function tunnelUnknownMethod(
   client: Duplex,
   ctx: TunnelContext,
 ): boolean {
-  if (relayed.has(client)) return true
+  if (taken.has(client)) return true
   const packet = err.rawPacket
   if (err.code !== 'HPE_INVALID_METHOD' || !Buffer.isBuffer(packet) || client.destroyed) return false
-  // The failed request starts at the line the parser was reading when it gave up.
-  const start = packet.lastIndexOf(0x0a, Math.max(0, (err.bytesParsed ?? 0) - 1)) + 1
-  const bytes = packet.subarray(start)
-  const space = bytes.indexOf(0x20)
-  const method = space > 0 ? bytes.subarray(0, space).toString('latin1') : ''
-  if (!TOKEN.test(method)) return false
+  // The failed request starts at the line the parser was reading when it gave up, if the parser
+  // reading from there would have failed exactly where it did. Otherwise its first bytes came in
+  // an earlier read (a method split across reads) or follow a body on that line: they cannot be
+  // recovered here, so it is refused (400, then close) rather than forwarded mangled. (A split
+  // whose tail alone fails at the same byte cannot be told apart; clients write a request line
+  // in one piece in practice.)
+  const failedAt = err.bytesParsed ?? 0
+  const start = failedAt > 0 ? packet.lastIndexOf(0x0a, failedAt - 1) + 1 : 0
+  if (methodPrefixLength(packet.toString('latin1', start, failedAt + 1)) !== failedAt - start) return false
+  // The method so far (it may go on in the next read): token characters, then a space or more.
+  const soFar = packet.toString('latin1', start, Math.min(packet.length, failedAt + 1))
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+ ?$/.test(soFar)) return false
   // Node's HTTP server stops parsing this socket once its parser has failed; from here the relay
-  // reads it.
+  // reads it (and checks the whole request line once it has it).
   client.removeAllListeners('data')
-  const relay = new Relay(client, ctx, 'method', (status, ms) => {
-    ctx.metrics.observeRequest(method, status, 'none', ms / 1000)
+  const relay = new Relay(client, ctx, 'method', (status, ms, method) => {
+    ctx.metrics.observeRequest(method || 'OTHER', status, 'none', ms / 1000)
     ctx.stats.record(ms * 1000, false, status === 0 || status >= 500)
   })
+  const bytes = packet.subarray(start)
   whenIdle(client, () => relay.startRaw(bytes))
   return true
 }

@@ -644,3 +644,60 @@ describe('method labels (item 11)', () => {
     expect(metrics).not.toContain('method="PROPFIND"')
   })
 })
+
+describe('unknown methods split across reads (found by the relay fuzz)', () => {
+  let app: Awaited<ReturnType<typeof rawApp>> | undefined
+  afterEach(async () => {
+    await app?.close()
+    app = undefined
+  })
+
+  /** Writes `pieces` 50 ms apart (each arrives as its own read) and resolves with what came back. */
+  function inPieces(url: string, pieces: string[]): Promise<string> {
+    const { hostname, port } = new URL(url)
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: hostname, port: Number(port) }).setNoDelay(true)
+      let bytes = ''
+      const timer = setTimeout(() => socket.destroy(), 3000)
+      socket.on('data', (d: Buffer) => (bytes += d.toString('latin1')))
+      socket.on('error', () => undefined) // a write after the close: what came back is checked
+      socket.on('close', () => {
+        clearTimeout(timer)
+        resolve(bytes)
+      })
+      socket.on('connect', async () => {
+        for (const p of pieces) {
+          socket.write(p)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      })
+    })
+  }
+
+  it('a method whose first byte came in an earlier read is refused with a 400, never forwarded mangled', async () => {
+    app = await rawApp()
+    world = await startWorld({ upstream: app.url })
+    const r = await inPieces(world.proxyUrl, ['B', 'REW /pot HTTP/1.1\r\nhost: x\r\n\r\n'])
+    expect(statusLines(r)).toEqual(['HTTP/1.1 400'])
+    expect(app.received().join('')).toBe('')
+  })
+
+  it('a method whose request line goes on in the next read is relayed whole', async () => {
+    app = await rawApp()
+    world = await startWorld({ upstream: app.url })
+    const r = await inPieces(world.proxyUrl, ['BREW', ' /pot HTTP/1.1\r\nhost: x\r\n\r\n'])
+    expect(statusLines(r)).toEqual(['HTTP/1.1 418'])
+    expect(app.received()).toEqual(['BREW /pot HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'])
+  })
+
+  it('a malformed request pipelined after a slow one is refused after its answer, in order', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'slow', match: { path: '/echo/slow' }, delay: { ms: 50 } }])
+    const r = await raw(
+      world.proxyUrl,
+      'GET /echo/slow HTTP/1.1\r\nhost: x\r\n\r\nGE\u0000T / HTTP/1.1\r\nhost: x\r\n\r\n',
+    )
+    expect(statusLines(r)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400'])
+    expect(r).toContain('"url":"/echo/slow"')
+  })
+})
