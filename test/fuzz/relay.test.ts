@@ -22,7 +22,7 @@ import { FUZZ_TIMEOUT_MS, runs } from './arbitraries.ts'
 const received: string[] = []
 const app = net.createServer((s) => {
   const at = received.push('') - 1
-  let buf = Buffer.alloc(0)
+  let buf: Buffer = Buffer.alloc(0)
   let body: BodyCounter | undefined
   s.on('data', (d: Buffer) => {
     received[at] += d.toString('latin1')
