@@ -4,14 +4,13 @@
  * directory exists (run) or anything listens (controller); KUBECONFIG as a `:`-separated list is
  * read as kubectl reads it; and a dry run prints what it would hit and writes nothing.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.ts'
 import { build, type FakeKube, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
 const NS = 'shop'
 let fake: FakeKube
 let dir: string
@@ -23,20 +22,8 @@ afterEach(async () => {
   await fake.close()
 })
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/faultline.js'), ...args], {
-      cwd: dir,
-      env: { ...process.env, KUBECONFIG: '', HOME: dir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    child.on('close', (code) => resolve({ code, out, err }))
-  })
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runCli(args, { cwd: dir, env: { ...process.env, KUBECONFIG: '', HOME: dir, ...env } })
 
 /** An experiment file killing one pod of app=web. */
 function podKillFile(): string {
@@ -66,23 +53,23 @@ describe('a bad kubeconfig is a usage error', () => {
     const missing = path.join(dir, 'missing.yaml')
     const r1 = await cli(['run', file, '--kubeconfig', missing, '--data', data()])
     expect(r1.code).toBe(64)
-    expect(r1.err).toContain(`--kubeconfig cannot read ${missing}: ENOENT`)
+    expect(r1.stderr).toContain(`--kubeconfig cannot read ${missing}: ENOENT`)
     const garbage = path.join(dir, 'garbage.yaml')
     writeFileSync(garbage, 'clusters: [unclosed')
     const r2 = await cli(['run', file, '--kubeconfig', garbage, '--data', data()])
     expect(r2.code).toBe(64)
-    expect(r2.err).toContain(`--kubeconfig ${garbage} is not a kubeconfig`)
+    expect(r2.stderr).toContain(`--kubeconfig ${garbage} is not a kubeconfig`)
     const r3 = await cli(['run', file, '--kubeconfig', fake.kubeconfigPath, '--context', 'prod', '--data', data()])
     expect(r3.code).toBe(64)
-    expect(r3.err).toContain('--context no context "prod" in the kubeconfig: must be one of fake')
+    expect(r3.stderr).toContain('--context no context "prod" in the kubeconfig: must be one of fake')
     // No kubeconfig anywhere (HOME is empty, no KUBECONFIG, not in a cluster).
     const r4 = await cli(['run', file, '--data', data()])
     expect(r4.code).toBe(64)
-    expect(r4.err).toMatch(/--kubeconfig give --kubeconfig, set KUBECONFIG/)
+    expect(r4.stderr).toMatch(/--kubeconfig give --kubeconfig, set KUBECONFIG/)
     // --output json says the same in its one object.
     const r5 = await cli(['run', file, '--kubeconfig', missing, '--data', data(), '--output', 'json'])
     expect(r5.code).toBe(64)
-    expect(JSON.parse(r5.out)).toMatchObject({
+    expect(JSON.parse(r5.stdout)).toMatchObject({
       ok: false,
       exitCode: 64,
       status: 'usage',
@@ -96,14 +83,14 @@ describe('a bad kubeconfig is a usage error', () => {
     const missing = path.join(dir, 'missing.yaml')
     const r1 = await cli(['controller', '--listen', '127.0.0.1:0', '--data', data(), '--kubeconfig', missing])
     expect(r1.code).toBe(64)
-    expect(r1.err).toContain(`--kubeconfig cannot read ${missing}: ENOENT`)
+    expect(r1.stderr).toContain(`--kubeconfig cannot read ${missing}: ENOENT`)
     expect(r1.out).not.toContain('controller listening')
     const r2 = await cli(['controller', '--listen', '127.0.0.1:0', '--data', data()], {
       FAULTLINE_KUBECONFIG: fake.kubeconfigPath,
       FAULTLINE_KUBE_CONTEXT: 'prod',
     })
     expect(r2.code).toBe(64)
-    expect(r2.err).toContain('--context no context "prod"')
+    expect(r2.stderr).toContain('--context no context "prod"')
   })
 
   it('a run without Kubernetes never reads a kubeconfig: a broken KUBECONFIG does not matter', async () => {
@@ -124,7 +111,7 @@ describe('a bad kubeconfig is a usage error', () => {
     const r = await cli(['run', file, '--data', data(), '--dry-run'], { KUBECONFIG: path.join(dir, 'missing') })
     // The listed sidecar does not answer: errored (3), not a usage error about a kubeconfig.
     expect(r.code).toBe(3)
-    expect(r.out + r.err).not.toMatch(/kubeconfig/i)
+    expect(r.out).not.toMatch(/kubeconfig/i)
   })
 })
 
@@ -134,7 +121,7 @@ describe('KUBECONFIG through the CLI', () => {
     await fake.waitFor(() => fake.list('pods', NS).filter(isPodReady).length === 3)
     const list = [path.join(dir, 'missing'), fake.kubeconfigPath].join(path.delimiter)
     const r = await cli(['run', podKillFile(), '--data', data(), '--dry-run'], { KUBECONFIG: list })
-    expect(r.err).toBe('')
+    expect(r.stderr).toBe('')
     expect(r.code).toBe(2) // a dry run is never a pass of a hypothesis without checks
     expect(r.out).toMatch(/\[dry run\] kill two: would delete 2 pod\(s\)/)
   })
@@ -183,7 +170,7 @@ describe('faultline run --dry-run against the fake', () => {
       '--seed',
       '7',
     ])
-    expect(r.err).toBe('')
+    expect(r.stderr).toBe('')
     const line = (step: string) => r.out.split('\n').find((l) => l.startsWith(`  [dry run] ${step}: would `))!
     const names = (l: string) => l.match(/shop\/[a-z0-9-]+/g) ?? []
     for (const step of ['kill', 'fail', 'cut']) {

@@ -4,7 +4,6 @@
  * nothing matched (nothing touched, inconclusive), guards refusing before anything is touched,
  * and a dry run printing exactly which objects would be hit.
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -13,6 +12,7 @@ import { Cluster } from '../../controller/drivers/kubernetes/cluster.ts'
 import { runExperiment } from '../../controller/experiments/runner.ts'
 import { seededRandom } from '../../src/random.ts'
 import { dataDir, experiment } from '../helpers/experiment.ts'
+import { runCli } from '../helpers/cli.ts'
 import { build, type FakeKube, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
 
 /** The fake's kubelet leaves a pod with this annotation exactly as the test wrote it. */
@@ -20,7 +20,6 @@ const STATIC_STATUS = 'fake-kube.faultline.io/static-status'
 import { startWorld, type World } from '../helpers/world.ts'
 
 const NS = 'shop'
-const ROOT = path.join(import.meta.dirname, '../..')
 
 let fake: FakeKube
 let world: World | undefined
@@ -47,18 +46,7 @@ const run = (spec: Record<string, unknown>, o: { dryRun?: boolean; progress?: (l
     progress: o.progress,
   })
 
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/faultline.js'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (out += d))
-    child.on('close', (code) => resolve({ code, out }))
-  })
-}
+const cli = (args: string[]) => runCli(args)
 
 describe('Kubernetes end to end', () => {
   it('faultline run examples/kubernetes/pod-kill.yaml --kubeconfig passes on a healthy 3-replica Deployment', async () => {

@@ -9,30 +9,19 @@
  *   happen three times while a real HTTP service answers the probe.
  * Each test has its own fake and runs concurrently with the others (most of it is waiting).
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ORIGINAL, RUN_ID } from '../../controller/drivers/kubernetes/ownership.ts'
 import { startSampleApp } from '../../examples/sample-app.ts'
+import { runCli } from '../helpers/cli.ts'
 import { build, type FakeKube, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const NS = 'shop'
 
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/faultline.js'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (out += d))
-    child.on('close', (code) => resolve({ code, out }))
-  })
-}
+const cli = (args: string[]) => runCli(args)
 
 const live = (fake: FakeKube, app: string) =>
   fake.list('pods', NS).filter((p) => p.metadata.labels?.app === app && !p.metadata.deletionTimestamp)
