@@ -2,8 +2,9 @@
  * Runs the real `faultline` CLI (bin/faultline.js) as a child process and collects its output:
  * what a user at a shell sees, exit code included.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
+import readline from 'node:readline'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
 export const BIN = path.join(ROOT, 'bin/faultline.js')
@@ -44,4 +45,30 @@ export function runCli(
       resolve({ code, stdout, stderr, out })
     })
   })
+}
+
+/**
+ * `faultline controller` as its own process (so a test can SIGKILL it), on port 0; resolves to its
+ * URL from the "controller listening" log line. The caller kills what it started (`child`).
+ */
+export async function startControllerProcess(
+  dataDir: string,
+  extra: string[] = [],
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'controller', '--listen', '127.0.0.1:0', '--data', dataDir, ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  try {
+    for await (const line of readline.createInterface({ input: child.stdout })) {
+      const entry = JSON.parse(line)
+      if (entry.msg === 'controller listening') {
+        child.stdout.resume()
+        return { child, url: entry.url }
+      }
+    }
+  } catch (err) {
+    child.kill('SIGKILL')
+    throw err
+  }
+  throw new Error('controller exited before listening')
 }

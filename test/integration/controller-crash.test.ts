@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
 import { afterEach, expect, it } from 'vitest'
+import { startControllerProcess } from '../helpers/cli.ts'
 import { startWorld, type World } from '../helpers/world.ts'
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/faultline.js')
 const children: ChildProcess[] = []
 let world: World | undefined
 let dir: string
@@ -16,20 +15,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-/** Starts `faultline controller` and resolves to its URL from the "controller listening" log line. */
 async function controller(dataDir: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'controller', '--listen', '127.0.0.1:0', '--data', dataDir, ...extra], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  children.push(child)
-  for await (const line of readline.createInterface({ input: child.stdout! })) {
-    const entry = JSON.parse(line)
-    if (entry.msg === 'controller listening') {
-      child.stdout!.resume()
-      return { child, url: entry.url }
-    }
-  }
-  throw new Error('controller exited before listening')
+  const c = await startControllerProcess(dataDir, extra)
+  children.push(c.child)
+  return c
 }
 
 const json = async (url: string, init?: RequestInit) => (await fetch(url, init)).json() as Promise<any>

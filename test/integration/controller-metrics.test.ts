@@ -4,13 +4,13 @@
  * recovery time, blast radius), that dry runs are not counted, that a run a killed controller
  * left behind counts as aborted once recovered, the halt gauge, and schedule skips by reason.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
 import { afterEach, expect, it } from 'vitest'
 import { type ControllerWorld, startController, waitForRun } from '../helpers/controller.ts'
+import { startControllerProcess } from '../helpers/cli.ts'
 import { startWorld, type World } from '../helpers/world.ts'
 
 let world: World | undefined
@@ -134,21 +134,10 @@ it('shows the halt, and schedule firings and skips by reason', async () => {
   expect(text).toMatch(/^faultline_build_info\{version="[^"]+",node_version="v24[^"]*",component="controller"\} 1$/m)
 }, 30_000)
 
-/** `faultline controller` as a process (so it can be SIGKILLed); its URL from the "controller listening" line. */
 async function controllerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const bin = path.resolve(import.meta.dirname, '../../bin/faultline.js')
-  const child = spawn(process.execPath, [bin, 'controller', '--listen', '127.0.0.1:0', '--data', dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  children.push(child)
-  for await (const line of readline.createInterface({ input: child.stdout! })) {
-    const entry = JSON.parse(line)
-    if (entry.msg === 'controller listening') {
-      child.stdout!.resume()
-      return { child, url: entry.url }
-    }
-  }
-  throw new Error('controller exited before listening')
+  const c = await startControllerProcess(dataDir)
+  children.push(c.child)
+  return c
 }
 
 it('counts a run left running by a killed controller as aborted when the next one recovers it', async () => {

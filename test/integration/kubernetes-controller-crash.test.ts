@@ -5,17 +5,16 @@
  * change from the journal and the objects' own annotations, and marks the run aborted, before
  * it even listens. Like controller-crash.test.ts does for sidecar rules.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
 import { afterEach, beforeEach, expect, it } from 'vitest'
 import { ORIGINAL, RUN_ID } from '../../controller/drivers/kubernetes/ownership.ts'
 import { PARTITION_LABEL } from '../../controller/injectors/kubernetes/network-partition.ts'
+import { startControllerProcess } from '../helpers/cli.ts'
 import { build, type FakeKube, isPodReady, startFakeKube } from '../helpers/fake-kube/index.ts'
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/faultline.js')
 const NS = 'shop'
 const children: ChildProcess[] = []
 let fake: FakeKube
@@ -30,22 +29,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-/** Starts `faultline controller` on the fake and resolves to its URL from the "controller listening" line. */
 async function controller(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'controller', '--listen', '127.0.0.1:0', '--data', dir, '--kubeconfig', fake.kubeconfigPath],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  children.push(child)
-  for await (const line of readline.createInterface({ input: child.stdout! })) {
-    const entry = JSON.parse(line)
-    if (entry.msg === 'controller listening') {
-      child.stdout!.resume()
-      return { child, url: entry.url }
-    }
-  }
-  throw new Error('controller exited before listening')
+  const c = await startControllerProcess(dir, ['--kubeconfig', fake.kubeconfigPath])
+  children.push(c.child)
+  return c
 }
 
 const json = async (url: string, init?: RequestInit) => (await fetch(url, init)).json() as Promise<any>
