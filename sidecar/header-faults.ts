@@ -43,6 +43,7 @@ function rule(id: string, phase: Phase, actions: CompiledAction[]): CompiledRule
     exactPath: undefined,
     order: -1,
     firstSegment: undefined,
+    requiredHeader: undefined,
     matchRequest: () => true,
     matchResponse: undefined,
     actions,

@@ -53,6 +53,8 @@ export interface CompiledRule {
   readonly order: number
   /** The first path segment every matching request has, when the match fixes it (indexing). */
   readonly firstSegment: string | undefined
+  /** A header (lower case) every matching request carries, when the match requires one (indexing). */
+  readonly requiredHeader: string | undefined
   readonly matchRequest: (req: RequestView) => boolean
   readonly matchResponse: ((status: number, headers: HeaderBag) => boolean) | undefined
   readonly actions: readonly CompiledAction[]
@@ -266,6 +268,8 @@ function compileRule(
     firstSegment:
       (match.path === undefined ? undefined : globFirstSegment(match.path)) ??
       (match.pathRegex === undefined ? undefined : regexFirstSegment(match.pathRegex)),
+    // present, exact and regex conditions all fail on a missing header; absent does not.
+    requiredHeader: match.headers?.find((h) => !h.absent)?.name.toLowerCase(),
     matchRequest,
     matchResponse,
     actions: Object.freeze(actions),

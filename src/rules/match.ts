@@ -4,7 +4,7 @@
  */
 import { fnv1a, PPM } from '../random.ts'
 import type { CompiledRule, HeaderBag, RequestView, RuleSnapshot } from './compile.ts'
-import { rulesForPath } from './segment-index.ts'
+import { inRuleOrder, type RuleList, rulesForPath } from './segment-index.ts'
 
 export type SkipReason =
   | 'not_sampled'
@@ -50,6 +50,52 @@ function admit(rule: CompiledRule, headers: HeaderBag, random: () => number, obs
 }
 
 /**
+ * The rules of `list` whose request part matches, in rule order: `always`, then each header group
+ * whose header the request carries. With an `observer` (request phase) each match is also sampled
+ * and capped (admit); without one (response candidates) the response decides later.
+ */
+function matching(
+  list: RuleList,
+  req: RequestView,
+  now: number,
+  healthPath: boolean,
+  random: () => number,
+  observer: MatchObserver | undefined,
+): readonly CompiledRule[] {
+  let out = scan(list.always, req, now, healthPath, random, observer, undefined)
+  let lists = out === undefined ? 0 : 1
+  const groups = list.byHeader
+  for (let g = 0; g < groups.length; g++) {
+    const [name, rules] = groups[g]!
+    if (req.headers[name] === undefined) continue
+    const before = out?.length ?? 0
+    out = scan(rules, req, now, healthPath, random, observer, out)
+    if ((out?.length ?? 0) > before) lists++
+  }
+  if (out === undefined) return NO_RULES
+  return lists > 1 ? inRuleOrder(out) : out
+}
+
+function scan(
+  rules: readonly CompiledRule[],
+  req: RequestView,
+  now: number,
+  healthPath: boolean,
+  random: () => number,
+  observer: MatchObserver | undefined,
+  out: CompiledRule[] | undefined,
+): CompiledRule[] | undefined {
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!
+    if (rule.expiresAt <= now) continue
+    if (healthPath && rule.exactPath !== req.path) continue
+    if (!rule.matchRequest(req)) continue
+    if (observer === undefined || admit(rule, req.headers, random, observer)) (out ??= []).push(rule)
+  }
+  return out
+}
+
+/**
  * Request-phase rules to apply, in list order. `healthPath` true means the path is exempt unless
  * a rule names it exactly.
  */
@@ -61,17 +107,11 @@ export function selectRequestRules(
   random: () => number,
   observer: MatchObserver,
 ): readonly CompiledRule[] {
-  const rules = rulesForPath(snap.requestRules, req.path)
-  let out: CompiledRule[] | undefined
-  for (let i = 0; i < rules.length; i++) {
-    const rule = rules[i]!
-    if (rule.expiresAt <= now) continue
-    if (healthPath && rule.exactPath !== req.path) continue
-    if (!rule.matchRequest(req)) continue
-    if (admit(rule, req.headers, random, observer)) (out ??= []).push(rule)
-  }
-  return out ?? NO_RULES
+  return matching(rulesForPath(snap.requestRules, req.path), req, now, healthPath, random, observer)
 }
+
+// Response candidates are sampled when the response comes (selectResponseRules), not here.
+const NOT_SAMPLED_HERE = (): number => 1
 
 /** Response-phase rules whose request part matches: the response decides the rest later. */
 export function responseCandidates(
@@ -80,15 +120,7 @@ export function responseCandidates(
   now: number,
   healthPath: boolean,
 ): readonly CompiledRule[] {
-  const rules = rulesForPath(snap.responseRules, req.path)
-  let out: CompiledRule[] | undefined
-  for (let i = 0; i < rules.length; i++) {
-    const rule = rules[i]!
-    if (rule.expiresAt <= now) continue
-    if (healthPath && rule.exactPath !== req.path) continue
-    if (rule.matchRequest(req)) (out ??= []).push(rule)
-  }
-  return out ?? NO_RULES
+  return matching(rulesForPath(snap.responseRules, req.path), req, now, healthPath, NOT_SAMPLED_HERE, undefined)
 }
 
 /** Of the candidates, those the upstream response matches and that are sampled in. */

@@ -226,6 +226,38 @@ describe('segment index', () => {
     expect(ids(s, view('/other/1'))).toEqual(['3-any', '5-other', '6-any'])
     expect(ids(s, view('/'))).toEqual(['3-any', '6-any'])
   })
+
+  it('groups rules by a header they require: one lookup for the group, none of them without it', () => {
+    const s = snapshot([
+      ...Array.from({ length: 250 }, (_, i) => ({
+        id: `tenant-${i}`,
+        match: { headers: [{ name: 'X-Tenant', exact: `t-${i}` }] },
+        delay: { ms: 1 },
+      })),
+      { id: 'beta', match: { headers: [{ name: 'x-beta', regex: '^1$' }] }, delay: { ms: 1 } },
+      { id: 'no-debug', match: { headers: [{ name: 'x-debug', absent: true }] }, delay: { ms: 1 } },
+      { id: 'api', match: { path: '/api/**', headers: [{ name: 'x-tenant', present: true }] }, delay: { ms: 1 } },
+      { id: 'slow-t3', phase: 'response', match: { headers: [{ name: 'x-tenant', exact: 't-3' }] }, delay: { ms: 1 } },
+    ])
+    const any = s.requestRules.anyPath
+    expect(any.always.map((r) => r.id)).toEqual(['no-debug'])
+    expect(any.byHeader.map(([name, rules]) => [name, rules.length])).toEqual([
+      ['x-tenant', 250],
+      ['x-beta', 1],
+    ])
+    expect(ids(s, view('/'))).toEqual(['no-debug'])
+    expect(ids(s, view('/api/1', { headers: { 'x-tenant': 't-7', 'x-beta': '1' } }))).toEqual([
+      'tenant-7',
+      'beta',
+      'no-debug',
+      'api',
+    ])
+    // Response candidates go through the same lists.
+    const candidates = (headers: Record<string, string>) =>
+      responseCandidates(s, view('/', { headers }), 1, false).map((r) => r.id)
+    expect(candidates({ 'x-tenant': 't-3' })).toEqual(['slow-t3'])
+    expect(candidates({})).toEqual([])
+  })
 })
 
 describe('segment index limits', () => {
@@ -238,12 +270,12 @@ describe('segment index limits', () => {
       })),
       ...Array.from({ length: 1000 }, (_, i) => ({
         id: `any-${i}`,
-        match: { headers: [{ name: `x-${i}`, present: true }] },
+        match: { query: { [`q${i}`]: '1' } },
         delay: { ms: 1 },
       })),
     ]
     const s = snapshot(rules)
     expect(s.requestRules.bySegment.size).toBe(0)
-    expect(ids(s, view('/s7/x', { headers: { 'x-3': '1' } }))).toEqual(['seg-7', 'any-3'])
+    expect(ids(s, view('/s7/x?q3=1'))).toEqual(['seg-7', 'any-3'])
   })
 })
