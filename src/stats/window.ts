@@ -236,7 +236,9 @@ export class StatsWindow {
 
 export function summarize(h: Histogram, errors: number): CohortStats {
   const count = h.totalCount
-  const ms = (p: number) => (count === 0 ? null : Math.round(h.getValueAtPercentile(p)) / 1000)
+  // A percentile is the top of its HDR bucket (within 0.1%), which can lie above the largest value
+  // recorded; the maximum itself is kept exactly, so no percentile is reported above it.
+  const ms = (p: number) => (count === 0 ? null : Math.round(Math.min(h.getValueAtPercentile(p), h.maxValue)) / 1000)
   return {
     count,
     errors,

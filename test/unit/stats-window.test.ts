@@ -20,6 +20,17 @@ describe('stats window', () => {
     expect(s.rules).toEqual({ r: { matched: 1, injected: 1 } })
   })
 
+  it('never reports a percentile above the largest latency recorded', () => {
+    const clock = new ManualClock()
+    const w = new StatsWindow({ retentionSeconds: 60, now: clock.now })
+    // 250 ms delays as a sidecar saw them: the top bucket of 262.426 ms ends at about 262.66.
+    for (const us of [253_823, 258_001, 262_426]) w.record(us, true, false)
+    const l = w.query(30_000).latencyMs
+    expect(l.max).toBe(262.426)
+    for (const p of [l.p50, l.p90, l.p95, l.p99]) expect(p!).toBeLessThanOrEqual(l.max!)
+    expect(l.p99).toBe(262.426)
+  })
+
   it('slides: old seconds leave the window', () => {
     const clock = new ManualClock()
     const w = new StatsWindow({ retentionSeconds: 60, now: clock.now })
