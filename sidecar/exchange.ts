@@ -70,7 +70,9 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
 
   #candidates: readonly CompiledRule[] = NO_RULES
   #held: HeldRules | undefined
-  #faultLabel = 'none'
+  /** What the running action did so far (HeldRules.outcome): changed something, or deferred a JSON patch. */
+  #acted = false
+  #deferring = false
 
   /** A fault ended the exchange (local reply, reset or close). */
   #terminal = false
@@ -169,9 +171,9 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     for (const rule of rules) held.hold(rule)
     for (const rule of rules) {
       for (const action of rule.actions) {
-        this.#ctx.injected(rule, action.fault.kind)
-        this.#faultLabel = action.fault.kind
+        this.#acted = this.#deferring = false
         const pending = action.fault.apply(action.compiled, this)
+        held.outcome(rule, action.fault.kind, this.#deferring && !this.#acted ? 'deferred' : 'applied')
         if (pending !== undefined) await pending
         if (this.#terminal || this.#clientGone) return
       }
@@ -184,6 +186,15 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
 
   #marker(): string | undefined {
     return this.#held?.marker()
+  }
+
+  /**
+   * Sets the `x-faultline-fault` header when a fault touched the exchange; otherwise the app's
+   * own (a sidecar further down the call chain may have set it) passes as it came.
+   */
+  #mark(headers: Record<string, unknown>): void {
+    const marker = this.#marker()
+    if (marker) headers[FAULT_HEADER] = marker
   }
 
   // ── FaultOps ─────────────────────────────────────────────────────────────────
@@ -248,11 +259,13 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   setHeader(name: string, value: string): void {
+    this.#acted = true
     if (this.phase === 'request') this.#requestHeaders()[name] = value
     else this.#responseHeaders()[name] = value
   }
 
   appendHeader(name: string, value: string): void {
+    this.#acted = true
     const h = this.phase === 'request' ? this.#requestHeaders() : this.#responseHeaders()
     const prev = h[name]
     h[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
@@ -264,6 +277,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   transformJson(fn: JsonTransform): void {
+    this.#deferring = true
     if (this.phase === 'request') (this.#requestTransforms ??= []).push(fn)
     else (this.#responseTransforms ??= []).push(fn)
   }
@@ -273,6 +287,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   appendQuery(name: string, value: string): void {
+    this.#acted = true
     const pair = `${encodeURIComponent(name)}=${encodeURIComponent(value)}`
     this.#extraQuery = this.#extraQuery ? `${this.#extraQuery}&${pair}` : pair
   }
@@ -355,7 +370,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
         if (size <= cap) return
         req.pause()
         cleanup()
-        this.#skip('patch_too_large')
+        this.#held?.settle('patch_too_large')
         resolve(
           Readable.from(
             (async function* () {
@@ -369,7 +384,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
         cleanup()
         const all = Buffer.concat(chunks)
         rewriteJsonBody(all, req.headers['content-encoding'], this.#requestTransforms!, cap).then((out) => {
-          if (!out.ok) this.#skip(out.reason)
+          this.#held?.settle(out.ok ? undefined : out.reason)
           resolve(out.ok ? out.body : all)
         }, reject)
       }
@@ -447,8 +462,11 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     const headers = raw
       ? clientResponseHeaders(this.#resHeaders!)
       : (this.#resHeaders as Record<string, string | string[]>)
-    const marker = this.#marker()
-    if (marker) headers[FAULT_HEADER] = marker
+    const patching =
+      this.#responseTransforms !== undefined && this.method !== 'HEAD' && !bodyless(this.#status) && !this.#responseBody
+    // A JSON patch with no body to rewrite (HEAD, 204/304, a replaced body) did not take effect.
+    if (!patching && this.#held?.hasPending) this.#held.settle('patch_not_json')
+    this.#mark(headers)
     if (
       this.method !== 'HEAD' &&
       ((this.#target?.method ?? this.method) === 'HEAD' || bodyless(this.#upstreamStatus))
@@ -472,7 +490,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
       this.#res.writeHead(this.#status, headers)
       this.#emit(this.#responseBody)
       this.#finish()
-    } else if (this.#responseTransforms && this.method !== 'HEAD') {
+    } else if (patching) {
       // (A HEAD response has no body to patch; its headers pass as the app sent them.)
       this.#mode = 'buffer'
       this.#buffered = []
@@ -511,9 +529,11 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     this.#bufferedBytes += chunk.length
     if (this.#bufferedBytes > this.#ctx.maxBodyBytes) {
       // Fail open: too big to patch, so the client gets the original, unmodified.
-      this.#skip('patch_too_large')
+      this.#held?.settle('patch_too_large')
       this.#mode = 'pass'
-      this.#res.writeHead(this.#status, this.#resHeaders as Record<string, string | string[]>)
+      const headers = this.#resHeaders as Record<string, string | string[]>
+      this.#mark(headers)
+      this.#res.writeHead(this.#status, headers)
       for (const c of this.#buffered!) this.#emit(c, controller)
       this.#buffered = undefined
     }
@@ -539,7 +559,8 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
         (out) =>
           this.#guard(() => {
             if (this.#clientGone) return
-            if (!out.ok) this.#skip(out.reason)
+            this.#held?.settle(out.ok ? undefined : out.reason)
+            this.#mark(headers)
             const body = out.ok ? out.body : original
             headers['content-length'] = String(body.length)
             this.#res.writeHead(this.#status, headers)
@@ -691,8 +712,10 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     const code = this.#cut ? 0 : this.#clientGone ? 499 : res.statusCode
     const error = code === 0 || code >= 500 || this.#failed
     const held = this.#held
-    ctx.stats.record(elapsedMs * 1000, held !== undefined, error)
-    ctx.metrics.observeRequest(this.method, code, this.#faultLabel, elapsedMs / 1000)
+    // A JSON patch still waiting here never saw its body (another fault answered first).
+    if (held?.hasPending) held.settle('patch_not_json')
+    ctx.stats.record(elapsedMs * 1000, held?.faulted ?? false, error)
+    ctx.metrics.observeRequest(this.method, code, held?.label ?? 'none', elapsedMs / 1000)
     held?.release()
   }
 }

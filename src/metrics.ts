@@ -57,7 +57,7 @@ export const SIDECAR_METRICS = {
   injected: {
     name: 'faultline_faults_injected_total',
     type: 'counter',
-    help: 'Fault actions applied, by rule id and fault kind. The series of a rule go away when the rule does.',
+    help: 'Fault actions that took effect, by rule id and fault kind. The series of a rule go away when the rule does.',
     labels: ['service', 'rule', 'kind'],
   },
   skipped: {

@@ -36,7 +36,7 @@ import {
 } from '../../src/rules/match.ts'
 import { matchPath } from '../../src/rules/request-path.ts'
 import { upstreamError } from '../exchange.ts'
-import { HeldRules } from '../held-rules.ts'
+import { type ActionOutcome, HeldRules } from '../held-rules.ts'
 import type { ProxyContext } from '../proxy-context.ts'
 import type { H2Upstream } from './h1-upstream.ts'
 
@@ -118,7 +118,13 @@ export class H2Exchange implements FaultOps, RequestView {
   #candidates: readonly CompiledRule[] = NO_RULES
   #held: HeldRules | undefined
   #current: CompiledRule | undefined
-  #faultLabel = 'none'
+  /**
+   * What the running action did so far (HeldRules.outcome): changed something, deferred a JSON
+   * patch, or could not apply (a body fault on a gRPC call).
+   */
+  #acted = false
+  #deferring = false
+  #skipping = false
 
   #terminal = false
   #cut = false
@@ -201,18 +207,29 @@ export class H2Exchange implements FaultOps, RequestView {
     for (const rule of rules) {
       this.#current = rule
       for (const action of rule.actions) {
-        this.#ctx.injected(rule, action.fault.kind)
-        this.#faultLabel = action.fault.kind
+        this.#acted = this.#deferring = this.#skipping = false
         const pending = action.fault.apply(action.compiled, this)
+        held.outcome(rule, action.fault.kind, this.#outcome())
         if (pending !== undefined) await pending
         if (this.#terminal || this.#clientGone) return
       }
     }
   }
 
-  #skip(reason: SkipReason, only?: CompiledRule): void {
-    if (only) this.#ctx.skipped(only, reason)
-    else this.#held?.skip(reason)
+  #outcome(): ActionOutcome {
+    if (this.#acted) return 'applied'
+    if (this.#deferring) return 'deferred'
+    return this.#skipping ? 'skipped' : 'applied'
+  }
+
+  #skip(reason: SkipReason): void {
+    this.#held?.skip(reason)
+  }
+
+  /** The running action cannot apply to this call: counted as skipped, not injected. */
+  #skipAction(reason: SkipReason): void {
+    this.#skipping = true
+    this.#held!.skipAction(this.#current!, reason)
   }
 
   #marker(): string {
@@ -355,11 +372,13 @@ export class H2Exchange implements FaultOps, RequestView {
   }
 
   setHeader(name: string, value: string): void {
+    this.#acted = true
     if (this.phase === 'request') this.#requestHeaders()[name] = value
     else this.#responseHeaders()[name] = value
   }
 
   appendHeader(name: string, value: string): void {
+    this.#acted = true
     const h = this.phase === 'request' ? this.#requestHeaders() : this.#responseHeaders()
     const prev = h[name]
     h[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value]
@@ -367,16 +386,18 @@ export class H2Exchange implements FaultOps, RequestView {
 
   setBody(body: Buffer): void {
     // Body faults do not apply to protobuf: the call passes unchanged, counted.
-    if (this.grpc) return this.#skip('grpc-body', this.#current)
+    if (this.grpc) return this.#skipAction('grpc-body')
+    this.#acted = true
     if (this.phase === 'request') this.#requestBody = body
     else this.#responseBody = body
   }
 
   transformJson(fn: JsonTransform): void {
-    if (this.grpc) return this.#skip('grpc-body', this.#current)
-    if (this.phase === 'request') (this.#requestTransforms ??= []).push(fn)
+    if (this.grpc) return this.#skipAction('grpc-body')
     // Response JSON patches on plain HTTP/2 are not supported: the response passes unchanged.
-    else this.#skip('patch_failed', this.#current)
+    if (this.phase !== 'request') return this.#skipAction('patch_failed')
+    this.#deferring = true
+    ;(this.#requestTransforms ??= []).push(fn)
   }
 
   setTarget(rewrite: TargetRewrite): void {
@@ -384,6 +405,7 @@ export class H2Exchange implements FaultOps, RequestView {
   }
 
   appendQuery(name: string, value: string): void {
+    this.#acted = true
     const pair = `${encodeURIComponent(name)}=${encodeURIComponent(value)}`
     this.#extraQuery = this.#extraQuery ? `${this.#extraQuery}&${pair}` : pair
   }
@@ -462,7 +484,7 @@ export class H2Exchange implements FaultOps, RequestView {
       stream.once('end', () => {
         const all = Buffer.concat(chunks)
         if (size > cap) {
-          this.#skip('patch_too_large')
+          this.#held?.settle('patch_too_large')
           return resolve(all)
         }
         rewriteJsonBody(
@@ -471,7 +493,7 @@ export class H2Exchange implements FaultOps, RequestView {
           this.#requestTransforms!,
           cap,
         ).then((out) => {
-          if (!out.ok) this.#skip(out.reason)
+          this.#held?.settle(out.ok ? undefined : out.reason)
           resolve(out.ok ? out.body : all)
         }, reject)
       })
@@ -777,8 +799,10 @@ export class H2Exchange implements FaultOps, RequestView {
       error = this.#failed || this.#h2.grpcErrorCodes.has(status)
     } else error = code === 0 || code >= 500 || this.#failed
     const held = this.#held
-    ctx.stats.record(elapsedMs * 1000, held !== undefined, error)
-    ctx.metrics.observeRequest(this.method, code, this.#faultLabel, elapsedMs / 1000, label)
+    // A JSON patch still waiting here never saw its body (another fault answered first).
+    if (held?.hasPending) held.settle('patch_not_json')
+    ctx.stats.record(elapsedMs * 1000, held?.faulted ?? false, error)
+    ctx.metrics.observeRequest(this.method, code, held?.label ?? 'none', elapsedMs / 1000, label)
     held?.release()
   }
 }

@@ -52,17 +52,41 @@ describe('JSON patching', () => {
     })
   })
 
-  it('passes non-JSON and oversized bodies through unchanged, and counts them', async () => {
+  it('passes non-JSON and oversized bodies through unchanged, counted as skipped, never as injected', async () => {
     world = await startWorld({ maxBodyBytes: 1000 })
-    await world.putRules([patchRule('text', '/'), patchRule('big', '/bytes')])
+    await world.putRules([patchRule('text', '/'), patchRule('big', '/bytes'), patchRule('head', '/json')])
     const text = await send(world.proxyUrl + '/')
     expect(text.body.toString()).toBe('hello\n')
     const big = await send(world.proxyUrl + '/bytes?n=5000')
     expect(big.body.length).toBe(5000)
-    expect(big.headers['x-faultline-fault']).toBe('big')
+    const head = await send(world.proxyUrl + '/json', { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    // No fault took effect, so nothing says one did: no marker, no injection, the unfaulted cohort.
+    for (const r of [text, big, head]) expect(r.headers['x-faultline-fault']).toBeUndefined()
     const metrics = (await world.admin('GET', '/metrics')).body as string
     expect(metrics).toContain('faultline_faults_skipped_total{service="default",rule="text",reason="patch_not_json"} 1')
     expect(metrics).toContain('faultline_faults_skipped_total{service="default",rule="big",reason="patch_too_large"} 1')
+    expect(metrics).toContain('faultline_faults_skipped_total{service="default",rule="head",reason="patch_not_json"} 1')
+    for (const id of ['text', 'big', 'head'])
+      expect(metrics).toContain(`faultline_faults_injected_total{service="default",rule="${id}",kind="patch"} 0`)
+    expect(metrics).not.toMatch(/^faultline_requests_total\{[^}]*fault="patch"/m)
+    const stats = (await world.admin('GET', '/stats?window=10s')).body
+    expect(stats.cohorts.faulted.count).toBe(0)
+    expect(stats.cohorts.unfaulted.count).toBe(3)
+    for (const id of ['text', 'big', 'head']) expect(stats.rules[id]).toEqual({ matched: 1, injected: 0 })
+  })
+
+  it('counts a JSON patch as injected once it has rewritten the body, with the marker', async () => {
+    world = await startWorld()
+    await world.putRules([patchRule('p', '/json')])
+    const reply = await send(world.proxyUrl + '/json')
+    expect(json(reply).user.tier).toBe('bronze')
+    expect(reply.headers['x-faultline-fault']).toBe('p')
+    const metrics = (await world.admin('GET', '/metrics')).body as string
+    expect(metrics).toContain('faultline_faults_injected_total{service="default",rule="p",kind="patch"} 1')
+    const stats = (await world.admin('GET', '/stats?window=10s')).body
+    expect(stats.rules.p).toEqual({ matched: 1, injected: 1 })
+    expect(stats.cohorts.faulted.count).toBe(1)
   })
 
   it('passes the body unchanged when a JSON patch op fails', async () => {

@@ -399,7 +399,7 @@ it("says on every page when a running target's sidecar stops answering", async (
   await expect.poll(samples, { timeout: 15_000 }).toBeGreaterThanOrEqual(2)
   await lost.close()
   const notice = page.locator('p.sidecar-down')
-  await notice.waitFor({ timeout: 15_000 })
+  await notice.waitFor({ timeout: 25_000 })
   expect(await notice.textContent()).toContain(`Sidecars of app (run ${runId}) not answering since`)
   expect(await notice.textContent()).toContain(lost.adminUrl)
   await c.api('POST', `/runs/${runId}/abort`, undefined, auth)

@@ -395,6 +395,16 @@ describe('gRPC faults', () => {
     expect(r.reply?.text).toBe('x')
     expect(world.echo.lastMetadata?.get('x-added')).toEqual(['yes'])
     expect(await metrics(world)).toMatch(/faultline_faults_skipped_total\{[^}]*rule="meta",reason="grpc-body"\} 1/)
+    // The metadata part took effect, so the rule is injected; a body-only replace is not.
+    await world.putRules([
+      { id: 'body-only', match: { path: '/faultline.echo.Echo/Unary' }, replace: { body: 'nope' } },
+    ])
+    expect((await unary(world.client(), { text: 'y' })).reply?.text).toBe('y')
+    const text = await metrics(world)
+    expect(text).toMatch(/faultline_faults_skipped_total\{[^}]*rule="body-only",reason="grpc-body"\} 1/)
+    expect(text).toMatch(/faultline_faults_injected_total\{[^}]*rule="body-only",kind="replace"\} 0/)
+    const stats = (await world.admin('GET', '/stats?window=10s')).body
+    expect(stats.rules['body-only']).toEqual({ matched: 1, injected: 0 })
   })
 
   it('the gRPC health service is never faulted unless a rule names it', async () => {
