@@ -151,8 +151,15 @@ describe('the controller answers as its OpenAPI document says', () => {
     expect((await call('POST', '/experiments/validate', { ...experiment, kind: 'Nope' })).status).toBe(400)
     expect((await call('POST', '/experiments', yaml, { contentType: 'application/yaml' })).status).toBe(201)
     expect((await call('POST', '/experiments', experiment)).status).toBe(409)
-    expect((await call('POST', '/experiments', 'x: 1', { contentType: 'text/csv' })).status).toBe(415)
-    expect((await call('POST', '/experiments', `"${'x'.repeat(8 * 1024 * 1024)}"`)).status).toBe(413)
+    // A wrong content type and a body too large keep the one client-error code (docs/errors.md).
+    expect(await call('POST', '/experiments', 'x: 1', { contentType: 'text/csv' })).toMatchObject({
+      status: 415,
+      body: { code: 'FL_ERR_BAD_REQUEST' },
+    })
+    expect(await call('POST', '/experiments', `"${'x'.repeat(8 * 1024 * 1024)}"`)).toMatchObject({
+      status: 413,
+      body: { code: 'FL_ERR_BAD_REQUEST' },
+    })
     expect((await call('PUT', '/experiments/contract', experiment)).status).toBe(200)
     expect((await call('GET', '/experiments/contract')).status).toBe(200)
     expect((await call('GET', '/experiments/..%2Fx')).status).toBe(400)
@@ -238,7 +245,11 @@ describe('the sidecar admin API answers as its OpenAPI document says', () => {
     expect((await call('POST', '/rules', { ...rule, id: 'two' })).status).toBe(201)
     expect((await call('POST', '/rules', { rules: [{ ...rule, id: 'three' }] })).status).toBe(201)
     expect((await call('POST', '/rules', rule)).status).toBe(409)
-    expect((await call('POST', '/rules', 'id: x', { contentType: 'application/yaml' })).status).toBe(415)
+    for (const contentType of ['application/yaml', 'text/plain'])
+      expect(await call('POST', '/rules', 'id: x', { contentType })).toMatchObject({
+        status: 415,
+        body: { code: 'FL_ERR_BAD_REQUEST' },
+      })
     expect((await call('GET', '/rules')).body.rules).toHaveLength(3)
     expect((await call('DELETE', '/rules/two')).status).toBe(200)
     expect((await call('DELETE', '/rules/two')).status).toBe(404)
