@@ -8,7 +8,7 @@ import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { HostPort } from '../../src/config.ts'
-import { httpErrorOf } from '../../src/errors.ts'
+import { errors, httpErrorOf } from '../../src/errors.ts'
 import { parseJsonBody } from '../../src/json-body.ts'
 import { createLogger, type Logger } from '../../src/log.ts'
 import type { Cluster } from '../drivers/kubernetes/cluster.ts'
@@ -64,6 +64,14 @@ export function buildInjectorServer(opts: InjectorServerOptions): InjectorServer
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body))
 
+  // Every answer, the framework's own included (an unknown route, a body too large), is in
+  // faultline's error shape `{ code, error }` (docs/errors.md).
+  app.setNotFoundHandler((request, reply) => {
+    const err = errors.FL_ERR_NOT_FOUND(
+      `no route ${request.method} ${request.url.split('?')[0]} (the injector serves POST /inject and GET /healthz)`,
+    )
+    return reply.code(err.statusCode).send(err.toJSON())
+  })
   app.setErrorHandler((err, request, reply) => {
     const { statusCode, body } = httpErrorOf(err)
     log[statusCode >= 500 ? 'error' : 'warn'](

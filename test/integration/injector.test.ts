@@ -601,10 +601,28 @@ describe('malformed reviews are a 400 with the reason', () => {
     expect(r.lines.filter((l) => l.msg === 'malformed AdmissionReview refused')).toHaveLength(6)
   })
 
-  it('healthz answers; other paths are 404', async () => {
+  it("healthz answers; other paths are a 404 in faultline's error shape", async () => {
     const r = await start(CONFIG)
     expect(await request(r.url, 'GET', '/healthz')).toEqual({ status: 200, body: { status: 'ok' } })
-    expect((await request(r.url, 'GET', '/inject')).status).toBe(404)
+    for (const [method, urlPath] of [
+      ['GET', '/inject'],
+      ['POST', '/nowhere?x=1'],
+      ['DELETE', '/healthz'],
+    ])
+      expect(await request(r.url, method!, urlPath!)).toEqual({
+        status: 404,
+        body: {
+          code: 'FL_ERR_NOT_FOUND',
+          error: `not found: no route ${method} ${urlPath!.split('?')[0]} (the injector serves POST /inject and GET /healthz)`,
+        },
+      })
+  })
+
+  it("a body over 4 MiB is a 413 in faultline's error shape", async () => {
+    const r = await start(CONFIG)
+    const reply = await request(r.url, 'POST', '/inject', `"${'x'.repeat(4 * 1024 * 1024)}"`)
+    expect(reply).toMatchObject({ status: 413, body: { code: 'FL_ERR_BAD_REQUEST' } })
+    expect(Object.keys(reply.body).sort()).toEqual(['code', 'error', 'errors'])
   })
 })
 
