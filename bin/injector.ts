@@ -6,7 +6,14 @@ import { type HostPort, parseHostPort } from '../src/config.ts'
 import type { FieldIssue } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
 import { closeOnSignals } from './signals.ts'
-import { defineCommand, flagsFromEnvTable, parseCommandLine, printHelp, UsageError } from './usage.ts'
+import {
+  defineCommand,
+  flagsFromEnvTable,
+  parseCommandLine,
+  printHelp,
+  throwIssues,
+  unreadableFileIssue,
+} from './usage.ts'
 
 /** flag -> [environment variable, description] */
 export const INJECTOR_FLAGS = {
@@ -32,6 +39,9 @@ export const INJECTOR = defineCommand({
   command: 'injector',
   summary: 'the sidecar injection webhook (MutatingAdmissionWebhook over HTTPS, docs/injection.md)',
   flags: flagsFromEnvTable(INJECTOR_FLAGS),
+  notes: `exit codes: 0 stopped by SIGTERM/SIGINT, 64 usage error (a bad flag, a missing or unreadable
+            --tls-cert, --tls-key or --config file), 1 any other error (a file that is not a PEM
+            certificate or key, a key that is not the certificate's, an invalid --config)`,
 })
 
 /** Flags and environment to the injector's settings; a bad flag is a UsageError naming each. */
@@ -42,11 +52,20 @@ export function parseInjectorArgs(argv: string[], env: NodeJS.ProcessEnv): Injec
   const listen = parseHostPort(get('listen') ?? '0.0.0.0:8443', 'listen', issues)
   const certFile = get('tls-cert')
   const keyFile = get('tls-key')
+  const configFile = get('config')
   if (!certFile) issues.push({ path: '--tls-cert', message: 'is required (or set FAULTLINE_TLS_CERT)' })
   if (!keyFile) issues.push({ path: '--tls-key', message: 'is required (or set FAULTLINE_TLS_KEY)' })
-  if (issues.length)
-    throw new UsageError('injector', issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
-  const config = loadInjectorConfig(get('config'))
+  // A missing or unreadable file is a usage error too (exit 64); what the files hold is checked on reading.
+  for (const [flag, file] of [
+    ['--tls-cert', certFile],
+    ['--tls-key', keyFile],
+    ['--config', configFile],
+  ] as const) {
+    const issue = file ? unreadableFileIssue(flag, file) : undefined
+    if (issue) issues.push(issue)
+  }
+  throwIssues('injector', issues)
+  const config = loadInjectorConfig(configFile)
   // The injector never injects its own namespace: from the file, else as the controller learns it.
   config.ownNamespace ??=
     env.FAULTLINE_NAMESPACE ||

@@ -5,7 +5,7 @@
  * line is a `UsageError`: the CLI prints it as one line and exits 64 (EX_USAGE), apart from the
  * verdict codes 0-3 of `faultline run`.
  */
-import { readFileSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseDuration } from '../src/duration.ts'
@@ -51,6 +51,31 @@ export function asUsageError(command: string, err: unknown): unknown {
     ? err.issues.map((i) => `${i.path} ${i.message}`).join('; ')
     : err.message.replace(/^invalid configuration: /, '').split('\n')[0]!
   return new UsageError(command, message, { issues: err.issues, cause: err })
+}
+
+/**
+ * A file named by a flag, checked before anything starts: one that is missing, unreadable or a
+ * directory is a problem naming the flag, which the command reports as a usage error (exit 64),
+ * as a bad --kubeconfig is. What the file holds is checked by whoever reads it.
+ */
+export function unreadableFileIssue(flag: string, file: string): FieldIssue | undefined {
+  let problem: string | undefined
+  try {
+    const fd = openSync(file, 'r')
+    try {
+      if (fstatSync(fd).isDirectory()) problem = 'EISDIR'
+    } finally {
+      closeSync(fd)
+    }
+  } catch (err) {
+    problem = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+  }
+  return problem === undefined ? undefined : { path: flag, message: `cannot read ${file}: ${problem}` }
+}
+
+/** The usage error for `issues` (flag problems) when there is any: one line naming each flag. */
+export function throwIssues(command: string, issues: FieldIssue[]): void {
+  if (issues.length) throw new UsageError(command, issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
 }
 
 export type FlagType = 'string' | 'boolean' | 'list' | 'duration' | 'integer'

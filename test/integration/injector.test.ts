@@ -22,6 +22,7 @@ import { Cluster } from '../../controller/drivers/kubernetes/cluster.ts'
 import { parseInjectorArgs } from '../../bin/injector.ts'
 import { isFaultlineError } from '../../src/errors.ts'
 import { type FakeKube, build, startFakeKube } from '../helpers/fake-kube/index.ts'
+import { runCli } from '../helpers/cli.ts'
 import { capturedLogger } from '../helpers/log.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -735,14 +736,18 @@ describe('faultline injector (the command)', () => {
   it('parses flags and environment, with every problem named', () => {
     const configFile = path.join(dir, 'injector.yaml')
     writeFileSync(configFile, 'image: reg/faultline:1\ncapture: none\nexcludeNamespaces: [kube-system]\n')
-    const args = parseInjectorArgs(['--tls-cert', 'c.pem', '--config', configFile], {
-      FAULTLINE_TLS_KEY: 'k.pem',
+    // Parsing checks that the files can be read, not what they hold (that is buildInjectorServer's).
+    const [cert, key] = ['c.pem', 'k.pem'].map((name) => path.join(dir, name))
+    writeFileSync(cert!, 'cert')
+    writeFileSync(key!, 'key')
+    const args = parseInjectorArgs(['--tls-cert', cert!, '--config', configFile], {
+      FAULTLINE_TLS_KEY: key,
       FAULTLINE_NAMESPACE: 'chaos',
     })
     expect(args).toMatchObject({
       listen: { host: '0.0.0.0', port: 8443 },
-      certFile: 'c.pem',
-      keyFile: 'k.pem',
+      certFile: cert,
+      keyFile: key,
       config: { image: 'reg/faultline:1', capture: 'none', excludeNamespaces: ['kube-system'], ownNamespace: 'chaos' },
     })
     try {
@@ -753,7 +758,7 @@ describe('faultline injector (the command)', () => {
     }
     writeFileSync(configFile, 'image: reg/faultline:1\ncapture: ebpf\nproxyport: 1\n')
     try {
-      parseInjectorArgs(['--tls-cert', 'c', '--tls-key', 'k', '--config', configFile], {})
+      parseInjectorArgs(['--tls-cert', cert!, '--tls-key', key!, '--config', configFile], {})
       expect.unreachable()
     } catch (err) {
       expect(isFaultlineError(err) && err.issues!.map((i) => i.path)).toEqual(['/proxyport', '/capture'])
@@ -765,6 +770,32 @@ describe('faultline injector (the command)', () => {
     const result = spawnSync(process.execPath, [path.join(ROOT, 'bin/faultline.js'), 'injector'], { encoding: 'utf8' })
     expect(result.status).toBe(64) // a usage error (bin/usage.ts)
     expect(result.stderr).toMatch(/^faultline injector: .*--tls-cert is required/)
+  })
+
+  it('a missing or unreadable --tls-cert, --tls-key or --config is a usage error (exit 64) naming each flag', async () => {
+    const pair = issue('files', 'faultline-injector')
+    const missing = path.join(dir, 'missing.pem')
+    const r1 = await runCli(['injector', '--listen', '127.0.0.1:0', '--tls-cert', missing, '--tls-key', pair.key])
+    expect(r1.code).toBe(64)
+    expect(r1.stderr).toBe(
+      `faultline injector: --tls-cert cannot read ${missing}: ENOENT (see faultline injector --help)\n`,
+    )
+    const r2 = await runCli(['injector', '--tls-cert', pair.cert, '--tls-key', dir, '--config', missing])
+    expect(r2.code).toBe(64)
+    expect(r2.stderr).toBe(
+      `faultline injector: --tls-key cannot read ${dir}: EISDIR; --config cannot read ${missing}: ENOENT` +
+        ' (see faultline injector --help)\n',
+    )
+    // A file that is there but holds no certificate is not a usage error: exit 1, the flag named.
+    const r3 = await runCli(['injector', '--listen', '127.0.0.1:0', '--tls-cert', pair.key, '--tls-key', pair.key])
+    expect(r3.code).toBe(1)
+    expect(r3.stderr).toContain('--tls-cert: must be a PEM certificate')
+  })
+
+  it('--help lists the exit codes', async () => {
+    const r = await runCli(['injector', '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/exit codes: 0 stopped by SIGTERM\/SIGINT, 64 usage error/)
   })
 
   it('serves until SIGTERM, then exits 0', async () => {
