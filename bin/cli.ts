@@ -19,6 +19,8 @@ import {
   isUsageError,
   parseCommandLine,
   printHelp,
+  throwIssues,
+  unreadableFileIssues,
   UsageError,
   usageLine,
   wantsJson,
@@ -110,6 +112,15 @@ async function sidecarCommand(argv: string[]): Promise<number | void> {
   } catch (err) {
     throw asUsageError('sidecar', err)
   }
+  // A missing or unreadable file is a usage error (exit 64); rules that do not validate stay exit 1.
+  throwIssues(
+    'sidecar',
+    unreadableFileIssues([
+      ['--rules', config.rulesFile],
+      ['--tls-cert', config.tlsCert],
+      ['--tls-key', config.tlsKey],
+    ]),
+  )
   const logger = createLogger({ name: 'faultline-sidecar', level: config.logLevel })
   const sc = buildSidecar({ ...config, logger, headerFaults: config.headerFaults || false })
   await sc.listen()

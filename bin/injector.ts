@@ -12,7 +12,7 @@ import {
   parseCommandLine,
   printHelp,
   throwIssues,
-  unreadableFileIssue,
+  unreadableFileIssues,
 } from './usage.ts'
 
 /** flag -> [environment variable, description] */
@@ -56,14 +56,13 @@ export function parseInjectorArgs(argv: string[], env: NodeJS.ProcessEnv): Injec
   if (!certFile) issues.push({ path: '--tls-cert', message: 'is required (or set FAULTLINE_TLS_CERT)' })
   if (!keyFile) issues.push({ path: '--tls-key', message: 'is required (or set FAULTLINE_TLS_KEY)' })
   // A missing or unreadable file is a usage error too (exit 64); what the files hold is checked on reading.
-  for (const [flag, file] of [
-    ['--tls-cert', certFile],
-    ['--tls-key', keyFile],
-    ['--config', configFile],
-  ] as const) {
-    const issue = file ? unreadableFileIssue(flag, file) : undefined
-    if (issue) issues.push(issue)
-  }
+  issues.push(
+    ...unreadableFileIssues([
+      ['--tls-cert', certFile],
+      ['--tls-key', keyFile],
+      ['--config', configFile],
+    ]),
+  )
   throwIssues('injector', issues)
   const config = loadInjectorConfig(configFile)
   // The injector never injects its own namespace: from the file, else as the controller learns it.

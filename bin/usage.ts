@@ -73,6 +73,14 @@ export function unreadableFileIssue(flag: string, file: string): FieldIssue | un
   return problem === undefined ? undefined : { path: flag, message: `cannot read ${file}: ${problem}` }
 }
 
+/** `unreadableFileIssue` for each `[flag, file]` whose file was given. */
+export function unreadableFileIssues(files: readonly (readonly [string, string | undefined])[]): FieldIssue[] {
+  return files.flatMap(([flag, file]) => {
+    const issue = file ? unreadableFileIssue(flag, file) : undefined
+    return issue ? [issue] : []
+  })
+}
+
 /** The usage error for `issues` (flag problems) when there is any: one line naming each flag. */
 export function throwIssues(command: string, issues: FieldIssue[]): void {
   if (issues.length) throw new UsageError(command, issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })

@@ -110,3 +110,22 @@ it('faultline demo runs the three example experiments: pass, fail, and a measure
     expect(journal.faults.every((f: { revertedAt?: number }) => f.revertedAt !== undefined)).toBe(true)
   }
 }, 90_000)
+
+it('a missing or unreadable --rules, --tls-cert or --tls-key file exits 64 naming the flag; rules that do not validate exit 1', async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'faultline-cli-'))
+  const missing = path.join(dir, 'missing.yaml')
+  const base = ['sidecar', '--upstream', 'http://127.0.0.1:9', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']
+  const absent = run([...base, '--rules', missing, '--tls-cert', dir, '--tls-key', missing])
+  expect(await absent.exited).toBe(64)
+  expect(absent.stderr()).toBe(
+    `faultline sidecar: --rules cannot read ${missing}: ENOENT; --tls-cert cannot read ${dir}: EISDIR; ` +
+      `--tls-key cannot read ${missing}: ENOENT (see faultline sidecar --help)\n`,
+  )
+  const invalid = path.join(dir, 'rules.yaml')
+  writeFileSync(invalid, 'rules: [{ bogus: 1 }]\n')
+  const bad = run([...base, '--rules', invalid])
+  expect(await bad.exited).toBe(1)
+  expect(bad.stderr()).toMatch(
+    /^faultline sidecar: invalid rule set: .*\[FL_ERR_RULES_INVALID\]\n {2}\/rules\/0\/bogus: /,
+  )
+})
