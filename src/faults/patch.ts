@@ -36,9 +36,12 @@ const schema = object(
     query: array(pair, { description: 'request phase: query parameters to append' }),
     json: object(
       { merge: required(anyJson('RFC 7396 merge patch document')) },
-      { description: 'RFC 7396 JSON merge patch of the body' },
+      { description: 'RFC 7396 JSON merge patch of the body, given as `merge`' },
     ),
-    jsonPatch: array(jsonPatchOp, { minItems: 1, description: 'RFC 6902 JSON patch of the body' }),
+    jsonPatch: array(jsonPatchOp, {
+      minItems: 1,
+      description: 'RFC 6902 JSON patch of the body: its operations, in order, after `json.merge` when both are given',
+    }),
   },
   {
     description: 'add headers or query parameters, or patch a JSON body (buffered under a size cap; fails open)',

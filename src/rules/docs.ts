@@ -11,6 +11,15 @@ function typeOf(s: JsonSchema): string {
   if (s.type === 'array') return `${typeOf(s.items as JsonSchema)}[]`
   if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object')
     return `{ name: ${typeOf(s.additionalProperties as JsonSchema)} }`
+  // An object with named fields shows them (`?` marks an optional one), so a wrapper such as
+  // `patch.json: { merge }` reads in the table exactly as a rule spells it.
+  if (s.type === 'object' && s.properties) {
+    const required = new Set((s.required ?? []) as string[])
+    const fields = Object.entries(s.properties as Record<string, JsonSchema>).map(
+      ([name, p]) => `${name}${required.has(name) ? '' : '?'}: ${typeOf(p)}`,
+    )
+    return `{ ${fields.join(', ')} }`
+  }
   if (s.type === 'object') return 'object'
   if (s.type === 'string' && typeof s.pattern === 'string' && s.pattern.includes('ms|s|m|h|d')) return 'duration'
   return (s.type as string | undefined) ?? 'any JSON'

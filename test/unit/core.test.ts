@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { parse as parseYaml } from 'yaml'
 import { rewriteJsonBody } from '../../src/body-codec.ts'
 import { parseSidecarConfig } from '../../src/config.ts'
 import { formatDuration, parseDuration } from '../../src/duration.ts'
@@ -8,6 +9,7 @@ import { errors } from '../../src/errors.ts'
 import { sampleDelay } from '../../src/faults/delay.ts'
 import { applyJsonPatch, applyMergePatch } from '../../src/json-patch.ts'
 import { seededRandom } from '../../src/random.ts'
+import { compileRuleSet } from '../../src/rules/compile.ts'
 import { withGeneratedSection } from '../../src/rules/docs.ts'
 
 describe('durations', () => {
@@ -225,5 +227,24 @@ describe('generated docs', () => {
   it('docs/rules.md documents every registered fault kind, as generated from the registry', () => {
     const doc = readFileSync(new URL('../../docs/rules.md', import.meta.url), 'utf8')
     expect(doc, 'run `npm run docs`').toBe(withGeneratedSection(doc))
+  })
+  it("docs/rules.md's patch example is a valid rule that patches as it says; a bare merge document under json is refused", () => {
+    const doc = readFileSync(new URL('../../docs/rules.md', import.meta.url), 'utf8')
+    const example = /example \(YAML\): `(patch: .*)`$/m.exec(doc)?.[1]
+    expect(example).toBeDefined()
+    const compiled = compileRuleSet(
+      { rules: [{ id: 'p', phase: 'response', ...(parseYaml(example!) as object) }] },
+      { now: 0, generation: 1 },
+    )
+    expect(compiled.ok && compiled.snapshot.rules[0]!.actions.map((a) => a.fault.kind)).toEqual(['patch'])
+    const { transform } = (compiled.ok && compiled.snapshot.rules[0]!.actions[0]!.compiled) as {
+      transform: (body: unknown) => unknown
+    }
+    expect(transform({ status: 'ok', items: [1], flags: ['a'] })).toEqual({ status: 'degraded', flags: ['a', 'chaos'] })
+    const flat = compileRuleSet({ rules: [{ id: 'p', patch: { json: { status: 'x' } } }] }, { now: 0, generation: 1 })
+    expect(!flat.ok && flat.issues.map((i) => i.path).sort()).toEqual([
+      '/rules/0/patch/json/merge',
+      '/rules/0/patch/json/status',
+    ])
   })
 })
