@@ -78,7 +78,11 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
     req.on('data', (c: Buffer) => {
       size += c.length
       if (size > BODY_LIMIT) {
-        req.destroy()
+        // Answer 413 and close: the rest is read and dropped (destroying the socket here would
+        // cut the answer too), and the connection ends with the answer (shouldKeepAlive).
+        req.removeAllListeners('data')
+        req.resume()
+        chunks.length = 0
         const message = `body is larger than ${BODY_LIMIT} bytes`
         reject(
           Object.assign(errors.FL_ERR_BAD_REQUEST(message, { issues: [{ path: '', message }] }), { statusCode: 413 }),
@@ -236,7 +240,10 @@ export function buildAdminApp(deps: AdminDeps): HttpListener {
     handle(req, res).catch((err: unknown) => {
       const { statusCode, body } = httpErrorOf(err)
       if (res.headersSent) res.destroy()
-      else send(res, statusCode, 'application/json; charset=utf-8', JSON.stringify(body))
+      else {
+        if (statusCode === 413) res.shouldKeepAlive = false
+        send(res, statusCode, 'application/json; charset=utf-8', JSON.stringify(body))
+      }
     })
   })
   return httpListener(server)

@@ -1,3 +1,4 @@
+import http from 'node:http'
 import * as hdr from 'hdr-histogram-js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { send, startWorld, type World } from '../helpers/world.ts'
@@ -49,6 +50,36 @@ describe('admin API', () => {
     })
     expect(res.status).toBe(400)
     expect((await world.admin('GET', '/rules')).body.rules.map((r: any) => r.id)).toEqual(['keep'])
+  })
+
+  it('answers a body over 16 MiB with 413 FL_ERR_BAD_REQUEST and closes, keeping the rules', async () => {
+    world = await startWorld()
+    await world.putRules([{ id: 'keep', delay: { ms: 1 } }])
+    const u = new URL(world.adminUrl + '/rules')
+    const reply = await new Promise<{ status: number; body: any; connection?: string }>((resolve, reject) => {
+      const req = http.request(u, { method: 'PUT', headers: { 'content-type': 'application/json' } }, (res) => {
+        let b = ''
+        res.on('data', (d) => (b += d))
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, body: JSON.parse(b), connection: res.headers.connection }),
+        )
+      })
+      req.on('error', reject)
+      const chunk = Buffer.alloc(1 << 20, 0x20)
+      let n = 0
+      const write = (): void => {
+        while (n < 20) {
+          n++
+          if (!req.write(chunk)) return void req.once('drain', write)
+        }
+        req.end()
+      }
+      write()
+    })
+    expect(reply.status).toBe(413)
+    expect(reply.body.code).toBe('FL_ERR_BAD_REQUEST')
+    expect(reply.connection).toBe('close')
+    expect((await world.admin('GET', '/rules')).body.rules.map((r: { id: string }) => r.id)).toEqual(['keep'])
   })
 
   it('serves stats as JSON and as mergeable HDR histograms, and validates the window', async () => {
