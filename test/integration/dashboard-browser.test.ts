@@ -399,12 +399,12 @@ it("says on every page when a running target's sidecar stops answering", async (
   await expect.poll(samples, { timeout: 15_000 }).toBeGreaterThanOrEqual(2)
   await lost.close()
   const notice = page.locator('p.sidecar-down')
-  await notice.waitFor({ timeout: 25_000 })
+  await notice.waitFor({ timeout: 45_000 })
   expect(await notice.textContent()).toContain(`Sidecars of app (run ${runId}) not answering since`)
   expect(await notice.textContent()).toContain(lost.adminUrl)
   await c.api('POST', `/runs/${runId}/abort`, undefined, auth)
-  await notice.waitFor({ state: 'detached', timeout: 15_000 })
-}, 60_000)
+  await notice.waitFor({ state: 'detached', timeout: 30_000 })
+}, 90_000)
 
 it('never puts the token in a URL or a cookie, stays under its prefix, and breaks no policy', async () => {
   expect(requested.length).toBeGreaterThan(20)
