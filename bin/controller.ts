@@ -5,7 +5,7 @@ import { parseHostPort } from '../src/config.ts'
 import type { FieldIssue } from '../src/errors.ts'
 import { createLogger } from '../src/log.ts'
 import { closeOnSignals } from './signals.ts'
-import { asUsageError, defineCommand, flagsFromEnvTable, parseCommandLine, printHelp, UsageError } from './usage.ts'
+import { asUsageError, defineCommand, flagsFromEnvTable, parseCommandLine, printHelp, throwIssues } from './usage.ts'
 
 export const CONTROLLER_FLAGS = {
   listen: ['FAULTLINE_CONTROLLER_LISTEN', 'API listener HOST:PORT (default 127.0.0.1:8490)'],
@@ -34,8 +34,7 @@ export async function controllerCommand(argv: string[], env: NodeJS.ProcessEnv =
   const get = (k: keyof typeof CONTROLLER_FLAGS) => parsed.values[k] as string | undefined
   const issues: FieldIssue[] = []
   const listen = parseHostPort(get('listen') ?? '127.0.0.1:8490', 'listen', issues)
-  if (issues.length)
-    throw new UsageError('controller', issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+  throwIssues('controller', issues)
   // A kubeconfig named by a flag is read now: a bad one is a usage error (exit 64) at start, not
   // a failure at the first Kubernetes run. Without one, the cluster is connected on first use,
   // so a controller without Kubernetes experiments never reads a kubeconfig.

@@ -25,6 +25,7 @@ import {
   parseCommandLine,
   printHelp,
   readArgumentFile,
+  throwIssues,
   UsageError,
 } from './usage.ts'
 
@@ -349,7 +350,7 @@ export async function stressCommand(argv: string[]): Promise<number> {
   const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration)
   if (durationMs === undefined) issues.push({ path: '--duration', message: 'is required, a duration such as 30s' })
   if (cpu === undefined && memory === undefined) issues.push({ path: '--cpu', message: 'give --cpu and/or --memory' })
-  if (issues.length) throw new UsageError('stress', issues.map((i) => `${i.path} ${i.message}`).join('; '), { issues })
+  throwIssues('stress', issues)
   process.on('SIGTERM', () => process.exit(0))
   await runStress({ cpu, load, memoryBytes: memory, durationMs: durationMs! })
   return 0

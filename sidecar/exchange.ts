@@ -70,9 +70,6 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
 
   #candidates: readonly CompiledRule[] = NO_RULES
   #held: HeldRules | undefined
-  /** What the running action did so far (HeldRules.outcome): changed something, or deferred a JSON patch. */
-  #acted = false
-  #deferring = false
 
   /** A fault ended the exchange (local reply, reset or close). */
   #terminal = false
@@ -171,9 +168,9 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
     for (const rule of rules) held.hold(rule)
     for (const rule of rules) {
       for (const action of rule.actions) {
-        this.#acted = this.#deferring = false
+        held.beginAction(rule)
         const pending = action.fault.apply(action.compiled, this)
-        held.outcome(rule, action.fault.kind, this.#deferring && !this.#acted ? 'deferred' : 'applied')
+        held.endAction(action.fault.kind)
         if (pending !== undefined) await pending
         if (this.#terminal || this.#clientGone) return
       }
@@ -259,13 +256,13 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   setHeader(name: string, value: string): void {
-    this.#acted = true
+    this.#held?.acted()
     if (this.phase === 'request') this.#requestHeaders()[name] = value
     else this.#responseHeaders()[name] = value
   }
 
   appendHeader(name: string, value: string): void {
-    this.#acted = true
+    this.#held?.acted()
     const h = this.phase === 'request' ? this.#requestHeaders() : this.#responseHeaders()
     const prev = h[name]
     h[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
@@ -277,7 +274,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   transformJson(fn: JsonTransform): void {
-    this.#deferring = true
+    this.#held?.deferred()
     if (this.phase === 'request') (this.#requestTransforms ??= []).push(fn)
     else (this.#responseTransforms ??= []).push(fn)
   }
@@ -287,7 +284,7 @@ export class Exchange implements FaultOps, RequestView, Dispatcher.DispatchHandl
   }
 
   appendQuery(name: string, value: string): void {
-    this.#acted = true
+    this.#held?.acted()
     const pair = `${encodeURIComponent(name)}=${encodeURIComponent(value)}`
     this.#extraQuery = this.#extraQuery ? `${this.#extraQuery}&${pair}` : pair
   }

@@ -3,7 +3,7 @@
  * maxActive and the active-faults gauge from the moment it is held until the exchange ends, and
  * is released exactly once. A rule counts as injected (metrics, `/stats`, the `x-faultline-fault`
  * marker, the faulted cohort) only once one of its actions really took effect: a JSON patch
- * waits for the body it rewrites (`defer`, then `settle`), and an action that could not apply (a
+ * waits for the body it rewrites (`deferred`, then `settle`), and an action that could not apply (a
  * body fault on a gRPC call, a patch of a body that is not JSON) is counted as skipped instead.
  * HOT PATH, but only for requests a rule matched: one object, one array and one map per faulted
  * request.
@@ -11,9 +11,6 @@
 import type { CompiledRule } from '../src/rules/compile.ts'
 import type { SkipReason } from '../src/rules/match.ts'
 import type { ProxyContext } from './proxy-context.ts'
-
-/** What one action did: took effect, waits for the body (JSON patch), or could not apply. */
-export type ActionOutcome = 'applied' | 'deferred' | 'skipped'
 
 /** held: no action has finished yet (an abort answers during its action, so it is marked). */
 type RuleState = 'held' | 'landed' | 'pending' | 'skipped'
@@ -23,6 +20,11 @@ export class HeldRules {
   readonly #ctx: ProxyContext
   readonly #state = new Map<CompiledRule, RuleState>()
   #pending: [CompiledRule, string][] | undefined
+  /** The action running now (beginAction .. endAction) and what it reported. */
+  #current: CompiledRule | undefined
+  #acted = false
+  #deferring = false
+  #refused = false
   /** The fault kind of the last action that took effect: the `fault` label of the request metrics. */
   label = 'none'
 
@@ -37,18 +39,40 @@ export class HeldRules {
     this.#ctx.metrics.activeFaults.inc()
   }
 
-  /** Records what an action of `rule` (a fault of `kind`) did, right after it ran. */
-  outcome(rule: CompiledRule, kind: string, what: ActionOutcome): void {
-    if (what === 'applied') this.#landed(rule, kind)
-    else if (what === 'deferred') {
+  /**
+   * Runs around one action of `rule`: between `beginAction` and `endAction` the fault reports
+   * through the exchange's FaultOps what it did (`acted`, `deferred`, `cannotApply`), and
+   * `endAction` records the outcome. An action that reported nothing (a delay, an abort) applied.
+   */
+  beginAction(rule: CompiledRule): void {
+    this.#current = rule
+    this.#acted = this.#deferring = this.#refused = false
+  }
+
+  /** The running action changed something. */
+  acted(): void {
+    this.#acted = true
+  }
+
+  /** The running action waits for the body it rewrites (a JSON patch): see `settle`. */
+  deferred(): void {
+    this.#deferring = true
+  }
+
+  /** Part of the running action cannot apply to this exchange: counted as skipped for `reason`. */
+  cannotApply(reason: SkipReason): void {
+    this.#refused = true
+    if (this.#current) this.#ctx.skipped(this.#current, reason)
+  }
+
+  endAction(kind: string): void {
+    const rule = this.#current
+    if (!rule) return
+    if (this.#acted || !(this.#deferring || this.#refused)) this.#landed(rule, kind)
+    else if (this.#deferring) {
       ;(this.#pending ??= []).push([rule, kind])
       if (this.#state.get(rule) !== 'landed') this.#state.set(rule, 'pending')
     } else if (this.#state.get(rule) === 'held') this.#state.set(rule, 'skipped')
-  }
-
-  /** An action of `rule` could not apply: counted as skipped for `reason`. */
-  skipAction(rule: CompiledRule, reason: SkipReason): void {
-    this.#ctx.skipped(rule, reason)
   }
 
   /** The deferred actions (JSON patches) are done: they took effect, or were skipped for `reason`. */

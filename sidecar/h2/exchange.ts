@@ -36,7 +36,7 @@ import {
 } from '../../src/rules/match.ts'
 import { matchPath } from '../../src/rules/request-path.ts'
 import { upstreamError } from '../exchange.ts'
-import { type ActionOutcome, HeldRules } from '../held-rules.ts'
+import { HeldRules } from '../held-rules.ts'
 import type { ProxyContext } from '../proxy-context.ts'
 import type { H2Upstream } from './h1-upstream.ts'
 
@@ -117,14 +117,6 @@ export class H2Exchange implements FaultOps, RequestView {
   #upstreamStart = 0
   #candidates: readonly CompiledRule[] = NO_RULES
   #held: HeldRules | undefined
-  #current: CompiledRule | undefined
-  /**
-   * What the running action did so far (HeldRules.outcome): changed something, deferred a JSON
-   * patch, or could not apply (a body fault on a gRPC call).
-   */
-  #acted = false
-  #deferring = false
-  #skipping = false
 
   #terminal = false
   #cut = false
@@ -205,31 +197,18 @@ export class H2Exchange implements FaultOps, RequestView {
     const held = (this.#held ??= new HeldRules(this.#ctx))
     for (const rule of rules) held.hold(rule)
     for (const rule of rules) {
-      this.#current = rule
       for (const action of rule.actions) {
-        this.#acted = this.#deferring = this.#skipping = false
+        held.beginAction(rule)
         const pending = action.fault.apply(action.compiled, this)
-        held.outcome(rule, action.fault.kind, this.#outcome())
+        held.endAction(action.fault.kind)
         if (pending !== undefined) await pending
         if (this.#terminal || this.#clientGone) return
       }
     }
   }
 
-  #outcome(): ActionOutcome {
-    if (this.#acted) return 'applied'
-    if (this.#deferring) return 'deferred'
-    return this.#skipping ? 'skipped' : 'applied'
-  }
-
   #skip(reason: SkipReason): void {
     this.#held?.skip(reason)
-  }
-
-  /** The running action cannot apply to this call: counted as skipped, not injected. */
-  #skipAction(reason: SkipReason): void {
-    this.#skipping = true
-    this.#held!.skipAction(this.#current!, reason)
   }
 
   #marker(): string {
@@ -372,13 +351,13 @@ export class H2Exchange implements FaultOps, RequestView {
   }
 
   setHeader(name: string, value: string): void {
-    this.#acted = true
+    this.#held?.acted()
     if (this.phase === 'request') this.#requestHeaders()[name] = value
     else this.#responseHeaders()[name] = value
   }
 
   appendHeader(name: string, value: string): void {
-    this.#acted = true
+    this.#held?.acted()
     const h = this.phase === 'request' ? this.#requestHeaders() : this.#responseHeaders()
     const prev = h[name]
     h[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value]
@@ -386,17 +365,17 @@ export class H2Exchange implements FaultOps, RequestView {
 
   setBody(body: Buffer): void {
     // Body faults do not apply to protobuf: the call passes unchanged, counted.
-    if (this.grpc) return this.#skipAction('grpc-body')
-    this.#acted = true
+    if (this.grpc) return this.#held?.cannotApply('grpc-body')
+    this.#held?.acted()
     if (this.phase === 'request') this.#requestBody = body
     else this.#responseBody = body
   }
 
   transformJson(fn: JsonTransform): void {
-    if (this.grpc) return this.#skipAction('grpc-body')
+    if (this.grpc) return this.#held?.cannotApply('grpc-body')
     // Response JSON patches on plain HTTP/2 are not supported: the response passes unchanged.
-    if (this.phase !== 'request') return this.#skipAction('patch_failed')
-    this.#deferring = true
+    if (this.phase !== 'request') return this.#held?.cannotApply('patch_failed')
+    this.#held?.deferred()
     ;(this.#requestTransforms ??= []).push(fn)
   }
 
@@ -405,7 +384,7 @@ export class H2Exchange implements FaultOps, RequestView {
   }
 
   appendQuery(name: string, value: string): void {
-    this.#acted = true
+    this.#held?.acted()
     const pair = `${encodeURIComponent(name)}=${encodeURIComponent(value)}`
     this.#extraQuery = this.#extraQuery ? `${this.#extraQuery}&${pair}` : pair
   }
